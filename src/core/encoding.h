@@ -1,0 +1,27 @@
+// Small text encodings every protocol needs. Each runs in time linear in its input.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace vigil {
+
+std::string base64_encode(std::string_view bytes);
+std::optional<std::string> base64_decode(std::string_view text);  // nullopt if malformed
+std::string hex_encode(std::string_view bytes);
+std::string json_escape(std::string_view text);                 // without the quotes
+void append_json_string(std::string& out, std::string_view text);  // with the quotes
+std::string xml_escape(std::string_view text);
+std::string percent_decode(std::string_view text, bool plus_is_space);
+std::string percent_encode(std::string_view text, bool keep_slash);  // RFC 3986 unreserved kept
+
+// Timestamps on the wire.
+std::string format_iso8601(double epoch_seconds);        // 2026-01-02T03:04:05.678Z (ms only if non-zero)
+std::string format_rfc822(double epoch_seconds);         // Fri, 02 Jan 2026 03:04:05 GMT
+std::optional<double> parse_iso8601(std::string_view text);
+std::optional<double> parse_rfc822(std::string_view text);
+std::optional<double> parse_any_timestamp(std::string_view text);  // iso8601, rfc822 or epoch number
+std::string format_epoch_number(double epoch_seconds);   // shortest decimal, e.g. 1700000000.123
+
+}  // namespace vigil

@@ -1,0 +1,199 @@
+#include "http/http_server.h"
+
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include <algorithm>
+#include <optional>
+#include <cstdio>
+#include <stdexcept>
+#include <thread>
+#include <vector>
+
+namespace vigil::http {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+HttpRequest to_request(bhttp::request<bhttp::string_body>&& in, const std::string& remote) {
+  HttpRequest out;
+  out.method = std::string(in.method_string());
+  std::string_view target(in.target().data(), in.target().size());
+  size_t q = target.find('?');
+  out.path = std::string(target.substr(0, q));
+  if (q != std::string_view::npos) out.query = std::string(target.substr(q + 1));
+  out.headers.reserve(std::distance(in.begin(), in.end()));
+  for (const auto& field : in) {
+    std::string name(field.name_string());
+    std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
+    out.headers.emplace_back(std::move(name), std::string(field.value()));
+  }
+  out.body = std::move(in.body());
+  out.remote_address = remote;
+  return out;
+}
+
+bhttp::response<bhttp::string_body> to_beast(HttpResponse&& in, unsigned version, bool keep_alive) {
+  bhttp::response<bhttp::string_body> out{static_cast<bhttp::status>(in.status), version};
+  out.set(bhttp::field::server, "vigil");
+  for (auto& [k, v] : in.headers) out.set(k, v);
+  out.body() = std::move(in.body);
+  out.keep_alive(keep_alive);
+  out.prepare_payload();
+  return out;
+}
+
+}  // namespace
+
+struct HttpServer::Impl {
+  ServerOptions options;
+  RequestHandler handler;
+  asio::io_context io{options.io_threads};
+  asio::thread_pool workers{static_cast<size_t>(options.worker_threads)};
+  tcp::acceptor acceptor{io};
+  std::vector<std::thread> threads;
+
+  Impl(ServerOptions o, RequestHandler h) : options(std::move(o)), handler(std::move(h)) {}
+
+  class Session : public std::enable_shared_from_this<Session> {
+   public:
+    Session(tcp::socket socket, Impl& server) : stream_(std::move(socket)), server_(server) {
+      beast::error_code ec;
+      auto endpoint = stream_.socket().remote_endpoint(ec);
+      if (!ec) remote_ = endpoint.address().to_string();
+    }
+    void start() { read_header(); }
+
+   private:
+    void read_header() {
+      parser_.emplace();
+      parser_->body_limit(server_.options.max_body_bytes);
+      parser_->header_limit(64 * 1024);
+      stream_.expires_after(std::chrono::seconds(120));
+      bhttp::async_read_header(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, size_t) { self->on_header(ec); });
+    }
+
+    void on_header(beast::error_code ec) {
+      if (ec) return fail(ec);
+      auto& header = parser_->get();
+      auto expect = header[bhttp::field::expect];
+      if (beast::iequals(expect, "100-continue")) {
+        // Clients that ask (S3 uploads) wait for this before sending the body.
+        auto cont = std::make_shared<bhttp::response<bhttp::empty_body>>(bhttp::status::continue_, header.version());
+        bhttp::async_write(stream_, *cont, [self = shared_from_this(), cont](beast::error_code ec2, size_t) {
+          if (ec2) return self->fail(ec2);
+          self->read_body();
+        });
+        return;
+      }
+      read_body();
+    }
+
+    void read_body() {
+      bhttp::async_read(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, size_t) { self->on_read(ec); });
+    }
+
+    void on_read(beast::error_code ec) {
+      if (ec == bhttp::error::body_limit) return reply_error(413, "Request body too large");
+      if (ec) return fail(ec);
+      auto request = parser_->release();
+      unsigned version = request.version();
+      bool keep_alive = request.keep_alive();
+      auto converted = std::make_shared<HttpRequest>(to_request(std::move(request), remote_));
+      asio::post(server_.workers, [self = shared_from_this(), converted, version, keep_alive] {
+        HttpResponse response = self->server_.handler(*converted);
+        auto beast_response = std::make_shared<bhttp::response<bhttp::string_body>>(to_beast(std::move(response), version, keep_alive));
+        asio::post(self->stream_.get_executor(), [self, beast_response] { self->write(beast_response); });
+      });
+    }
+
+    void write(std::shared_ptr<bhttp::response<bhttp::string_body>> response) {
+      bhttp::async_write(stream_, *response, [self = shared_from_this(), response](beast::error_code ec, size_t) {
+        if (ec) return self->fail(ec);
+        if (response->need_eof()) {
+          beast::error_code ignored;
+          self->stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+          return;
+        }
+        self->read_header();
+      });
+    }
+
+    void reply_error(int status, const char* message) {
+      HttpResponse response;
+      response.status = status;
+      response.set_header("Content-Type", "application/json");
+      response.body = std::string("{\"__type\":\"") + (status == 413 ? "RequestEntityTooLarge" : "BadRequest") + "\",\"message\":\"" + message + "\"}";
+      auto beast_response = std::make_shared<bhttp::response<bhttp::string_body>>(to_beast(std::move(response), 11, false));
+      write(beast_response);
+    }
+
+    void fail(beast::error_code ec) {
+      if (ec == bhttp::error::end_of_stream || ec == asio::error::operation_aborted || ec == beast::error::timeout ||
+          ec == asio::error::connection_reset || ec == asio::error::eof)
+        return;
+      // Anything else the HTTP parser rejected: answer 400 once, then close.
+      if (ec.category() == beast::http::make_error_code(bhttp::error::bad_target).category()) return reply_error(400, "Malformed HTTP request");
+    }
+
+    beast::tcp_stream stream_;
+    Impl& server_;
+    beast::flat_buffer buffer_;
+    std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+    std::string remote_;
+  };
+
+  void accept() {
+    acceptor.async_accept(asio::make_strand(io), [this](beast::error_code ec, tcp::socket socket) {
+      if (ec == asio::error::operation_aborted) return;
+      if (!ec) {
+        socket.set_option(tcp::no_delay(true));
+        std::make_shared<Session>(std::move(socket), *this)->start();
+      }
+      accept();
+    });
+  }
+};
+
+HttpServer::HttpServer(ServerOptions options, RequestHandler handler) : impl_(std::make_unique<Impl>(std::move(options), std::move(handler))) {}
+HttpServer::~HttpServer() { stop(); }
+
+void HttpServer::listen() {
+  beast::error_code ec;
+  auto address = asio::ip::make_address(impl_->options.host, ec);
+  if (ec) throw std::runtime_error("invalid listen address '" + impl_->options.host + "'");
+  tcp::endpoint endpoint(address, impl_->options.port);
+  impl_->acceptor.open(endpoint.protocol(), ec);
+  if (!ec) impl_->acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) impl_->acceptor.bind(endpoint, ec);
+  if (ec) throw std::runtime_error("cannot listen on " + impl_->options.host + ":" + std::to_string(impl_->options.port) + ": " + ec.message());
+  impl_->acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) throw std::runtime_error("cannot listen: " + ec.message());
+  impl_->accept();
+}
+
+unsigned short HttpServer::bound_port() const { return impl_->acceptor.local_endpoint().port(); }
+
+void HttpServer::run() {
+  for (int i = 1; i < impl_->options.io_threads; ++i) impl_->threads.emplace_back([this] { impl_->io.run(); });
+  impl_->io.run();
+  for (auto& t : impl_->threads) t.join();
+  impl_->threads.clear();
+}
+
+void HttpServer::stop() {
+  if (!impl_) return;
+  asio::post(impl_->io, [this] {
+    beast::error_code ignored;
+    impl_->acceptor.close(ignored);
+  });
+  impl_->io.stop();
+  impl_->workers.join();
+}
+
+}  // namespace vigil::http

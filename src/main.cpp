@@ -1,0 +1,103 @@
+// vigil: the command line. See DESIGN.md "Command-line contract".
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <pthread.h>
+#include <string>
+#include <thread>
+
+#include "core/clock.h"
+#include "server/app.h"
+
+namespace {
+
+int usage(FILE* out) {
+  std::fprintf(out,
+               "usage: vigil serve [--listen HOST:PORT] [--data-dir DIR] [--config FILE]\n"
+               "                   [--trail-delivery-interval SECONDS] [--trail-digest-interval SECONDS]\n"
+               "       vigil --version\n");
+  return out == stderr ? 2 : 0;
+}
+
+int parse_seconds(const char* flag, const std::string& value) {
+  try {
+    size_t used = 0;
+    int v = std::stoi(value, &used);
+    if (used == value.size() && v > 0) return v;
+  } catch (...) {
+  }
+  std::fprintf(stderr, "vigil: %s needs a positive number of seconds, got '%s'\n", flag, value.c_str());
+  std::exit(2);
+}
+
+int serve(int argc, char** argv) {
+  vigil::server::AppOptions options;
+  for (int i = 2; i < argc; ++i) {
+    std::string flag = argv[i];
+    std::string value;
+    size_t eq = flag.find('=');
+    if (eq != std::string::npos) {
+      value = flag.substr(eq + 1);
+      flag = flag.substr(0, eq);
+    } else if (flag == "--help" || flag == "-h") {
+      return usage(stdout);
+    } else if (i + 1 < argc) {
+      value = argv[++i];
+    } else {
+      std::fprintf(stderr, "vigil: %s needs a value\n", flag.c_str());
+      return 2;
+    }
+    if (flag == "--listen") options.listen = value;
+    else if (flag == "--data-dir") options.data_dir = value;
+    else if (flag == "--config") options.config_path = value;
+    else if (flag == "--trail-delivery-interval") options.trail_delivery_interval_seconds = parse_seconds("--trail-delivery-interval", value);
+    else if (flag == "--trail-digest-interval") options.trail_digest_interval_seconds = parse_seconds("--trail-digest-interval", value);
+    else {
+      std::fprintf(stderr, "vigil: unknown flag %s\n", flag.c_str());
+      usage(stderr);
+      return 2;
+    }
+  }
+
+  // Signals are taken by one thread with sigwait, so the stop path is ordinary code.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  static vigil::SystemClock clock;
+  try {
+    vigil::server::App app(options, clock);
+    app.listen();
+    std::printf("%s\n", app.banner().c_str());
+    std::fflush(stdout);
+    std::thread waiter([&] {
+      int signal = 0;
+      sigwait(&signals, &signal);
+      app.stop();
+    });
+    app.run();
+    // Wake the waiter if run() ended for another reason.
+    pthread_kill(waiter.native_handle(), SIGTERM);
+    waiter.join();
+    std::fprintf(stderr, "vigil: stopped\n");
+    return 0;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "vigil: %s\n", e.what());
+    return 1;
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc >= 2 && (std::strcmp(argv[1], "--version") == 0 || std::strcmp(argv[1], "version") == 0)) {
+    std::printf("vigil %s\n", VIGIL_VERSION);
+    return 0;
+  }
+  if (argc >= 2 && std::strcmp(argv[1], "serve") == 0) return serve(argc, argv);
+  if (argc >= 2 && (std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "help") == 0)) return usage(stdout);
+  return usage(stderr);
+}

@@ -1,0 +1,121 @@
+#include "server/app.h"
+
+#include <stdexcept>
+
+#include "core/event_bus.h"
+#include "core/scheduler.h"
+#include "http/http_server.h"
+#include "server/accounts.h"
+#include "server/dispatcher.h"
+#include "services/cloudtrail/cloudtrail_service.h"
+#include "services/cloudtrail/event_history.h"
+#include "services/logs/log_store.h"
+#include "services/logs/logs_service.h"
+#include "store/store.h"
+
+namespace vigil::server {
+
+namespace {
+
+std::pair<std::string, unsigned short> split_listen(const std::string& listen) {
+  size_t colon = listen.rfind(':');
+  if (colon == std::string::npos) throw std::runtime_error("--listen must be HOST:PORT, got '" + listen + "'");
+  std::string host = listen.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  int port = 0;
+  try {
+    port = std::stoi(listen.substr(colon + 1));
+  } catch (...) {
+    port = -1;
+  }
+  if (port < 0 || port > 65535) throw std::runtime_error("--listen port must be 0-65535, got '" + listen.substr(colon + 1) + "'");
+  return {host, static_cast<unsigned short>(port)};
+}
+
+bool is_loopback_host(const std::string& host) { return host.rfind("127.", 0) == 0 || host == "::1" || host == "localhost"; }
+
+}  // namespace
+
+struct App::Impl {
+  AppOptions options;
+  const Clock& clock;
+  Accounts accounts;
+  std::unique_ptr<store::Store> store;
+  EventBus bus;
+  Scheduler scheduler;
+  logs::LogStore log_store;
+  logs::LogsService logs_service;
+  cloudtrail::EventHistory history;
+  cloudtrail::CloudTrailService cloudtrail_service;
+  Dispatcher dispatcher;
+  std::unique_ptr<http::HttpServer> http;
+  std::string host;
+  unsigned short port;
+
+  Impl(AppOptions o, const Clock& c)
+      : options(std::move(o)),
+        clock(c),
+        accounts(options.config_path.empty() ? default_config() : load_config(options.config_path)),
+        store(store::Store::open(options.data_dir)),
+        scheduler(clock),
+        log_store(*store, clock),
+        logs_service(log_store, clock),
+        history(*store, clock, &bus),
+        cloudtrail_service(history),
+        dispatcher(accounts, clock) {
+    std::tie(host, port) = split_listen(options.listen);
+    if (!is_loopback_host(host) && accounts.using_dev_credentials())
+      throw std::runtime_error("refusing to listen on " + host +
+                               " with the development credentials: configure accounts with their own keys and set dev_credentials = false");
+    log_store.load();
+    dispatcher.add_service(&logs_service);
+    dispatcher.add_service(&cloudtrail_service);
+    dispatcher.set_audit_sink([this](const ApiCall& call) { history.record(call); });
+    dispatcher.set_reset_handler(
+        [this] {
+          store->clear_all();
+          logs_service.reset();
+        },
+        accounts.config().allow_reset);
+    scheduler.every("logs-retention", std::chrono::minutes(10), [this] { log_store.enforce_retention(); });
+    scheduler.every("event-history-expiry", std::chrono::hours(1), [this] { history.expire(); });
+  }
+};
+
+App::App(AppOptions options, const Clock& clock) : impl_(std::make_unique<Impl>(std::move(options), clock)) {}
+App::~App() = default;
+
+unsigned short App::listen() {
+  http::ServerOptions options;
+  options.host = impl_->host;
+  options.port = impl_->port;
+  impl_->http = std::make_unique<http::HttpServer>(options, [this](const HttpRequest& r) { return impl_->dispatcher.handle(r); });
+  impl_->http->listen();
+  impl_->port = impl_->http->bound_port();
+  return impl_->port;
+}
+
+void App::run() {
+  impl_->scheduler.start();
+  impl_->http->run();
+  impl_->scheduler.stop();
+  impl_->store->sync();
+}
+
+void App::stop() {
+  if (impl_->http) impl_->http->stop();
+}
+
+std::string App::banner() const {
+  std::string host = impl_->host.find(':') != std::string::npos ? "[" + impl_->host + "]" : impl_->host;
+  std::string text = "vigil " VIGIL_VERSION "\n";
+  text += "data directory: " + impl_->options.data_dir + "\n";
+  if (impl_->accounts.using_dev_credentials())
+    text += "development credentials: AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test (account 000000000000, any region)\n";
+  text += "try: AWS_ENDPOINT_URL=http://" + host + ":" + std::to_string(impl_->port) +
+          " AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION=us-east-1 aws logs describe-log-groups\n";
+  text += "vigil listening on http://" + host + ":" + std::to_string(impl_->port);
+  return text;
+}
+
+}  // namespace vigil::server

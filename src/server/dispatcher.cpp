@@ -1,0 +1,169 @@
+#include "server/dispatcher.h"
+
+#include <cstdio>
+
+#include "auth/sigv4.h"
+#include "core/encoding.h"
+#include "core/ids.h"
+#include "protocol/validate.h"
+
+namespace vigil::server {
+
+namespace {
+
+auth::ProtocolFamily family_of(std::string_view codec_name) {
+  if (codec_name == "query") return auth::ProtocolFamily::Query;
+  if (codec_name == "rest-xml") return auth::ProtocolFamily::S3;
+  return auth::ProtocolFamily::Json;
+}
+
+HttpResponse plain_json_error(int status, std::string_view code, std::string_view message, const std::string& request_id) {
+  HttpResponse response;
+  response.status = status;
+  response.set_header("Content-Type", "application/x-amz-json-1.1");
+  response.set_header("x-amzn-RequestId", request_id);
+  response.body = "{\"__type\":";
+  append_json_string(response.body, code);
+  response.body += ",\"message\":";
+  append_json_string(response.body, message);
+  response.body += "}";
+  return response;
+}
+
+bool is_loopback(std::string_view address) {
+  return address.substr(0, 4) == "127." || address == "::1" || address.substr(0, 7) == "::ffff:127.";
+}
+
+}  // namespace
+
+Dispatcher::Dispatcher(const Accounts& accounts, const Clock& clock) : accounts_(accounts), clock_(clock) {}
+
+void Dispatcher::add_service(Service* service) {
+  auto route = std::make_unique<Route>();
+  route->service = service;
+  for (const auto& protocol : service->model().protocols) {
+    if (auto codec = protocol::make_codec(service->model(), protocol)) route->codecs.emplace(protocol, std::move(codec));
+  }
+  by_signing_name_[service->model().signing_name] = route.get();
+  if (!service->model().target_prefix.empty()) by_target_prefix_[service->model().target_prefix] = route.get();
+  routes_.push_back(std::move(route));
+}
+
+Dispatcher::Route* Dispatcher::route_for(const HttpRequest& request, std::string_view signing_service) {
+  if (!signing_service.empty()) {
+    auto it = by_signing_name_.find(std::string(signing_service));
+    if (it != by_signing_name_.end()) return it->second;
+    return nullptr;
+  }
+  // Unsigned requests: guess the service from X-Amz-Target so the error has its shape.
+  std::string_view target = request.header("x-amz-target");
+  size_t dot = target.rfind('.');
+  if (dot != std::string_view::npos) {
+    auto it = by_target_prefix_.find(std::string(target.substr(0, dot)));
+    if (it != by_target_prefix_.end()) return it->second;
+  }
+  return nullptr;
+}
+
+protocol::Codec& Dispatcher::codec_for(Route& route, const HttpRequest& request) {
+  std::string protocol = protocol::detect_protocol(route.service->model(), request);
+  auto it = route.codecs.find(protocol);
+  if (it != route.codecs.end()) return *it->second;
+  return *route.codecs.begin()->second;  // every served model has at least one codec
+}
+
+HttpResponse Dispatcher::handle(const HttpRequest& request) {
+  try {
+    return handle_internal(request);
+  } catch (const std::exception& e) {
+    // A defect, not bad input: say so without crashing the server.
+    std::fprintf(stderr, "vigil: internal error: %s\n", e.what());
+    return plain_json_error(500, "InternalFailure", "The request processing has failed because of an unknown error.", new_uuid());
+  }
+}
+
+HttpResponse Dispatcher::handle_internal(const HttpRequest& request) {
+  const std::string request_id = new_uuid();
+
+  if (request.path.rfind("/_vigil/", 0) == 0) {
+    if (request.path == "/_vigil/health") {
+      HttpResponse response;
+      response.set_header("Content-Type", "application/json");
+      response.body = "{\"status\":\"ok\"}";
+      return response;
+    }
+    if (request.path == "/_vigil/reset" && request.method == "POST") {
+      bool allowed = reset_allowed_ || (is_loopback(request.remote_address) && accounts_.using_dev_credentials());
+      if (!allowed || !reset_) return plain_json_error(403, "AccessDeniedException", "Reset is allowed only on loopback with development credentials, or when the config sets allow_reset = true.", request_id);
+      reset_();
+      HttpResponse response;
+      response.set_header("Content-Type", "application/json");
+      response.body = "{\"reset\":true}";
+      return response;
+    }
+    return plain_json_error(404, "NotFound", "Unknown Vigil endpoint", request_id);
+  }
+
+  auth::SigV4Request view;
+  view.method = request.method;
+  view.raw_path = request.path;
+  view.raw_query = request.query;
+  view.body = request.body;
+  view.headers.reserve(request.headers.size());
+  for (const auto& [k, v] : request.headers) view.headers.emplace_back(k, v);
+
+  auto scope = auth::parse_credential_scope(view);
+  Route* route = route_for(request, scope ? std::string_view(scope->service) : std::string_view());
+  if (!route) {
+    if (!scope) return plain_json_error(400, "MissingAuthenticationTokenException", "Missing Authentication Token", request_id);
+    return plain_json_error(400, "UnrecognizedClientException", "Vigil does not serve the service '" + scope->service + "'.", request_id);
+  }
+  Service& service = *route->service;
+  protocol::Codec& codec = codec_for(*route, request);
+  view.s3_style_path = codec.name() == "rest-xml" && service.model().signing_name == "s3";
+  protocol::ResponseContext response_context{request_id};
+  HttpResponse response;
+
+  auto lookup = [this](std::string_view key_id) -> std::optional<std::string> {
+    const Principal* p = accounts_.find(key_id);
+    if (!p) return std::nullopt;
+    return p->secret_access_key;
+  };
+  auth::AuthResult auth_result = auth::verify_sigv4(view, lookup, clock_.now());
+  if (auth_result.failure != auth::AuthFailure::None) {
+    auth::AwsAuthError e = auth::aws_error_for(auth_result, family_of(codec.name()));
+    codec.encode_error(AwsError(e.code, e.message, e.http_status), response_context, response);
+    return response;
+  }
+
+  CallContext context;
+  context.principal = accounts_.find(auth_result.access_key_id);
+  context.account_id = context.principal->account_id;
+  context.region = auth_result.region;
+  context.request_id = request_id;
+  context.source_ip = request.remote_address;
+  context.user_agent = std::string(request.header("user-agent"));
+  context.time = clock_.now_seconds();
+
+  const protocol::Operation* operation = nullptr;
+  Value input;
+  bool decoded = false;
+  try {
+    operation = &codec.resolve_operation(request);
+    input = codec.decode_request(request, *operation);
+    decoded = true;
+    protocol::validate_input(input, operation->input, service.validation_error_code());
+    const Handler* handler = service.handler(operation->name);
+    if (!handler)
+      throw AwsError("UnknownOperationException", "Vigil does not support " + operation->name + " yet (see docs/coverage.md).", 400);
+    Value output = (*handler)(context, input);
+    codec.encode_response(output, *operation, response_context, response);
+    if (audit_) audit_(ApiCall{&context, &service, operation->name, &input, &output, nullptr});
+  } catch (const AwsError& error) {
+    codec.encode_error(error, response_context, response);
+    if (audit_ && operation) audit_(ApiCall{&context, &service, operation->name, decoded ? &input : nullptr, nullptr, &error});
+  }
+  return response;
+}
+
+}  // namespace vigil::server

@@ -1,0 +1,65 @@
+// One request's way through: route to a service (credential scope, X-Amz-Target, path),
+// authenticate (SigV4), pick the codec, decode, validate, run the handler, encode, audit.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "core/clock.h"
+#include "core/http_message.h"
+#include "protocol/codec.h"
+#include "server/accounts.h"
+#include "server/service.h"
+
+namespace vigil::server {
+
+// What the dispatcher tells the audit recorder about each authenticated call.
+struct ApiCall {
+  const CallContext* context;
+  const Service* service;
+  std::string_view operation;
+  const Value* input;      // nullptr when the request could not be decoded
+  const Value* output;     // nullptr on error
+  const AwsError* error;   // nullptr on success
+};
+using AuditSink = std::function<void(const ApiCall&)>;
+
+class Dispatcher {
+ public:
+  Dispatcher(const Accounts& accounts, const Clock& clock);
+
+  // Services are routed by their model's signing name ("logs", "monitoring", "s3", ...).
+  void add_service(Service* service);
+  void set_audit_sink(AuditSink sink) { audit_ = std::move(sink); }
+  // POST /_vigil/reset: allowed on loopback with dev credentials, or when the config says so.
+  void set_reset_handler(std::function<void()> reset, bool allowed) {
+    reset_ = std::move(reset);
+    reset_allowed_ = allowed;
+  }
+
+  HttpResponse handle(const HttpRequest& request);
+
+ private:
+  struct Route {
+    Service* service;
+    std::unordered_map<std::string, std::unique_ptr<protocol::Codec>> codecs;  // by protocol
+  };
+  Route* route_for(const HttpRequest& request, std::string_view signing_service);
+  protocol::Codec& codec_for(Route& route, const HttpRequest& request);
+  HttpResponse handle_internal(const HttpRequest& request);
+
+  const Accounts& accounts_;
+  const Clock& clock_;
+  std::vector<std::unique_ptr<Route>> routes_;
+  std::unordered_map<std::string, Route*> by_signing_name_;
+  std::unordered_map<std::string, Route*> by_target_prefix_;
+  AuditSink audit_;
+  std::function<void()> reset_;
+  bool reset_allowed_ = false;
+};
+
+}  // namespace vigil::server

@@ -1,0 +1,66 @@
+// A service is a model (the wire contract), a table of handlers (typed request in, typed
+// result out) and its semantics behind them. Handlers never see HTTP: the dispatcher decodes,
+// validates, authenticates and audits around them.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "core/aws_error.h"
+#include "core/value.h"
+#include "protocol/schema.h"
+#include "server/accounts.h"
+
+namespace vigil::server {
+
+struct CallContext {
+  const Principal* principal = nullptr;
+  std::string account_id, region, request_id, source_ip, user_agent;
+  double time = 0;  // epoch seconds when the request arrived
+  // Resources the call touched, for the audit record's "resources" (type, name or ARN).
+  std::vector<std::pair<std::string, std::string>> resources;
+};
+
+using Handler = std::function<Value(CallContext&, const Value& input)>;
+
+// How CloudTrail classifies an operation of this service.
+enum class AuditClass { Management, Data, NotRecorded };
+
+class Service {
+ public:
+  explicit Service(const protocol::ServiceModel& model) : model_(model) {}
+  virtual ~Service() = default;
+
+  const protocol::ServiceModel& model() const { return model_; }
+  const Handler* handler(std::string_view operation) const {
+    auto it = handlers_.find(std::string(operation));
+    return it == handlers_.end() ? nullptr : &it->second;
+  }
+  // The error code this service answers for a request that breaks the model's constraints.
+  virtual std::string validation_error_code() const { return "ValidationException"; }
+  // "logs.amazonaws.com": the eventSource of this service's CloudTrail records.
+  virtual std::string event_source() const { return model_.endpoint_prefix + ".amazonaws.com"; }
+  virtual AuditClass audit_class(std::string_view operation) const { return AuditClass::Management; }
+  // Forget in-memory state after the store was cleared (POST /_vigil/reset).
+  virtual void reset() {}
+
+ protected:
+  void on(std::string operation, Handler handler) { handlers_.emplace(std::move(operation), std::move(handler)); }
+
+ private:
+  const protocol::ServiceModel& model_;
+  std::unordered_map<std::string, Handler> handlers_;
+};
+
+// Whether an operation only reads, by AWS's naming convention (CloudTrail's readOnly).
+inline bool is_read_only_operation(std::string_view op) {
+  for (std::string_view prefix : {"Describe", "Get", "List", "Filter", "Lookup", "Test", "Head", "Search", "BatchGet", "Select"})
+    if (op.substr(0, prefix.size()) == prefix) return true;
+  return false;
+}
+
+}  // namespace vigil::server

@@ -1,0 +1,290 @@
+#include "services/cloudtrail/event_history.h"
+
+#include <cmath>
+
+#include "core/aws_error.h"
+#include "core/encoding.h"
+#include "core/ids.h"
+#include "protocol/json_codec.h"
+
+namespace vigil::cloudtrail {
+
+namespace {
+
+constexpr int64_t kRetentionMillis = 90LL * 24 * 3600 * 1000;
+constexpr size_t kMaxParametersBytes = 100 * 1024;  // larger parameters are omitted, as AWS does
+const char* kAttributes[] = {"EventId", "EventName", "ReadOnly", "Username", "ResourceType", "ResourceName", "EventSource", "AccessKeyId"};
+
+std::string scope_prefix(const std::string& account, const std::string& region) {
+  std::string key = account;
+  key += '\0';
+  key += region;
+  key += '\0';
+  return key;
+}
+
+std::string index_prefix(const std::string& account, const std::string& region, std::string_view attribute, std::string_view value) {
+  std::string key = scope_prefix(account, region);
+  key += attribute;
+  key += '\0';
+  key += value;
+  key += '\0';
+  return key;
+}
+
+uint64_t inverted(int64_t millis) { return ~order_i64(millis); }
+
+std::string after_prefix(std::string prefix) {
+  while (!prefix.empty()) {
+    unsigned char c = static_cast<unsigned char>(prefix.back());
+    if (c != 0xFF) {
+      prefix.back() = static_cast<char>(c + 1);
+      return prefix;
+    }
+    prefix.pop_back();
+  }
+  return std::string(8, '\xff');
+}
+
+AwsError invalid_token() { return AwsError("InvalidNextTokenException", "Invalid NextToken.", 400); }
+
+}  // namespace
+
+Value make_record(const server::ApiCall& call, const std::string& event_id, double event_time) {
+  const server::CallContext& ctx = *call.context;
+  const server::Principal& who = *ctx.principal;
+  bool read_only = server::is_read_only_operation(call.operation);
+  bool management = call.service->audit_class(call.operation) == server::AuditClass::Management;
+
+  Value identity = Value::map();
+  identity.set("type", who.identity_type());
+  identity.set("principalId", who.principal_id());
+  identity.set("arn", who.arn());
+  identity.set("accountId", who.account_id);
+  identity.set("accessKeyId", who.access_key_id);
+  if (!who.is_root) identity.set("userName", who.user_name);
+
+  Value record = Value::map();
+  record.set("eventVersion", "1.09");
+  record.set("userIdentity", std::move(identity));
+  record.set("eventTime", format_iso8601(std::floor(event_time)));
+  record.set("eventSource", call.service->event_source());
+  record.set("eventName", std::string(call.operation));
+  record.set("awsRegion", ctx.region);
+  record.set("sourceIPAddress", ctx.source_ip);
+  record.set("userAgent", ctx.user_agent);
+  if (call.error) {
+    record.set("errorCode", call.error->code());
+    record.set("errorMessage", call.error->message());
+  }
+  Value parameters;
+  if (call.input && !(call.input->is_map() && call.input->size() == 0)) {
+    std::string json = protocol::value_to_json(*call.input);
+    if (json.size() <= kMaxParametersBytes) parameters = *call.input;
+  }
+  record.set("requestParameters", std::move(parameters));
+  Value response;
+  if (call.output && !read_only && call.output->is_map() && call.output->size() > 0) response = *call.output;
+  record.set("responseElements", std::move(response));
+  record.set("requestID", ctx.request_id);
+  record.set("eventID", event_id);
+  record.set("readOnly", read_only);
+  if (!management && !ctx.resources.empty()) {
+    Value resources = Value::list();
+    for (const auto& [type, name] : ctx.resources) {
+      Value r = Value::map();
+      r.set("accountId", ctx.account_id);
+      r.set("type", type);
+      r.set("ARN", name.rfind("arn:", 0) == 0 ? name : "arn:aws:" + call.service->model().endpoint_prefix + ":" + ctx.region + ":" + ctx.account_id + ":" + name);
+      resources.push(std::move(r));
+    }
+    record.set("resources", std::move(resources));
+  }
+  record.set("eventType", "AwsApiCall");
+  record.set("managementEvent", management);
+  record.set("recipientAccountId", ctx.account_id);
+  record.set("eventCategory", management ? "Management" : "Data");
+  return record;
+}
+
+EventHistory::EventHistory(store::Store& store, const Clock& clock, EventBus* bus) : store_(store), clock_(clock), bus_(bus) {}
+
+void EventHistory::record(const server::ApiCall& call) {
+  server::AuditClass audit_class = call.service->audit_class(call.operation);
+  if (audit_class == server::AuditClass::NotRecorded) return;
+  const server::CallContext& ctx = *call.context;
+  std::string event_id = new_uuid();
+  Value record = make_record(call, event_id, ctx.time);
+  std::string json = protocol::value_to_json(record);
+
+  if (bus_) {
+    BusEvent event;
+    std::string source = call.service->event_source();
+    event.source = "aws." + source.substr(0, source.find('.'));
+    event.detail_type = "AWS API Call via CloudTrail";
+    event.account = ctx.account_id;
+    event.region = ctx.region;
+    event.time = ctx.time;
+    event.detail = record;
+    bus_->publish(event);
+  }
+  // LookupEvents shows management events only; data events reach trails through the bus.
+  if (audit_class != server::AuditClass::Management) return;
+
+  int64_t millis = static_cast<int64_t>(ctx.time * 1000);
+  std::string suffix;
+  append_u64(suffix, inverted(millis));
+  suffix += event_id;
+  // Stored value: the record's JSON (which has no raw newline), then one "type\tname" line
+  // per resource for LookupEvents' Resources.
+  std::string stored = json;
+  stored += '\n';
+  for (const auto& [type, name] : ctx.resources) {
+    stored += type;
+    stored += '\t';
+    stored += name;
+    stored += '\n';
+  }
+  store::WriteBatch batch(store_);
+  batch.put(store::Keyspace::Audit, scope_prefix(ctx.account_id, ctx.region) + suffix, stored);
+  auto index = [&](std::string_view attribute, std::string_view value) {
+    if (!value.empty()) batch.put(store::Keyspace::AuditIndex, index_prefix(ctx.account_id, ctx.region, attribute, value) + suffix, {});
+  };
+  index("EventId", event_id);
+  index("EventName", call.operation);
+  index("ReadOnly", server::is_read_only_operation(call.operation) ? "true" : "false");
+  index("Username", ctx.principal->user_name);
+  index("EventSource", call.service->event_source());
+  index("AccessKeyId", ctx.principal->access_key_id);
+  for (const auto& [type, name] : ctx.resources) {
+    index("ResourceType", type);
+    index("ResourceName", name);
+  }
+  store_.write(batch, store::Durability::Buffered);
+}
+
+Value EventHistory::lookup(const std::string& account, const std::string& region, const Value& input) const {
+  std::string attribute, value;
+  if (const Value* attrs = input.get("LookupAttributes"); attrs && attrs->is_list()) {
+    if (attrs->size() > 1) throw AwsError("InvalidLookupAttributesException", "You cannot specify more than one lookup attribute.", 400);
+    if (attrs->size() == 1) {
+      const Value& a = attrs->as_list()[0];
+      attribute = std::string(a.str("AttributeKey"));
+      value = std::string(a.str("AttributeValue"));
+      bool known = false;
+      for (const char* k : kAttributes) known = known || attribute == k;
+      if (!known) throw AwsError("InvalidLookupAttributesException", "Lookup attribute key " + attribute + " is not valid.", 400);
+    }
+  }
+  if (input.has("EventCategory") && input.str("EventCategory") != "insight")
+    throw AwsError("InvalidEventCategoryException", "Event category is not valid.", 400);
+  int64_t now = clock_.now_millis();
+  int64_t start = input.has("StartTime") ? static_cast<int64_t>(input.get("StartTime")->as_double() * 1000) : now - kRetentionMillis;
+  int64_t end = input.has("EndTime") ? static_cast<int64_t>(input.get("EndTime")->as_double() * 1000) : now;
+  if (start > end) throw AwsError("InvalidTimeRangeException", "Start time must be less than or equal to end time.", 400);
+  int64_t max_results = input.i64("MaxResults", 50);
+  if (max_results < 1 || max_results > 50) throw AwsError("InvalidMaxResultsException", "Max results must be between 1 and 50.", 400);
+
+  Value events = Value::list();
+  Value out = Value::map();
+  // Insights events are not produced by the event history (trails produce them).
+  if (input.str("EventCategory") == "insight") {
+    out.set("Events", std::move(events));
+    return out;
+  }
+
+  std::string prefix = attribute.empty() ? scope_prefix(account, region) : index_prefix(account, region, attribute, value);
+  store::Keyspace space = attribute.empty() ? store::Keyspace::Audit : store::Keyspace::AuditIndex;
+  std::string lower = prefix, upper = prefix;
+  append_u64(lower, inverted(end));
+  append_u64(upper, inverted(start) + 1);
+  auto it = store_.iterate(space, lower, upper);
+  std::string token(input.str("NextToken"));
+  if (!token.empty()) {
+    auto position = base64_decode(token);
+    if (!position || position->size() < 8) throw invalid_token();
+    std::string seek_key = prefix + *position;
+    it->seek(seek_key);
+    if (it->valid() && it->key() == seek_key) it->next();
+  } else {
+    it->seek(lower);
+  }
+  std::string last_suffix;
+  bool more = false;
+  for (; it->valid(); it->next()) {
+    if (static_cast<int64_t>(events.size()) == max_results) {
+      more = true;
+      break;
+    }
+    std::string_view suffix = it->key().substr(prefix.size());
+    std::string stored;
+    if (attribute.empty()) {
+      stored = std::string(it->value());
+    } else {
+      auto found = store_.get(store::Keyspace::Audit, scope_prefix(account, region) + std::string(suffix));
+      if (!found) continue;
+      stored = std::move(*found);
+    }
+    size_t newline = stored.find('\n');
+    std::string json = stored.substr(0, newline);
+    Value resources = Value::list();
+    for (size_t pos = newline; pos != std::string::npos && pos + 1 < stored.size();) {
+      size_t line_end = stored.find('\n', pos + 1);
+      std::string line = stored.substr(pos + 1, line_end - pos - 1);
+      size_t tab = line.find('\t');
+      if (tab != std::string::npos) {
+        Value r = Value::map();
+        r.set("ResourceType", line.substr(0, tab));
+        r.set("ResourceName", line.substr(tab + 1));
+        resources.push(std::move(r));
+      }
+      pos = line_end;
+    }
+    Value record = protocol::json_to_value(json, nullptr);
+    Value e = Value::map();
+    e.set("EventId", std::string(record.str("eventID")));
+    e.set("EventName", std::string(record.str("eventName")));
+    e.set("ReadOnly", record.flag("readOnly", false) ? "true" : "false");
+    const Value* identity = record.get("userIdentity");
+    if (identity) {
+      e.set("AccessKeyId", std::string(identity->str("accessKeyId")));
+      e.set("Username", identity->str("type") == "Root" ? std::string("root") : std::string(identity->str("userName")));
+    }
+    e.set("EventTime", Timestamp{parse_iso8601(record.str("eventTime")).value_or(0)});
+    e.set("EventSource", std::string(record.str("eventSource")));
+    last_suffix = std::string(suffix);
+    events.push(std::move(e));
+    Value& added = events.as_list().back();
+    added.set("Resources", std::move(resources));
+    added.set("CloudTrailEvent", std::move(json));
+  }
+  out.set("Events", std::move(events));
+  if (more) out.set("NextToken", base64_encode(last_suffix));
+  return out;
+}
+
+void EventHistory::expire() {
+  int64_t cutoff = clock_.now_millis() - kRetentionMillis;
+  store::WriteBatch batch(store_);
+  // Jump from one account/region (or index value) range to the next: one seek per range.
+  for (store::Keyspace space : {store::Keyspace::Audit, store::Keyspace::AuditIndex}) {
+    auto it = store_.iterate(space);
+    it->seek_to_first();
+    while (it->valid()) {
+      std::string_view key = it->key();
+      // The time-ordered part starts 8 + 36 bytes before the end of every key.
+      if (key.size() < 44) {
+        it->next();
+        continue;
+      }
+      std::string prefix(key.substr(0, key.size() - 44));
+      std::string from = prefix;
+      append_u64(from, inverted(cutoff));
+      batch.erase_range(space, from, after_prefix(prefix));
+      it->seek(after_prefix(prefix));
+    }
+  }
+  if (!batch.empty()) store_.write(batch);
+}
+
+}  // namespace vigil::cloudtrail

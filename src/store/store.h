@@ -1,0 +1,100 @@
+// The embedded store: one RocksDB database, a column family per keyspace. This header keeps
+// RocksDB out of every other translation unit (it is heavy), and is the seam where a
+// distributed engine could later stand in.
+//
+// Durability: write(batch, Durability::Sync) returns only after the batch is in the WAL and
+// fsync'ed; RocksDB groups concurrent synced writers into one WAL write + one fsync (group
+// commit), so N concurrent requests cost about one sync, not N.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace rocksdb {
+class DB;
+class WriteBatch;
+class Iterator;
+class ColumnFamilyHandle;
+}  // namespace rocksdb
+
+namespace vigil::store {
+
+enum class Keyspace : uint8_t {
+  Meta,        // small records: log groups, streams, counters, alarms...
+  LogEvents,   // log events, keyed by group id, stream id, time, sequence
+  Audit,       // CloudTrail event records, newest first per account/region
+  AuditIndex,  // lookup-attribute index over Audit
+  Count
+};
+
+enum class Durability { Sync, Buffered };
+
+class Store;
+
+// Collects writes to apply atomically. Bound to the store whose keyspaces it writes.
+class WriteBatch {
+ public:
+  explicit WriteBatch(const Store& store);
+  ~WriteBatch();
+  WriteBatch(WriteBatch&&) noexcept;
+  void put(Keyspace space, std::string_view key, std::string_view value);
+  void erase(Keyspace space, std::string_view key);
+  void erase_range(Keyspace space, std::string_view begin, std::string_view end);  // [begin, end)
+  size_t size_bytes() const;
+  bool empty() const;
+
+ private:
+  friend class Store;
+  const Store* store_;
+  std::unique_ptr<rocksdb::WriteBatch> batch_;
+};
+
+class Iterator {
+ public:
+  explicit Iterator(rocksdb::Iterator* it);
+  ~Iterator();
+  void seek(std::string_view key);             // first key >= key
+  void seek_for_prev(std::string_view key);    // last key <= key
+  void seek_to_first();
+  void seek_to_last();
+  bool valid() const;
+  void next();
+  void prev();
+  std::string_view key() const;
+  std::string_view value() const;
+
+ private:
+  std::unique_ptr<rocksdb::Iterator> it_;
+};
+
+class Store {
+ public:
+  // Opens (creating if needed) the database in `directory`. Throws std::runtime_error with
+  // a clear message if the directory is unusable or locked by another process.
+  static std::unique_ptr<Store> open(const std::string& directory);
+  ~Store();
+
+  void write(WriteBatch& batch, Durability durability = Durability::Sync);
+  std::optional<std::string> get(Keyspace space, std::string_view key) const;
+  // Iteration bounded to [lower, upper) when given (bounds let RocksDB skip whole files).
+  std::unique_ptr<Iterator> iterate(Keyspace space, std::string_view lower = {}, std::string_view upper = {}) const;
+  // Drops every key of every keyspace (POST /_vigil/reset).
+  void clear_all();
+  // Forces the WAL to disk (shutdown).
+  void sync();
+  const std::string& directory() const { return directory_; }
+
+ private:
+  friend class WriteBatch;
+  Store() = default;
+  rocksdb::ColumnFamilyHandle* handle(Keyspace space) const;
+  std::string directory_;
+  std::unique_ptr<rocksdb::DB> db_;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+};
+
+}  // namespace vigil::store
