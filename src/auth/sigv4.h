@@ -72,7 +72,7 @@ enum class AuthDetail {
   ExpiresTooLarge,
   HostNotSigned,
   BothAuthMechanisms,
-  SigV2Header,             // "Authorization: AWS AKID:sig"
+  SigV2,                   // "Authorization: AWS AKID:sig", or an S3 SigV2 presigned URL
   QueryAlgorithm,          // X-Amz-Algorithm other than AWS4-HMAC-SHA256
 };
 

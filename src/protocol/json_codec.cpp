@@ -173,7 +173,7 @@ void write_timestamp(const Value& v, const std::string& format, std::string& out
   }
 }
 
-void write(const Value& v, const Shape* shape, const std::string& timestamp_format, std::string& out) {
+void write(const Value& v, const Shape* shape, const std::string& timestamp_format, std::string& out, bool keep_nulls) {
   switch (v.kind()) {
     case Value::Kind::Null: out += "null"; return;
     case Value::Kind::Bool: out += v.as_bool() ? "true" : "false"; return;
@@ -200,7 +200,7 @@ void write(const Value& v, const Shape* shape, const std::string& timestamp_form
       for (const auto& item : v.as_list()) {
         if (!first) out += ',';
         first = false;
-        write(item, item_shape, item_format, out);
+        write(item, item_shape, item_format, out, keep_nulls);
       }
       out += ']';
       return;
@@ -222,12 +222,12 @@ void write(const Value& v, const Shape* shape, const std::string& timestamp_form
           item_shape = shape->map_value.shape;
           item_format = item_shape ? item_shape->timestamp_format : std::string();
         }
-        if (item.is_null()) continue;
+        if (item.is_null() && !keep_nulls) continue;
         if (!first) out += ',';
         first = false;
         append_json_string(out, wire);
         out += ':';
-        write(item, item_shape, item_format, out);
+        write(item, item_shape, item_format, out, keep_nulls);
       }
       out += '}';
       return;
@@ -251,13 +251,13 @@ Value json_to_value(std::string_view json, const Shape* shape) {
   }
 }
 
-void value_to_json(const Value& value, const Shape* shape, std::string& out) {
-  write(value, shape, shape ? shape->timestamp_format : std::string(), out);
+void value_to_json(const Value& value, const Shape* shape, std::string& out, bool keep_nulls) {
+  write(value, shape, shape ? shape->timestamp_format : std::string(), out, keep_nulls);
 }
 
-std::string value_to_json(const Value& value, const Shape* shape) {
+std::string value_to_json(const Value& value, const Shape* shape, bool keep_nulls) {
   std::string out;
-  value_to_json(value, shape, out);
+  value_to_json(value, shape, out, keep_nulls);
   return out;
 }
 

@@ -14,9 +14,10 @@ namespace vigil::protocol {
 Value json_to_value(std::string_view json, const Shape* shape);
 
 // Writes a Value as JSON. With a shape, member wire names, timestamp formats and blob
-// base64 follow the model; without one the Value's own kinds decide.
-void value_to_json(const Value& value, const Shape* shape, std::string& out);
-std::string value_to_json(const Value& value, const Shape* shape = nullptr);
+// base64 follow the model; without one the Value's own kinds decide. Null members are
+// left out (AWS responses omit absent members) unless keep_nulls (CloudTrail records).
+void value_to_json(const Value& value, const Shape* shape, std::string& out, bool keep_nulls = false);
+std::string value_to_json(const Value& value, const Shape* shape = nullptr, bool keep_nulls = false);
 
 class JsonCodec : public Codec {
  public:

@@ -65,13 +65,15 @@ class VigilServer:
         return "http://127.0.0.1:%d" % self.port
 
     def stop(self, sig=signal.SIGTERM):
-        if self.process and self.process.poll() is None and self.process.stdout:
+        if self.process and self.process.poll() is None:
             self.process.send_signal(sig)
             try:
                 self.process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        if self.process and self.process.stdout:
+            self.process.stdout.close()
         self.process = None
 
     def kill(self):

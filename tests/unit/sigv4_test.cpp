@@ -649,6 +649,20 @@ TEST(SigV4Presigned, SignatureIsNotPartOfCanonicalQueryButEverythingElseIs) {
   EXPECT_EQ(verify_sigv4(view(v), boto_lookup(), kBotoTime).failure, AuthFailure::SignatureMismatch);
 }
 
+TEST(SigV4Presigned, SigV2UrlIsRefusedAsS3Does) {
+  // What boto3's generate_presigned_url still produces unless signature_version='s3v4'.
+  Vector v{"v2", "GET", "/bkt/key.txt", "AWSAccessKeyId=AKIDEXAMPLE&Signature=NECnnbz1Pbu6rkLoDWjX3ee%2BAbc%3D&Expires=1767229200",
+           {{"Host", "localhost:4566"}}, "", true};
+  AuthResult r = verify_sigv4(view(v), boto_lookup(), kBotoTime);
+  EXPECT_EQ(r.failure, AuthFailure::UnsupportedAlgorithm);
+  AwsAuthError e = aws_error_for(r, ProtocolFamily::S3);
+  EXPECT_EQ(e.code, "InvalidRequest");
+  EXPECT_EQ(e.http_status, 400);
+  EXPECT_EQ(e.message, "The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.");
+  v.s3 = false;  // elsewhere it is just an unauthenticated request
+  EXPECT_EQ(verify_sigv4(view(v), boto_lookup(), kBotoTime).failure, AuthFailure::MissingAuthentication);
+}
+
 TEST(SigV4Presigned, HeaderAndQueryTogetherAreRefused) {
   Vector v = boto("presigned_s3_get");
   v.headers.emplace_back("Authorization", "AWS4-HMAC-SHA256 Credential=x/20260101/us-east-1/s3/aws4_request, "

@@ -115,7 +115,7 @@ void EventHistory::record(const server::ApiCall& call) {
   const server::CallContext& ctx = *call.context;
   std::string event_id = new_uuid();
   Value record = make_record(call, event_id, ctx.time);
-  std::string json = protocol::value_to_json(record);
+  std::string json = protocol::value_to_json(record, nullptr, /*keep_nulls=*/true);
 
   if (bus_) {
     BusEvent event;

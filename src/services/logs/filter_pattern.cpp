@@ -433,7 +433,8 @@ class Parser {
         std::string shown(rest_word());
         fail(shown.empty() || shown[0] == '}' || shown[0] == ')'
                  ? "Invalid filter pattern: expected a selector such as $.property"
-                 : "Invalid selector '" + shown + "': selectors start with '$.' followed by property names and [index]es");
+                 : "Invalid selector '" + shown +
+                       "': selectors start with '$.' followed by property names and [index]es");
         return -1;
       }
     } else {
@@ -652,6 +653,8 @@ bool eval_node(const Impl& m, int index, const Leaf& leaf) {
 
 // Compares a value (its text, and its number when it has a numeric reading). = and != with a
 // NUMBER compare numerically when the value has one, else as text; <, <=, >, >= need one.
+// A %regex% value is searched for anywhere in the text, as a standalone regex is in the whole
+// event; anchor it with ^ and $ to match the whole value.
 bool compare(const Impl& m, const Condition& c, std::string_view text, std::optional<double> number) {
   const Literal& lit = c.value;
   switch (c.op) {
@@ -662,7 +665,9 @@ bool compare(const Impl& m, const Condition& c, std::string_view text, std::opti
     case Op::kEq:
     case Op::kNe: {
       bool equal;
-      if (lit.regex >= 0) equal = re2::RE2::PartialMatch(re2::StringPiece(text.data(), text.size()), *m.regexes[static_cast<std::size_t>(lit.regex)]);
+      if (lit.regex >= 0)
+        equal = re2::RE2::PartialMatch(re2::StringPiece(text.data(), text.size()),
+                                       *m.regexes[static_cast<std::size_t>(lit.regex)]);
       else if (lit.number && number) equal = *number == *lit.number;
       else equal = lit.glob.match(text);
       return (c.op == Op::kEq) == equal;
@@ -679,7 +684,8 @@ bool term_present(const Impl& m, const Term& t, std::string_view message) {
     case Term::kAlways: return true;
     case Term::kLiteral: return contains(message, t.text);
     case Term::kRegex:
-      return re2::RE2::PartialMatch(re2::StringPiece(message.data(), message.size()), *m.regexes[static_cast<std::size_t>(t.regex)]);
+      return re2::RE2::PartialMatch(re2::StringPiece(message.data(), message.size()),
+                                    *m.regexes[static_cast<std::size_t>(t.regex)]);
   }
   return false;
 }
