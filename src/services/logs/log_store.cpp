@@ -16,6 +16,11 @@ constexpr std::string_view kGroupPrefix = "lg/";
 constexpr std::string_view kStreamPrefix = "ls/";
 constexpr std::string_view kIdCounterKey = "ctr/logs-id";
 constexpr std::string_view kBootCounterKey = "ctr/logs-boot";
+constexpr int64_t kDayMillis = 24LL * 3600 * 1000;
+constexpr int64_t kMaxEventAgeMillis = 14 * kDayMillis;
+constexpr int64_t kMaxEventLeadMillis = 2LL * 3600 * 1000;
+constexpr int64_t kMaxBatchSpanMillis = kDayMillis;
+constexpr size_t kPerEventOverhead = 26;  // AWS counts 26 bytes per event on top of its message
 
 std::string group_meta_key(const std::string& account, const std::string& region, const std::string& name) {
   std::string key(kGroupPrefix);
@@ -305,22 +310,24 @@ RejectedInfo LogStore::put_events(const std::string& account, const std::string&
 
   int64_t now = clock_.now_millis();
   RejectedInfo rejected;
-  // Events are chronological (checked by the handler): too-old ones form a prefix, too-new a suffix.
-  const int64_t too_old_before = now - 14LL * 24 * 3600 * 1000;
-  const int64_t expired_before = group.retention_in_days ? now - int64_t(*group.retention_in_days) * 24 * 3600 * 1000 : INT64_MIN;
-  const int64_t too_new_after = now + 2LL * 3600 * 1000;
+  // Events are chronological (checked by the handler): too-old ones, then expired ones, form a
+  // prefix and too-new ones a suffix. An event older than both limits counts as too old.
+  const int64_t too_old_before = now - kMaxEventAgeMillis;
+  const int64_t expired_before = group.retention_in_days ? now - int64_t(*group.retention_in_days) * kDayMillis : INT64_MIN;
+  const int64_t too_new_after = now + kMaxEventLeadMillis;
   size_t begin = 0, end = events.size();
-  while (begin < end && (events[begin].timestamp < too_old_before || events[begin].timestamp < expired_before)) ++begin;
+  while (begin < end && events[begin].timestamp < too_old_before) ++begin;
+  const size_t too_old_end = begin;
+  while (begin < end && events[begin].timestamp < expired_before) ++begin;
   while (end > begin && events[end - 1].timestamp > too_new_after) --end;
-  size_t expired_end = 0, too_old_end = 0;
-  for (size_t i = 0; i < begin; ++i) {
-    if (events[i].timestamp < expired_before) expired_end = i + 1;
-    if (events[i].timestamp < too_old_before) too_old_end = i + 1;
-  }
-  if (expired_end) rejected.expired_end_index = static_cast<int>(expired_end);
   if (too_old_end) rejected.too_old_end_index = static_cast<int>(too_old_end);
+  if (begin > too_old_end) rejected.expired_end_index = static_cast<int>(begin);
   if (end < events.size()) rejected.too_new_start_index = static_cast<int>(end);
   if (begin >= end) return rejected;
+  // AWS: "For valid events (within 14 days in the past to 2 hours in future), the time span
+  // in a single batch cannot exceed 24 hours. Otherwise, the operation fails."
+  if (events[end - 1].timestamp - events[begin].timestamp > kMaxBatchSpanMillis)
+    throw AwsError("InvalidParameterException", "The batch of log events in a single PutLogEvents request cannot span more than 24 hours.", 400);
 
   std::lock_guard stream_lock(stream.write_mutex);
   store::WriteBatch batch(store_);
@@ -348,10 +355,20 @@ RejectedInfo LogStore::put_events(const std::string& account, const std::string&
 std::vector<StoredEvent> LogStore::read_stream(uint64_t group_id, uint64_t stream_id, int64_t start, int64_t end, const std::optional<StreamPosition>& from,
                                                bool forward, size_t limit, size_t max_bytes) const {
   std::vector<StoredEvent> out;
+  if (start >= end || limit == 0) return out;
   std::string lower = event_key(group_id, stream_id, start, 0);
   std::string upper = event_key(group_id, stream_id, end, 0);
   auto it = store_.iterate(store::Keyspace::LogEvents, lower, upper);
   size_t bytes = 0;
+  // Takes the event under the iterator unless it would push the page past max_bytes (a page
+  // always holds at least one event, so a 1 MB event is still readable).
+  auto take = [&]() {
+    size_t size = it->value().size() - 8 + kPerEventOverhead;
+    if (!out.empty() && bytes + size > max_bytes) return false;
+    out.push_back(decode_event(it->key(), it->value()));
+    bytes += size;
+    return true;
+  };
   if (forward) {
     if (from) {
       std::string position = event_key(group_id, stream_id, from->timestamp, from->sequence);
@@ -360,10 +377,7 @@ std::vector<StoredEvent> LogStore::read_stream(uint64_t group_id, uint64_t strea
     } else {
       it->seek(lower);
     }
-    for (; it->valid() && out.size() < limit; it->next()) {
-      out.push_back(decode_event(it->key(), it->value()));
-      bytes += out.back().message.size() + 26;
-      if (bytes >= max_bytes) break;
+    for (; it->valid() && out.size() < limit && take(); it->next()) {
     }
   } else {
     if (from) {
@@ -373,10 +387,7 @@ std::vector<StoredEvent> LogStore::read_stream(uint64_t group_id, uint64_t strea
     } else {
       it->seek_to_last();
     }
-    for (; it->valid() && out.size() < limit; it->prev()) {
-      out.push_back(decode_event(it->key(), it->value()));
-      bytes += out.back().message.size() + 26;
-      if (bytes >= max_bytes) break;
+    for (; it->valid() && out.size() < limit && take(); it->prev()) {
     }
     std::reverse(out.begin(), out.end());
   }
@@ -385,35 +396,28 @@ std::vector<StoredEvent> LogStore::read_stream(uint64_t group_id, uint64_t strea
 
 void LogStore::scan_streams(uint64_t group_id, const std::vector<uint64_t>& stream_ids, int64_t start, int64_t end,
                             const std::optional<MergePosition>& after, const std::function<bool(const StoredEvent&)>& visit) const {
-  struct Cursor {
-    std::unique_ptr<store::Iterator> it;
-    uint64_t stream_id;
-  };
-  std::vector<Cursor> cursors;
+  if (start >= end) return;
+  std::vector<std::unique_ptr<store::Iterator>> cursors;
   cursors.reserve(stream_ids.size());
-  auto order = [](const MergePosition& a, const MergePosition& b) {
-    if (a.timestamp != b.timestamp) return a.timestamp < b.timestamp;
-    if (a.stream_id != b.stream_id) return a.stream_id < b.stream_id;
-    return a.sequence < b.sequence;
-  };
+  // Keys sort by (group, stream, timestamp, sequence): within a stream, "after (t, s)" is a
+  // seek to (t, s + 1).
+  const bool resume = after && after->timestamp >= start;
+  for (uint64_t id : stream_ids) {
+    auto it = store_.iterate(store::Keyspace::LogEvents, event_key(group_id, id, start, 0), event_key(group_id, id, end, 0));
+    it->seek(resume ? event_key(group_id, id, after->timestamp, after->sequence + 1) : event_key(group_id, id, start, 0));
+    if (it->valid()) cursors.push_back(std::move(it));
+  }
   auto position_of = [](const store::Iterator& it) {
     std::string_view k = it.key();
-    return MergePosition{unorder_i64(read_u64(k, 16)), read_u64(k, 8), read_u64(k, 24)};
+    return std::pair<int64_t, uint64_t>(unorder_i64(read_u64(k, 16)), read_u64(k, 24));
   };
-  for (uint64_t id : stream_ids) {
-    Cursor c{store_.iterate(store::Keyspace::LogEvents, event_key(group_id, id, start, 0), event_key(group_id, id, end, 0)), id};
-    c.it->seek(event_key(group_id, id, after ? std::max(after->timestamp, start) : start, 0));
-    // Skip what the caller already saw (same timestamp, earlier in merge order).
-    while (after && c.it->valid() && !order(*after, position_of(*c.it))) c.it->next();
-    if (c.it->valid()) cursors.push_back(std::move(c));
-  }
-  auto greater = [&](size_t a, size_t b) { return order(position_of(*cursors[b].it), position_of(*cursors[a].it)); };
+  auto greater = [&](size_t a, size_t b) { return position_of(*cursors[b]) < position_of(*cursors[a]); };
   std::priority_queue<size_t, std::vector<size_t>, decltype(greater)> heap(greater);
   for (size_t i = 0; i < cursors.size(); ++i) heap.push(i);
   while (!heap.empty()) {
     size_t i = heap.top();
     heap.pop();
-    auto& it = *cursors[i].it;
+    auto& it = *cursors[i];
     if (!visit(decode_event(it.key(), it.value()))) return;
     it.next();
     if (it.valid()) heap.push(i);
@@ -428,7 +432,7 @@ void LogStore::enforce_retention() {
     for (const auto& [key, groups] : groups_) {
       for (const auto& [name, group] : groups) {
         if (!group->retention_in_days) continue;
-        int64_t cutoff = now - int64_t(*group->retention_in_days) * 24 * 3600 * 1000;
+        int64_t cutoff = now - int64_t(*group->retention_in_days) * kDayMillis;
         for (const auto& [stream_name, stream] : group->streams)
           batch.erase_range(store::Keyspace::LogEvents, event_key(group->id, stream->id, INT64_MIN, 0), event_key(group->id, stream->id, cutoff, 0));
       }

@@ -51,6 +51,11 @@ struct InputEvent {
   std::string message;
 };
 
+// Which events of a PutLogEvents batch were not stored. The batch is chronological, so the
+// too-old and expired events form a prefix and the too-new ones a suffix. End indexes are
+// exclusive (AWS: "tooOldLogEventEndIndex ... This field is exclusive"): events
+// [0, too_old_end) are older than 14 days, [too_old_end, expired_end) older than the group's
+// retention, [too_new_start, n) more than 2 hours ahead. Each event is counted once.
 struct RejectedInfo {
   std::optional<int> too_new_start_index, too_old_end_index, expired_end_index;
 };
@@ -94,8 +99,10 @@ class LogStore {
   void with_group(const std::string& account, const std::string& region, const std::string& name,
                   const std::function<void(const LogGroup&)>& fn) const;
 
-  // Appends a batch (already validated for order, size and span). Durable on return.
-  // Cost: one WriteBatch of N keys + one (group-committed) fsync.
+  // Appends a batch (already validated for order and size). Events outside [now - 14 days
+  // or the retention cutoff, now + 2 hours] are rejected, not stored; the accepted ones must
+  // span at most 24 hours (else InvalidParameterException, nothing stored). Durable on
+  // return. Cost: one WriteBatch of N keys + one (group-committed) fsync.
   RejectedInfo put_events(const std::string& account, const std::string& region, const std::string& group, const std::string& stream,
                           const std::vector<InputEvent>& events);
 
@@ -104,12 +111,15 @@ class LogStore {
   std::vector<StoredEvent> read_stream(uint64_t group_id, uint64_t stream_id, int64_t start, int64_t end, const std::optional<StreamPosition>& from,
                                        bool forward, size_t limit, size_t max_bytes) const;
 
-  // Merges several streams of a group by (timestamp, stream id, sequence), calling visit for
-  // each event in [start, end) after `after`; visit returns false to stop. Cost: O(E log S)
-  // for E events scanned across S streams, one iterator per stream, constant memory per stream.
+  // Merges several streams of a group by (timestamp, sequence), calling visit for each event
+  // in [start, end) strictly after `after`; visit returns false to stop. Sequences are global
+  // and allocated in ingestion order, so events with equal timestamps come in the order they
+  // were ingested (AWS: "sorted by event timestamp, the timestamp when the event was ingested
+  // ..., and the ID of the PutLogEvents request"), and (timestamp, sequence) names an event
+  // uniquely. Cost: O(E log S) for E events scanned across S streams, one iterator per
+  // stream, constant memory per stream.
   struct MergePosition {
     int64_t timestamp;
-    uint64_t stream_id;
     uint64_t sequence;
   };
   void scan_streams(uint64_t group_id, const std::vector<uint64_t>& stream_ids, int64_t start, int64_t end,
