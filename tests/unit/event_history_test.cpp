@@ -1,0 +1,81 @@
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "core/clock.h"
+#include "services/cloudtrail/event_history.h"
+#include "services/logs/log_store.h"
+#include "services/logs/logs_service.h"
+#include "store/store.h"
+
+namespace {
+
+struct Fixture : ::testing::Test {
+  std::filesystem::path dir = std::filesystem::temp_directory_path() / ("vigil-eh-" + std::to_string(::getpid()) + "-" +
+                                                                         ::testing::UnitTest::GetInstance()->current_test_info()->name());
+  vigil::ManualClock clock{1'800'000'000'000};
+  std::unique_ptr<vigil::store::Store> store = vigil::store::Store::open(dir.string());
+  vigil::logs::LogStore log_store{*store, clock};
+  vigil::logs::LogsService logs{log_store, clock};
+  vigil::server::Principal root{"000000000000", "root", "test", "test", true};
+
+  ~Fixture() override {
+    store.reset();
+    std::filesystem::remove_all(dir);
+  }
+
+  void record(vigil::cloudtrail::EventHistory& history, const char* op) {
+    vigil::server::CallContext ctx;
+    ctx.principal = &root;
+    ctx.account_id = "000000000000";
+    ctx.region = "us-east-1";
+    ctx.request_id = "r";
+    ctx.time = clock.now_seconds();
+    ctx.resources.emplace_back("AWS::Logs::LogGroup", "/g");
+    vigil::Value input = vigil::Value::map();
+    input.set("logGroupName", "/g");
+    vigil::Value output = vigil::Value::map();
+    history.record({&ctx, &logs, op, &input, &output, nullptr});
+  }
+};
+
+}  // namespace
+
+TEST_F(Fixture, RecordsManagementEventsAndPublishesAll) {
+  vigil::EventBus bus;
+  std::vector<std::string> published;
+  bus.subscribe([&](const vigil::BusEvent& e) { published.push_back(e.detail.str("eventName").data()); });
+  vigil::cloudtrail::EventHistory history(*store, clock, &bus);
+  record(history, "CreateLogGroup");
+  record(history, "PutLogEvents");
+  EXPECT_EQ(published, (std::vector<std::string>{"CreateLogGroup", "PutLogEvents"}));
+  vigil::Value result = history.lookup("000000000000", "us-east-1", vigil::Value::map());
+  ASSERT_EQ(result.get("Events")->size(), 1u);
+  EXPECT_EQ(result.get("Events")->as_list()[0].str("EventName"), "CreateLogGroup");
+  EXPECT_EQ(history.lookup("111111111111", "us-east-1", vigil::Value::map()).get("Events")->size(), 0u);
+}
+
+TEST_F(Fixture, ExpiresAfterNinetyDays) {
+  vigil::cloudtrail::EventHistory history(*store, clock, nullptr);
+  record(history, "CreateLogGroup");
+  clock.advance(std::chrono::hours(24 * 89));
+  record(history, "DeleteLogGroup");
+  history.expire();
+  vigil::Value query = vigil::Value::map();
+  query.set("StartTime", vigil::Timestamp{0});
+  EXPECT_EQ(history.lookup("000000000000", "us-east-1", query).get("Events")->size(), 2u);
+  clock.advance(std::chrono::hours(24 * 2));
+  history.expire();
+  auto events = history.lookup("000000000000", "us-east-1", query).get("Events")->as_list();
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].str("EventName"), "DeleteLogGroup");
+  // The index entries went too: an attribute lookup finds only the survivor.
+  vigil::Value by_resource = query;
+  vigil::Value attrs = vigil::Value::list();
+  vigil::Value attr = vigil::Value::map();
+  attr.set("AttributeKey", "ResourceName");
+  attr.set("AttributeValue", "/g");
+  attrs.push(attr);
+  by_resource.set("LookupAttributes", attrs);
+  EXPECT_EQ(history.lookup("000000000000", "us-east-1", by_resource).get("Events")->size(), 1u);
+}
