@@ -30,6 +30,21 @@ bool equals_ignore_case(std::string_view a, std::string_view b) {
   return true;
 }
 
+// The prefix a structure's xmlAttribute members use ("xsi" for S3's xsi:type), if any.
+std::string_view attribute_prefix(const Shape* shape) {
+  if (!shape) return {};
+  for (const auto& m : shape->members) {
+    if (!m.xml_attribute) continue;
+    std::string_view name = effective_name(&m, m.name);
+    size_t colon = name.find(':');
+    if (colon != std::string_view::npos && name.substr(0, colon) != "xml" && name.substr(0, colon) != "xmlns") return name.substr(0, colon);
+  }
+  return {};
+}
+
+// xmlns declarations of an element. The compact schema keeps only the URI of a shape-level
+// namespace, so its prefix is recovered from the attributes that use it (S3 Grantee is
+// xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:type="CanonicalUser").
 void append_namespace(std::string& out, const MemberRef* ref, const Shape* shape) {
   if (ref && !ref->xml_namespace_uri.empty()) {
     out += ref->xml_namespace_prefix.empty() ? " xmlns" : " xmlns:";
@@ -38,7 +53,10 @@ void append_namespace(std::string& out, const MemberRef* ref, const Shape* shape
     out += xml_escape(ref->xml_namespace_uri);
     out += '"';
   } else if (shape && !shape->xml_namespace_uri.empty()) {
-    out += " xmlns=\"";
+    std::string_view prefix = attribute_prefix(shape);
+    out += prefix.empty() ? " xmlns" : " xmlns:";
+    out += prefix;
+    out += "=\"";
     out += xml_escape(shape->xml_namespace_uri);
     out += '"';
   }
@@ -464,42 +482,43 @@ Value read_xml_structure(const pugi::xml_node& node, const Shape& shape, const X
     std::string_view key;
     bool collect_all;
     std::vector<pugi::xml_node> nodes;
+    Value value;  // attribute members
   };
   std::vector<Slot> slots;
   slots.reserve(shape.members.size());
-  Value out = Value::map();
   for (const auto& m : shape.members) {
     if (options.skip_http_members && !m.location.empty()) continue;
+    Slot slot{&m, member_wire_key(m), false, {}, Value()};
     if (m.xml_attribute) {
       std::string_view attr_name = effective_name(&m, m.name);
       for (pugi::xml_attribute a = node.first_attribute(); a; a = a.next_attribute()) {
         std::string_view an = a.name();
-        if (an == attr_name || xml_local_name(an) == xml_local_name(attr_name)) {
-          if (!m.shape || !is_scalar(*m.shape)) break;
-          auto v = text_to_scalar(a.value(), *m.shape);
-          if (!v) read_error(options, "Invalid value for attribute " + std::string(attr_name));
-          out.as_map().emplace_back(m.name, std::move(*v));
-          break;
-        }
+        if (an != attr_name && xml_local_name(an) != xml_local_name(attr_name)) continue;
+        if (!m.shape || !is_scalar(*m.shape)) break;
+        auto v = text_to_scalar(a.value(), *m.shape);
+        if (!v) read_error(options, "Invalid value for attribute " + std::string(attr_name));
+        slot.value = std::move(*v);
+        break;
       }
-      continue;
+      slot.key = {};  // never matches an element
+    } else {
+      slot.collect_all = m.shape && (m.shape->type == ShapeType::List || m.shape->type == ShapeType::Map) && effective_flattened(&m, m.shape);
     }
-    bool all = m.shape && (m.shape->type == ShapeType::List || m.shape->type == ShapeType::Map) && effective_flattened(&m, m.shape);
-    slots.push_back(Slot{&m, member_wire_key(m), all, {}});
+    slots.push_back(std::move(slot));
   }
   for (pugi::xml_node child = node.first_child(); child; child = child.next_sibling()) {
     if (child.type() != pugi::node_element) continue;
     std::string_view local = xml_local_name(child.name());
     for (auto& slot : slots) {
-      if (slot.key != local) continue;
+      if (slot.key.empty() || slot.key != local) continue;
       if (slot.collect_all || slot.nodes.empty()) slot.nodes.push_back(child);
       break;
     }
   }
+  Value out = Value::map();
   for (auto& slot : slots) {
-    if (slot.nodes.empty()) continue;
-    Value v = read_value(slot.nodes, slot.member->shape, slot.member, options, depth + 1);
-    if (!v.is_null()) out.as_map().emplace_back(slot.member->name, std::move(v));
+    if (!slot.nodes.empty()) slot.value = read_value(slot.nodes, slot.member->shape, slot.member, options, depth + 1);
+    if (!slot.value.is_null()) out.as_map().emplace_back(slot.member->name, std::move(slot.value));
   }
   return out;
 }

@@ -45,6 +45,9 @@ class Service {
   // "logs.amazonaws.com": the eventSource of this service's CloudTrail records.
   virtual std::string event_source() const { return model_.endpoint_prefix + ".amazonaws.com"; }
   virtual AuditClass audit_class(std::string_view operation) const { return AuditClass::Management; }
+  // The requestParameters of the CloudTrail record. Services leave out payloads AWS does not
+  // record (log event contents, object bodies), which also keeps the hot path cheap.
+  virtual Value audit_parameters(std::string_view operation, const Value& input) const { return input; }
   // Forget in-memory state after the store was cleared (POST /_vigil/reset).
   virtual void reset() {}
 

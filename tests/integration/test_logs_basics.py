@@ -17,8 +17,10 @@ class LogGroupsAndStreams(ServerTestCase):
         self.logs.create_log_group(logGroupName="/other")
         names = [g["logGroupName"] for g in self.logs.describe_log_groups(logGroupNamePrefix="/app")["logGroups"]]
         self.assertEqual(names, ["/app/web", "/app/worker"])
-        names = [g["logGroupName"] for g in self.logs.describe_log_groups(logGroupNamePattern="WORK")["logGroups"]]
+        names = [g["logGroupName"] for g in self.logs.describe_log_groups(logGroupNamePattern="work")["logGroups"]]
         self.assertEqual(names, ["/app/worker"])
+        # AWS: "a case-sensitive substring search".
+        self.assertEqual(self.logs.describe_log_groups(logGroupNamePattern="WORK")["logGroups"], [])
         group = self.logs.describe_log_groups(logGroupNamePrefix="/app/web")["logGroups"][0]
         self.assertEqual(group["arn"], "arn:aws:logs:us-east-1:000000000000:log-group:/app/web:*")
         if "logGroupArn" in group:  # older botocore models do not know the member

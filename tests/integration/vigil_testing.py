@@ -94,16 +94,22 @@ class VigilServer:
             aws_access_key_id=access_key, aws_secret_access_key=secret_key,
             config=botocore.config.Config(retries={"max_attempts": 1}, **config))
 
-    def cli(self, *args, check=True, access_key="test", secret_key="test", region=REGION, timeout=120, input=None):
+    def _cli_env(self, access_key, secret_key, region):
         env = dict(os.environ)
         env.update({
             "AWS_ACCESS_KEY_ID": access_key, "AWS_SECRET_ACCESS_KEY": secret_key,
             "AWS_DEFAULT_REGION": region, "AWS_ENDPOINT_URL": self.endpoint,
             "AWS_PAGER": "", "AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
         })
+        return env
+
+    def _cli_args(self, args):
         # Debian's awscli 2.9 predates AWS_ENDPOINT_URL: pass the endpoint explicitly too.
-        result = subprocess.run([AWS_CLI, "--output", "json", "--endpoint-url", self.endpoint] + list(args), env=env, capture_output=True,
-                                text=True, timeout=timeout, input=input)
+        return [AWS_CLI, "--output", "json", "--endpoint-url", self.endpoint] + list(args)
+
+    def cli(self, *args, check=True, access_key="test", secret_key="test", region=REGION, timeout=120, input=None):
+        env = self._cli_env(access_key, secret_key, region)
+        result = subprocess.run(self._cli_args(args), env=env, capture_output=True, text=True, timeout=timeout, input=input)
         if check and result.returncode != 0:
             raise AssertionError("aws %s failed (%d): %s" % (" ".join(args), result.returncode, result.stderr))
         return result
@@ -111,6 +117,13 @@ class VigilServer:
     def cli_json(self, *args, **kwargs):
         out = self.cli(*args, **kwargs).stdout
         return json.loads(out) if out.strip() else {}
+
+    def cli_popen(self, *args, access_key="test", secret_key="test", region=REGION):
+        """Starts a long-running CLI command (e.g. `logs tail --follow`) with unbuffered output;
+        the caller stops it (terminate(), then wait())."""
+        env = self._cli_env(access_key, secret_key, region)
+        env["PYTHONUNBUFFERED"] = "1"
+        return subprocess.Popen(self._cli_args(args), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 class ServerTestCase(unittest.TestCase):

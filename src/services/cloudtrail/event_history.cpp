@@ -79,8 +79,8 @@ Value make_record(const server::ApiCall& call, const std::string& event_id, doub
   }
   Value parameters;
   if (call.input && !(call.input->is_map() && call.input->size() == 0)) {
-    std::string json = protocol::value_to_json(*call.input);
-    if (json.size() <= kMaxParametersBytes) parameters = *call.input;
+    parameters = call.service->audit_parameters(call.operation, *call.input);
+    if (protocol::value_to_json(parameters).size() > kMaxParametersBytes) parameters = Value();
   }
   record.set("requestParameters", std::move(parameters));
   Value response;

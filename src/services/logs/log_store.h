@@ -106,8 +106,10 @@ class LogStore {
   RejectedInfo put_events(const std::string& account, const std::string& region, const std::string& group, const std::string& stream,
                           const std::vector<InputEvent>& events);
 
-  // Reads up to `limit` events / `max_bytes` of a stream inside [start, end) in time order,
-  // after (forward) or before (backward) a position. Backward reads return ascending order.
+  // Reads up to `limit` events of a stream inside [start, end) in time order, strictly after
+  // (forward) or before (backward) a position, stopping before the page would exceed
+  // `max_bytes` (message bytes + 26 per event; a page holds at least one event). Backward
+  // reads return ascending order.
   std::vector<StoredEvent> read_stream(uint64_t group_id, uint64_t stream_id, int64_t start, int64_t end, const std::optional<StreamPosition>& from,
                                        bool forward, size_t limit, size_t max_bytes) const;
 

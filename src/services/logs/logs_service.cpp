@@ -17,18 +17,31 @@ using server::CallContext;
 
 constexpr size_t kMaxBatchBytes = 1'048'576;
 constexpr size_t kPerEventOverhead = 26;
-constexpr size_t kMaxEventBytes = 1'048'576 - kPerEventOverhead;
-constexpr int64_t kMaxBatchSpanMillis = 24LL * 3600 * 1000;
+constexpr size_t kMaxEventBytes = 1'048'576;  // AWS: "Each log event can be no larger than 1 MB" (message + 26)
 constexpr size_t kMaxResponseBytes = 1'048'576;
+// FilterLogEvents stops after scanning this many events and answers what matched so far with
+// a nextToken, so a rare pattern never makes one request scan a whole large group (AWS too
+// returns partial or empty pages with a nextToken).
+constexpr size_t kMaxScannedEvents = 200'000;
 constexpr int kRetentionDays[] = {1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653};
 
 AwsError invalid(const std::string& message) { return AwsError("InvalidParameterException", message, 400); }
+AwsError invalid_token() { return invalid("The specified nextToken is invalid."); }
+AwsError group_not_found() { return AwsError("ResourceNotFoundException", "The specified log group does not exist.", 400); }
 
 std::map<std::string, std::string> tags_of(const Value* v) {
   std::map<std::string, std::string> tags;
   if (v && v->is_map())
     for (const auto& [k, t] : v->as_map()) tags[k] = t.is_string() ? t.as_string() : "";
   return tags;
+}
+
+std::vector<std::string> strings_of(const Value* v) {
+  std::vector<std::string> out;
+  if (v && v->is_list())
+    for (const auto& item : v->as_list())
+      if (item.is_string()) out.push_back(item.as_string());
+  return out;
 }
 
 Value tags_value(const std::map<std::string, std::string>& tags) {
@@ -42,20 +55,21 @@ struct GroupRef {
   std::string account, region, name;
 };
 
-GroupRef parse_group_arn(const std::string& arn) {
-  // arn:aws:logs:region:account:log-group:name[:*]
+std::optional<GroupRef> parse_group_arn(const std::string& arn) {
+  // arn:PARTITION:logs:REGION:ACCOUNT:log-group:NAME[:*]
   std::vector<std::string> parts;
   size_t start = 0;
   for (int i = 0; i < 6; ++i) {
     size_t colon = arn.find(':', start);
-    if (colon == std::string::npos) throw invalid("Invalid log group ARN: " + arn);
+    if (colon == std::string::npos) return std::nullopt;
     parts.push_back(arn.substr(start, colon - start));
     start = colon + 1;
   }
-  if (parts[0] != "arn" || parts[2] != "logs" || parts[5] != "log-group") throw invalid("Invalid log group ARN: " + arn);
+  if (parts[0] != "arn" || parts[2] != "logs" || parts[5] != "log-group") return std::nullopt;
   std::string name = arn.substr(start);
   if (name.size() >= 2 && name.compare(name.size() - 2, 2, ":*") == 0) name.resize(name.size() - 2);
-  return {parts[4], parts[3], name};
+  if (name.empty()) return std::nullopt;
+  return GroupRef{parts[4], parts[3], name};
 }
 
 GroupRef group_ref(const CallContext& ctx, const Value& in) {
@@ -64,9 +78,11 @@ GroupRef group_ref(const CallContext& ctx, const Value& in) {
   if (!name.empty() && !identifier.empty()) throw invalid("LogGroup name and LogGroup ARN are mutually exclusive parameters.");
   if (!identifier.empty()) {
     if (identifier.substr(0, 4) == "arn:") {
-      GroupRef ref = parse_group_arn(std::string(identifier));
-      if (ref.account != ctx.account_id || ref.region != ctx.region) throw AwsError("ResourceNotFoundException", "The specified log group does not exist.", 400);
-      return ref;
+      auto ref = parse_group_arn(std::string(identifier));
+      if (!ref) throw invalid("Invalid log group ARN: " + std::string(identifier));
+      // Another account's or region's group is invisible here (no cross-account observability).
+      if (ref->account != ctx.account_id || ref->region != ctx.region) throw group_not_found();
+      return *ref;
     }
     return {ctx.account_id, ctx.region, std::string(identifier)};
   }
@@ -74,23 +90,26 @@ GroupRef group_ref(const CallContext& ctx, const Value& in) {
   return {ctx.account_id, ctx.region, std::string(name)};
 }
 
-// Opaque pagination tokens: base64 of the last position, so clients cannot depend on them.
+// Opaque pagination tokens: base64 of a position, so clients cannot depend on their shape.
 std::string make_token(std::string_view position) { return base64_encode(position); }
 std::string read_token(const Value& in, std::string_view member = "nextToken") {
   std::string_view token = in.str(member);
   if (token.empty()) return {};
   auto decoded = base64_decode(token);
-  if (!decoded) throw invalid("The specified nextToken is invalid.");
+  if (!decoded || decoded->empty()) throw invalid_token();
   return *decoded;
 }
 
-Value group_description(const LogGroup& g) {
+Value group_description(const LogGroup& g, bool name_pattern) {
   Value v = Value::map();
   v.set("logGroupName", g.name);
   v.set("creationTime", g.creation_time);
+  v.set("arn", g.arn() + ":*");
+  // AWS: "If you specify logGroupNamePattern in your request, then only arn, creationTime,
+  // and logGroupName are included in the response."
+  if (name_pattern) return v;
   if (g.retention_in_days) v.set("retentionInDays", *g.retention_in_days);
   v.set("metricFilterCount", 0);
-  v.set("arn", g.arn() + ":*");
   v.set("storedBytes", g.stored_bytes.load());
   if (!g.kms_key_id.empty()) v.set("kmsKeyId", g.kms_key_id);
   v.set("logGroupClass", g.log_group_class);
@@ -98,35 +117,48 @@ Value group_description(const LogGroup& g) {
   return v;
 }
 
-bool wildcard_contains_ci(std::string_view haystack, std::string_view needle) {
-  if (needle.empty()) return true;
-  auto it = std::search(haystack.begin(), haystack.end(), needle.begin(), needle.end(),
-                        [](char a, char b) { return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b)); });
-  return it != haystack.end();
+// ListLogGroups' logGroupNamePattern: up to five alternatives separated by '|', each a
+// case-sensitive substring, or a prefix when it starts with '^' ("^/aws/lambda|discovery").
+bool matches_name_pattern(std::string_view name, std::string_view pattern) {
+  size_t start = 0;
+  while (start <= pattern.size()) {
+    size_t bar = pattern.find('|', start);
+    std::string_view alt = pattern.substr(start, bar == std::string_view::npos ? std::string_view::npos : bar - start);
+    if (!alt.empty() && alt.front() == '^') {
+      if (name.substr(0, alt.size() - 1) == alt.substr(1)) return true;
+    } else if (name.find(alt) != std::string_view::npos) {
+      return true;
+    }
+    if (bar == std::string_view::npos) break;
+    start = bar + 1;
+  }
+  return false;
 }
 
-// Positions in GetLogEvents tokens: "f/" or "b/" + 16 hex timestamp + 16 hex sequence + "/s".
+// GetLogEvents tokens look like AWS's: "f/" or "b/", 56 digits, "/s". The digits are the
+// position (ordered timestamp, sequence); a forward token reads events strictly after it, a
+// backward token events strictly before it.
 std::string position_token(char direction, int64_t timestamp, uint64_t sequence) {
-  char buf[48];
-  std::snprintf(buf, sizeof buf, "%c/%016llx%016llx/s", direction, static_cast<unsigned long long>(order_i64(timestamp)),
-                static_cast<unsigned long long>(sequence));
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%c/%020llu%020llu%016d/s", direction, static_cast<unsigned long long>(order_i64(timestamp)),
+                static_cast<unsigned long long>(sequence), 0);
   return buf;
 }
 
 std::optional<StreamPosition> parse_position_token(std::string_view token, char* direction) {
-  // "f/<16 hex><16 hex>/s"
-  if (token.size() != 36 || (token[0] != 'f' && token[0] != 'b') || token[1] != '/' || token.substr(34) != "/s") return std::nullopt;
-  auto hex = [](std::string_view h, uint64_t& out) {
+  if (token.size() != 60 || (token[0] != 'f' && token[0] != 'b') || token[1] != '/' || token.substr(58) != "/s") return std::nullopt;
+  auto digits = [](std::string_view d, uint64_t& out) {
     out = 0;
-    for (char c : h) {
-      int v = (c >= '0' && c <= '9') ? c - '0' : (c >= 'a' && c <= 'f') ? c - 'a' + 10 : -1;
-      if (v < 0) return false;
-      out = out * 16 + static_cast<uint64_t>(v);
+    for (char c : d) {
+      if (c < '0' || c > '9') return false;
+      uint64_t next = out * 10 + static_cast<uint64_t>(c - '0');
+      if (next / 10 != out) return false;  // overflow
+      out = next;
     }
     return true;
   };
-  uint64_t t, s;
-  if (!hex(token.substr(2, 16), t) || !hex(token.substr(18, 16), s)) return std::nullopt;
+  uint64_t t, s, pad;
+  if (!digits(token.substr(2, 20), t) || !digits(token.substr(22, 20), s) || !digits(token.substr(42, 16), pad) || pad != 0) return std::nullopt;
   *direction = token[0];
   return StreamPosition{unorder_i64(t), s};
 }
@@ -139,12 +171,18 @@ Value event_value(const StoredEvent& e) {
   return v;
 }
 
-// AWS event ids are long digit strings; ours encode the event's merge position, so the same
-// event always has the same id (aws logs tail --follow de-duplicates by it).
-std::string event_id(const StoredEvent& e, uint64_t stream_id) {
+// AWS event ids are 56-digit strings; ours encode the event's position, so the same event
+// always has the same id (aws logs tail --follow de-duplicates by it).
+std::string event_id(const StoredEvent& e) {
   char buf[64];
   std::snprintf(buf, sizeof buf, "%020llu%020llu%016llu", static_cast<unsigned long long>(order_i64(e.timestamp)),
-                static_cast<unsigned long long>(e.sequence), static_cast<unsigned long long>(stream_id));
+                static_cast<unsigned long long>(e.sequence), static_cast<unsigned long long>(e.stream_id % 10'000'000'000'000'000ULL));
+  return buf;
+}
+
+std::string sequence_token(uint64_t n) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "49%054llu", static_cast<unsigned long long>(n));
   return buf;
 }
 
@@ -161,9 +199,7 @@ LogsService::LogsService(LogStore& store, const Clock& clock)
     : Service(*protocol::embedded_model("logs")), store_(store), clock_(clock) {
   on("CreateLogGroup", [this](CallContext& ctx, const Value& in) {
     std::string name(in.str("logGroupName"));
-    auto tags = tags_of(in.get("tags"));
-    if (tags.size() > 50) throw invalid("A resource can have no more than 50 tags.");
-    store_.create_group(ctx.account_id, ctx.region, name, tags, std::string(in.str("kmsKeyId")), std::string(in.str("logGroupClass")));
+    store_.create_group(ctx.account_id, ctx.region, name, tags_of(in.get("tags")), std::string(in.str("kmsKeyId")), std::string(in.str("logGroupClass")));
     ctx.resources.emplace_back("AWS::Logs::LogGroup", name);
     return Value::map();
   });
@@ -208,14 +244,15 @@ LogsService::LogsService(LogStore& store, const Clock& clock)
     return Value::map();
   });
   on("TagLogGroup", [this](CallContext& ctx, const Value& in) {
-    store_.tag_group(ctx.account_id, ctx.region, std::string(in.str("logGroupName")), tags_of(in.get("tags")));
+    std::string group(in.str("logGroupName"));
+    store_.tag_group(ctx.account_id, ctx.region, group, tags_of(in.get("tags")));
+    ctx.resources.emplace_back("AWS::Logs::LogGroup", group);
     return Value::map();
   });
   on("UntagLogGroup", [this](CallContext& ctx, const Value& in) {
-    std::vector<std::string> keys;
-    if (const Value* t = in.get("tags"); t && t->is_list())
-      for (const auto& k : t->as_list()) keys.push_back(k.as_string());
-    store_.untag_group(ctx.account_id, ctx.region, std::string(in.str("logGroupName")), keys);
+    std::string group(in.str("logGroupName"));
+    store_.untag_group(ctx.account_id, ctx.region, group, strings_of(in.get("tags")));
+    ctx.resources.emplace_back("AWS::Logs::LogGroup", group);
     return Value::map();
   });
   on("ListTagsLogGroup", [this](CallContext& ctx, const Value& in) {
@@ -223,38 +260,42 @@ LogsService::LogsService(LogStore& store, const Clock& clock)
     store_.with_group(ctx.account_id, ctx.region, std::string(in.str("logGroupName")), [&](const LogGroup& g) { out.set("tags", tags_value(g.tags)); });
     return out;
   });
+  // The tagging APIs name a log group by its ARN without the trailing ":*" (AWS rejects
+  // that form: "ValidationException: Invalid resourceArn"). Log groups are the only taggable
+  // Logs resource served; any other Logs ARN names nothing here.
   auto group_of_arn = [](const CallContext& ctx, const Value& in) {
     std::string arn(in.str("resourceArn"));
-    GroupRef ref;
-    try {
-      ref = parse_group_arn(arn);
-    } catch (const AwsError&) {
-      throw AwsError("ResourceNotFoundException", "The specified resource does not exist.", 400);
+    auto invalid_arn = [] { return AwsError("ValidationException", "Invalid resourceArn", 400); };
+    std::vector<std::string_view> parts;
+    for (size_t start = 0; parts.size() < 6;) {
+      size_t colon = arn.find(':', start);
+      if (colon == std::string::npos) throw invalid_arn();
+      parts.push_back(std::string_view(arn).substr(start, colon - start));
+      start = colon + 1;
     }
-    if (ref.account != ctx.account_id || ref.region != ctx.region) throw AwsError("ResourceNotFoundException", "The specified resource does not exist.", 400);
-    return ref;
+    if (parts[0] != "arn" || parts[2] != "logs") throw invalid_arn();
+    if (parts[5] != "log-group") throw AwsError("ResourceNotFoundException", "The specified resource does not exist.", 400);
+    auto ref = parse_group_arn(arn);
+    if (!ref || arn.compare(arn.size() - 2, 2, ":*") == 0) throw invalid_arn();
+    if (ref->account != ctx.account_id || ref->region != ctx.region) throw group_not_found();
+    return *ref;
   };
   on("TagResource", [this, group_of_arn](CallContext& ctx, const Value& in) {
     GroupRef ref = group_of_arn(ctx, in);
     store_.tag_group(ref.account, ref.region, ref.name, tags_of(in.get("tags")));
+    ctx.resources.emplace_back("AWS::Logs::LogGroup", ref.name);
     return Value::map();
   });
   on("UntagResource", [this, group_of_arn](CallContext& ctx, const Value& in) {
     GroupRef ref = group_of_arn(ctx, in);
-    std::vector<std::string> keys;
-    if (const Value* t = in.get("tagKeys"); t && t->is_list())
-      for (const auto& k : t->as_list()) keys.push_back(k.as_string());
-    store_.untag_group(ref.account, ref.region, ref.name, keys);
+    store_.untag_group(ref.account, ref.region, ref.name, strings_of(in.get("tagKeys")));
+    ctx.resources.emplace_back("AWS::Logs::LogGroup", ref.name);
     return Value::map();
   });
   on("ListTagsForResource", [this, group_of_arn](CallContext& ctx, const Value& in) {
     GroupRef ref = group_of_arn(ctx, in);
     Value out = Value::map();
-    try {
-      store_.with_group(ref.account, ref.region, ref.name, [&](const LogGroup& g) { out.set("tags", tags_value(g.tags)); });
-    } catch (const AwsError&) {
-      throw AwsError("ResourceNotFoundException", "The specified resource does not exist.", 400);
-    }
+    store_.with_group(ref.account, ref.region, ref.name, [&](const LogGroup& g) { out.set("tags", tags_value(g.tags)); });
     return out;
   });
   on("PutLogEvents", [this](CallContext& ctx, const Value& in) { return put_log_events(ctx, in); });
@@ -279,6 +320,7 @@ Value LogsService::describe_log_groups(CallContext& ctx, const Value& in) {
   std::set<std::string> identifiers;
   if (const Value* ids = in.get("logGroupIdentifiers"); ids && ids->is_list())
     for (const auto& id : ids->as_list()) {
+      if (!id.is_string()) continue;
       std::string identifier = id.as_string();
       if (identifier.size() > 2 && identifier.compare(identifier.size() - 2, 2, ":*") == 0) identifier.resize(identifier.size() - 2);
       identifiers.insert(identifier);
@@ -288,18 +330,19 @@ Value LogsService::describe_log_groups(CallContext& ctx, const Value& in) {
   Value groups = Value::list();
   std::string last;
   bool more = false;
-  // Groups are visited in name order, so a prefix is a contiguous range starting at it.
+  // Groups are visited in name (ASCII) order, so a prefix is a contiguous range starting at it.
   std::string start = std::max(after, prefix);
   store_.for_each_group(ctx.account_id, ctx.region, start, !after.empty() && start == after, [&](const LogGroup& g) {
     if (!prefix.empty() && g.name.compare(0, prefix.size(), prefix) != 0) return false;
-    if (!pattern.empty() && !wildcard_contains_ci(g.name, pattern)) return true;
+    // AWS: "a case-sensitive substring search".
+    if (!pattern.empty() && g.name.find(pattern) == std::string::npos) return true;
     if (!group_class.empty() && g.log_group_class != group_class) return true;
     if (!identifiers.empty() && !identifiers.count(g.name) && !identifiers.count(g.arn())) return true;
     if (groups.size() == limit) {
       more = true;
       return false;
     }
-    groups.push(group_description(g));
+    groups.push(group_description(g, !pattern.empty()));
     last = g.name;
     return true;
   });
@@ -318,7 +361,7 @@ Value LogsService::list_log_groups(CallContext& ctx, const Value& in) {
   std::string last;
   bool more = false;
   store_.for_each_group(ctx.account_id, ctx.region, after, !after.empty(), [&](const LogGroup& g) {
-    if (!pattern.empty() && !wildcard_contains_ci(g.name, pattern)) return true;
+    if (!pattern.empty() && !matches_name_pattern(g.name, pattern)) return true;
     if (!group_class.empty() && g.log_group_class != group_class) return true;
     if (groups.size() == limit) {
       more = true;
@@ -341,53 +384,69 @@ Value LogsService::list_log_groups(CallContext& ctx, const Value& in) {
 Value LogsService::describe_log_streams(CallContext& ctx, const Value& in) {
   GroupRef ref = group_ref(ctx, in);
   std::string prefix(in.str("logStreamNamePrefix"));
-  std::string order_by(in.str("orderBy", "LogStreamName"));
-  bool descending = in.flag("descending", false);
-  if (order_by == "LastEventTime" && !prefix.empty()) throw invalid("Cannot order by LastEventTime with a logStreamNamePrefix.");
+  const bool by_time = in.str("orderBy", "LogStreamName") == "LastEventTime";
+  const bool descending = in.flag("descending", false);
+  if (by_time && !prefix.empty()) throw invalid("Cannot order by LastEventTime with a logStreamNamePrefix.");
   size_t limit = static_cast<size_t>(in.i64("limit", 50));
+  // Tokens hold the sort key of the last stream returned ("N" name, or "T" time + name), so
+  // streams created or deleted between pages neither repeat nor shift the next page.
   std::string token = read_token(in);
-  size_t offset = 0;
+  std::optional<std::pair<int64_t, std::string>> after;
   if (!token.empty()) {
-    try {
-      offset = std::stoul(token);
-    } catch (...) {
-      throw invalid("The specified nextToken is invalid.");
+    if (token[0] == 'N' && !by_time) {
+      after.emplace(0, token.substr(1));
+    } else if (token[0] == 'T' && by_time && token.size() >= 9) {
+      after.emplace(unorder_i64(read_u64(token, 1)), token.substr(9));
+    } else {
+      throw invalid_token();
     }
   }
   Value out = Value::map();
   store_.with_group(ref.account, ref.region, ref.name, [&](const LogGroup& g) {
-    struct Row {
-      const LogStream* stream;
-      int64_t sort_time;
-    };
-    std::vector<Row> rows;
-    auto it = prefix.empty() ? g.streams.begin() : g.streams.lower_bound(prefix);
-    for (; it != g.streams.end(); ++it) {
+    // Streams without events sort as if their last event were at time 0.
+    auto sort_time = [&](const LogStream& s) { return by_time ? s.last_event_timestamp.value_or(0) : 0; };
+    std::vector<const LogStream*> rows;
+    for (auto it = prefix.empty() ? g.streams.begin() : g.streams.lower_bound(prefix); it != g.streams.end(); ++it) {
       if (!prefix.empty() && it->first.compare(0, prefix.size(), prefix) != 0) break;
-      const LogStream& s = *it->second;
-      rows.push_back({&s, s.last_event_timestamp.value_or(s.creation_time)});
+      rows.push_back(it->second.get());
     }
-    if (order_by == "LastEventTime") {
-      std::stable_sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) { return a.sort_time < b.sort_time; });
-    }
+    auto key_of = [&](const LogStream* s) { return std::pair<int64_t, std::string_view>(sort_time(*s), s->name); };
+    if (by_time) std::stable_sort(rows.begin(), rows.end(), [&](const LogStream* a, const LogStream* b) { return key_of(a) < key_of(b); });
     if (descending) std::reverse(rows.begin(), rows.end());
+    size_t begin = 0;
+    if (after) {
+      std::pair<int64_t, std::string_view> position(after->first, after->second);
+      auto past = [&](const LogStream* s) { return descending ? key_of(s) < position : position < key_of(s); };
+      begin = static_cast<size_t>(std::find_if(rows.begin(), rows.end(), past) - rows.begin());
+    }
     Value streams = Value::list();
-    size_t end = std::min(rows.size(), offset + limit);
-    for (size_t i = offset; i < end; ++i) {
-      const LogStream& s = *rows[i].stream;
+    size_t end = std::min(rows.size(), begin + limit);
+    for (size_t i = begin; i < end; ++i) {
+      const LogStream& s = *rows[i];
       Value v = Value::map();
       v.set("logStreamName", s.name);
       v.set("creationTime", s.creation_time);
       if (s.first_event_timestamp) v.set("firstEventTimestamp", *s.first_event_timestamp);
       if (s.last_event_timestamp) v.set("lastEventTimestamp", *s.last_event_timestamp);
       if (s.last_ingestion_time) v.set("lastIngestionTime", *s.last_ingestion_time);
-      v.set("uploadSequenceToken", "49039859" + std::to_string(s.id) + "0000000000000000000000000000000000000");
+      v.set("uploadSequenceToken", sequence_token(s.id));
       v.set("arn", g.arn() + ":log-stream:" + s.name);
-      v.set("storedBytes", 0);
+      v.set("storedBytes", 0);  // AWS: "always reported as zero" for log streams since 2019
       streams.push(std::move(v));
     }
     out.set("logStreams", std::move(streams));
-    if (end < rows.size()) out.set("nextToken", make_token(std::to_string(end)));
+    if (end < rows.size()) {
+      const LogStream& last = *rows[end - 1];
+      std::string position;
+      if (by_time) {
+        position = "T";
+        append_u64(position, order_i64(sort_time(last)));
+      } else {
+        position = "N";
+      }
+      position += last.name;
+      out.set("nextToken", make_token(position));
+    }
   });
   return out;
 }
@@ -399,24 +458,24 @@ Value LogsService::put_log_events(CallContext& ctx, const Value& in) {
   size_t batch_bytes = 0;
   for (const auto& e : list) {
     InputEvent event{e.i64("timestamp", 0), std::string(e.str("message"))};
-    if (event.message.size() > kMaxEventBytes)
-      throw invalid("Log event too large: " + std::to_string(event.message.size() + kPerEventOverhead) + " bytes exceeds limit of 1048576");
-    batch_bytes += event.message.size() + kPerEventOverhead;
+    size_t event_bytes = event.message.size() + kPerEventOverhead;  // UTF-8 bytes, as AWS counts
+    if (event_bytes > kMaxEventBytes)
+      throw invalid("Log event too large: " + std::to_string(event_bytes) + " bytes exceeds limit of " + std::to_string(kMaxEventBytes));
+    batch_bytes += event_bytes;
     events.push_back(std::move(event));
   }
   if (batch_bytes > kMaxBatchBytes)
     throw invalid("Upload too large: " + std::to_string(batch_bytes) + " bytes exceeds limit of " + std::to_string(kMaxBatchBytes));
   for (size_t i = 1; i < events.size(); ++i)
     if (events[i].timestamp < events[i - 1].timestamp) throw invalid("Log events in a single PutLogEvents request must be in chronological order.");
-  if (!events.empty() && events.back().timestamp - events.front().timestamp > kMaxBatchSpanMillis)
-    throw invalid("The batch of log events in a single PutLogEvents request cannot span more than 24 hours.");
 
+  // sequenceToken is accepted and ignored, as AWS does since January 2023.
   std::string group(in.str("logGroupName")), stream(in.str("logStreamName"));
   RejectedInfo rejected = store_.put_events(ctx.account_id, ctx.region, group, stream, events);
   ctx.resources.emplace_back("AWS::Logs::LogGroup", group);
   Value out = Value::map();
-  // Sequence tokens are ignored by AWS today, but older clients still read one.
-  out.set("nextSequenceToken", "49039859" + std::to_string(clock_.now_millis()) + "000000000000000000000000000");
+  // Older clients still read a token; AWS still sends one.
+  out.set("nextSequenceToken", sequence_token(static_cast<uint64_t>(clock_.now_millis())));
   if (rejected.too_new_start_index || rejected.too_old_end_index || rejected.expired_end_index) {
     Value info = Value::map();
     if (rejected.too_new_start_index) info.set("tooNewLogEventStartIndex", *rejected.too_new_start_index);
@@ -437,6 +496,8 @@ Value LogsService::get_log_events(CallContext& ctx, const Value& in) {
     group_id = g.id;
     stream_id = it->second->id;
   });
+  // [startTime, endTime): AWS: "Events with a timestamp equal to or later than this time are
+  // not included" for endTime.
   int64_t start = in.i64("startTime", INT64_MIN);
   int64_t end = in.i64("endTime", INT64_MAX);
   size_t limit = static_cast<size_t>(in.i64("limit", 10000));
@@ -444,9 +505,10 @@ Value LogsService::get_log_events(CallContext& ctx, const Value& in) {
   std::optional<StreamPosition> from;
   bool forward = in.flag("startFromHead", false);
   if (!token.empty()) {
+    // The token's direction wins over startFromHead.
     char direction = 'f';
     from = parse_position_token(token, &direction);
-    if (!from) throw invalid("The specified nextToken is invalid.");
+    if (!from) throw invalid_token();
     forward = direction == 'f';
   }
   auto events = store_.read_stream(group_id, stream_id, start, end, from, forward, limit, kMaxResponseBytes);
@@ -454,19 +516,19 @@ Value LogsService::get_log_events(CallContext& ctx, const Value& in) {
   Value list = Value::list();
   for (const auto& e : events) list.push(event_value(e));
   out.set("events", std::move(list));
-  if (events.empty()) {
-    // Clients page until the token they get back equals the one they sent.
-    if (!token.empty()) {
-      out.set("nextForwardToken", token[0] == 'f' ? token : position_token('f', from->timestamp, from->sequence));
-      out.set("nextBackwardToken", token[0] == 'b' ? token : position_token('b', from->timestamp, from->sequence));
-    } else {
-      int64_t edge = forward ? (start == INT64_MIN ? 0 : start) : (end == INT64_MAX ? clock_.now_millis() : end);
-      out.set("nextForwardToken", position_token('f', edge, 0));
-      out.set("nextBackwardToken", position_token('b', edge, 0));
-    }
-  } else {
+  if (!events.empty()) {
     out.set("nextForwardToken", position_token('f', events.back().timestamp, events.back().sequence));
     out.set("nextBackwardToken", position_token('b', events.front().timestamp, events.front().sequence));
+  } else if (from) {
+    // Nothing further in this direction: AWS returns the token it was given ("If you have
+    // reached the end of the stream, it returns the same token you passed in").
+    out.set("nextForwardToken", forward ? token : position_token('f', from->timestamp, from->sequence));
+    out.set("nextBackwardToken", forward ? position_token('b', from->timestamp, from->sequence) : token);
+  } else {
+    // Empty range: the forward token reads from the start of the range (so events ingested
+    // later are found), the backward token from its end.
+    out.set("nextForwardToken", position_token('f', start, 0));
+    out.set("nextBackwardToken", position_token('b', end, 0));
   }
   return out;
 }
@@ -475,11 +537,11 @@ Value LogsService::filter_log_events(CallContext& ctx, const Value& in) {
   GroupRef ref = group_ref(ctx, in);
   const Value* names = in.get("logStreamNames");
   std::string prefix(in.str("logStreamNamePrefix"));
-  if (names && !prefix.empty()) throw invalid("You cannot specify both logStreamNames and logStreamNamePrefix.");
+  if (names && !prefix.empty()) throw invalid("Cannot specify both logStreamNames and logStreamNamePrefix.");
+  // [startTime, endTime]: AWS: "Events with a timestamp later than this time are not returned."
   int64_t start = in.i64("startTime", INT64_MIN);
   int64_t end = in.i64("endTime", INT64_MAX);
-  if (end != INT64_MAX) end += 1;  // endTime is inclusive
-  if (start > end) throw invalid("startTime must be less than or equal to endTime.");
+  if (end != INT64_MAX) end += 1;
   size_t limit = static_cast<size_t>(in.i64("limit", 10000));
   auto pattern = compile_pattern(in.str("filterPattern"));
 
@@ -488,65 +550,68 @@ Value LogsService::filter_log_events(CallContext& ctx, const Value& in) {
   std::unordered_map<uint64_t, std::string> stream_names;
   store_.with_group(ref.account, ref.region, ref.name, [&](const LogGroup& g) {
     group_id = g.id;
+    auto add = [&](const LogStream& s) {
+      if (stream_names.emplace(s.id, s.name).second) stream_ids.push_back(s.id);
+    };
     if (names) {
-      for (const auto& n : names->as_list()) {
-        auto it = g.streams.find(n.as_string());
-        if (it == g.streams.end()) continue;
-        stream_ids.push_back(it->second->id);
-        stream_names[it->second->id] = it->first;
-      }
+      // Names of streams that do not exist select nothing.
+      for (const auto& n : strings_of(names))
+        if (auto it = g.streams.find(n); it != g.streams.end()) add(*it->second);
     } else {
       for (auto it = prefix.empty() ? g.streams.begin() : g.streams.lower_bound(prefix); it != g.streams.end(); ++it) {
         if (!prefix.empty() && it->first.compare(0, prefix.size(), prefix) != 0) break;
-        stream_ids.push_back(it->second->id);
-        stream_names[it->second->id] = it->first;
+        add(*it->second);
       }
     }
   });
 
+  // Tokens hold the merge position of the last event consumed (returned, or scanned and not
+  // matched): the next page resumes strictly after it.
   std::optional<LogStore::MergePosition> after;
   std::string token = read_token(in);
   if (!token.empty()) {
-    if (token.size() != 24) throw invalid("The specified nextToken is invalid.");
-    after = LogStore::MergePosition{unorder_i64(read_u64(token, 0)), read_u64(token, 8), read_u64(token, 16)};
+    if (token.size() != 17 || token[0] != 'F') throw invalid_token();
+    after = LogStore::MergePosition{unorder_i64(read_u64(token, 1)), read_u64(token, 9)};
   }
   Value events = Value::list();
-  size_t bytes = 0;
+  size_t bytes = 0, scanned = 0;
   bool more = false;
-  LogStore::MergePosition last{};
+  std::optional<LogStore::MergePosition> consumed;
   store_.scan_streams(group_id, stream_ids, start, end, after, [&](const StoredEvent& e) {
-    if (events.size() >= limit || bytes >= kMaxResponseBytes) {
+    if (events.size() >= limit || scanned >= kMaxScannedEvents) {
       more = true;
       return false;
     }
-    if (!pattern->matches(e.message)) return true;
-    Value v = Value::map();
-    v.set("logStreamName", stream_names[e.stream_id]);
-    v.set("timestamp", e.timestamp);
-    v.set("message", e.message);
-    v.set("ingestionTime", e.ingestion_time);
-    v.set("eventId", event_id(e, e.stream_id));
-    events.push(std::move(v));
-    bytes += e.message.size() + 100;
-    last = {e.timestamp, e.stream_id, e.sequence};
+    ++scanned;
+    if (pattern->matches(e.message)) {
+      size_t size = e.message.size() + kPerEventOverhead;
+      if (events.size() > 0 && bytes + size > kMaxResponseBytes) {
+        more = true;
+        return false;
+      }
+      Value v = Value::map();
+      v.set("logStreamName", stream_names[e.stream_id]);
+      v.set("timestamp", e.timestamp);
+      v.set("message", e.message);
+      v.set("ingestionTime", e.ingestion_time);
+      v.set("eventId", event_id(e));
+      events.push(std::move(v));
+      bytes += size;
+    }
+    consumed = LogStore::MergePosition{e.timestamp, e.sequence};
     return true;
   });
   Value out = Value::map();
   out.set("events", std::move(events));
-  Value searched = Value::list();
-  for (uint64_t id : stream_ids) {
-    Value s = Value::map();
-    s.set("logStreamName", stream_names[id]);
-    s.set("searchedCompletely", !more);
-    searched.push(std::move(s));
-  }
-  out.set("searchedLogStreams", std::move(searched));
+  // AWS: "As of May 15, 2020, this parameter is no longer supported. This parameter returns
+  // an empty list."
+  out.set("searchedLogStreams", Value::list());
   if (more) {
-    std::string position;
-    append_u64(position, order_i64(last.timestamp));
-    append_u64(position, last.stream_id);
-    append_u64(position, last.sequence);
-    out.set("nextToken", make_token(position));
+    const auto& position = consumed ? *consumed : *after;  // more implies something was consumed or resumed
+    std::string encoded = "F";
+    append_u64(encoded, order_i64(position.timestamp));
+    append_u64(encoded, position.sequence);
+    out.set("nextToken", make_token(encoded));
   }
   return out;
 }
@@ -557,6 +622,7 @@ Value LogsService::test_metric_filter(CallContext& ctx, const Value& in) {
   int number = 0;
   for (const auto& message : in.get("logEventMessages")->as_list()) {
     ++number;
+    if (!message.is_string()) continue;
     FilterMatch match;
     if (!pattern->matches(message.as_string(), &match)) continue;
     Value v = Value::map();
