@@ -226,8 +226,8 @@ TEST_F(LogStoreTest, ScanStreamsInterleavesByTimestampThenIngestionOrder) {
   auto scan = [&](const std::vector<uint64_t>& streams, int64_t start, int64_t end, std::optional<LogStore::MergePosition> after, size_t stop_after) {
     std::vector<std::string> out;
     std::vector<LogStore::MergePosition> positions;
-    logs_->scan_streams(group_id, streams, start, end, after, [&](const StoredEvent& e) {
-      out.push_back(e.message);
+    logs_->scan_streams(group_id, streams, start, end, after, [&](const EventView& e) {
+      out.emplace_back(e.message);
       positions.push_back({e.timestamp, e.sequence});
       return out.size() < stop_after;
     });

@@ -130,6 +130,7 @@ void LogStore::load() {
     if (v.has("firstEventTimestamp")) stream->first_event_timestamp = v.i64("firstEventTimestamp", 0);
     if (v.has("lastEventTimestamp")) stream->last_event_timestamp = v.i64("lastEventTimestamp", 0);
     if (v.has("lastIngestionTime")) stream->last_ingestion_time = v.i64("lastIngestionTime", 0);
+    repair_event_times(*owner->second, *stream);
     owner->second->streams[stream->name] = std::move(stream);
   }
   auto counter = store_.get(store::Keyspace::Meta, kIdCounterKey);
@@ -143,6 +144,20 @@ void LogStore::load() {
   batch.put(store::Keyspace::Meta, kBootCounterKey, encoded);
   store_.write(batch);
   next_sequence_ = boot << 40;
+}
+
+void LogStore::repair_event_times(const LogGroup& group, LogStream& stream) const {
+  // Two seeks: the first and last keys of the stream's range hold its earliest and latest
+  // events (keys sort by time).
+  auto it = store_.iterate(store::Keyspace::LogEvents, event_key(group.id, stream.id, INT64_MIN, 0), event_key(group.id, stream.id, INT64_MAX, 0));
+  it->seek_to_first();
+  if (!it->valid()) return;
+  stream.first_event_timestamp = unorder_i64(read_u64(it->key(), 16));
+  it->seek_to_last();
+  if (!it->valid()) return;
+  stream.last_event_timestamp = unorder_i64(read_u64(it->key(), 16));
+  int64_t ingested = static_cast<int64_t>(read_u64(it->value(), 0));
+  stream.last_ingestion_time = std::max(stream.last_ingestion_time.value_or(0), ingested);
 }
 
 uint64_t LogStore::allocate_id(store::WriteBatch& batch) {
@@ -329,7 +344,6 @@ RejectedInfo LogStore::put_events(const std::string& account, const std::string&
   if (events[end - 1].timestamp - events[begin].timestamp > kMaxBatchSpanMillis)
     throw AwsError("InvalidParameterException", "The batch of log events in a single PutLogEvents request cannot span more than 24 hours.", 400);
 
-  std::lock_guard stream_lock(stream.write_mutex);
   store::WriteBatch batch(store_);
   uint64_t first_sequence = next_sequence_.fetch_add(end - begin);
   std::string key, value;
@@ -343,10 +357,15 @@ RejectedInfo LogStore::put_events(const std::string& account, const std::string&
     bytes += static_cast<int64_t>(events[i].message.size());
   }
   int64_t first = events[begin].timestamp, last = events[end - 1].timestamp;
+  // The stream's lock covers its metadata only, not the sync: concurrent writers of one
+  // stream (AWS allows them) share one group-committed fsync. Their stream records may then
+  // reach the store in either order; load() re-derives the event times from the events.
+  std::unique_lock stream_lock(stream.write_mutex);
   stream.first_event_timestamp = stream.first_event_timestamp ? std::min(*stream.first_event_timestamp, first) : first;
   stream.last_event_timestamp = stream.last_event_timestamp ? std::max(*stream.last_event_timestamp, last) : last;
   stream.last_ingestion_time = now;
   persist_stream(batch, group, stream);
+  stream_lock.unlock();
   store_.write(batch);
   group.stored_bytes += bytes;
   return rejected;
@@ -395,7 +414,7 @@ std::vector<StoredEvent> LogStore::read_stream(uint64_t group_id, uint64_t strea
 }
 
 void LogStore::scan_streams(uint64_t group_id, const std::vector<uint64_t>& stream_ids, int64_t start, int64_t end,
-                            const std::optional<MergePosition>& after, const std::function<bool(const StoredEvent&)>& visit) const {
+                            const std::optional<MergePosition>& after, const std::function<bool(const EventView&)>& visit) const {
   if (start >= end) return;
   std::vector<std::unique_ptr<store::Iterator>> cursors;
   cursors.reserve(stream_ids.size());
@@ -418,7 +437,9 @@ void LogStore::scan_streams(uint64_t group_id, const std::vector<uint64_t>& stre
     size_t i = heap.top();
     heap.pop();
     auto& it = *cursors[i];
-    if (!visit(decode_event(it.key(), it.value()))) return;
+    std::string_view key = it.key(), value = it.value();
+    EventView event{read_u64(key, 8), unorder_i64(read_u64(key, 16)), read_u64(key, 24), static_cast<int64_t>(read_u64(value, 0)), value.substr(8)};
+    if (!visit(event)) return;
     it.next();
     if (it.valid()) heap.push(i);
   }

@@ -68,6 +68,16 @@ struct StoredEvent {
   std::string message;
 };
 
+// An event as the store holds it, valid only during a scan callback: the message points into
+// the store's block cache, so scanning copies nothing for events the caller skips.
+struct EventView {
+  uint64_t stream_id;
+  int64_t timestamp;
+  uint64_t sequence;
+  int64_t ingestion_time;
+  std::string_view message;
+};
+
 // A position in a stream's time order: events strictly after (forward) or before (backward).
 struct StreamPosition {
   int64_t timestamp;
@@ -125,7 +135,7 @@ class LogStore {
     uint64_t sequence;
   };
   void scan_streams(uint64_t group_id, const std::vector<uint64_t>& stream_ids, int64_t start, int64_t end,
-                    const std::optional<MergePosition>& after, const std::function<bool(const StoredEvent&)>& visit) const;
+                    const std::optional<MergePosition>& after, const std::function<bool(const EventView&)>& visit) const;
 
   // Deletes events older than each group's retention (scheduler job). Range deletes only.
   void enforce_retention();
@@ -137,6 +147,7 @@ class LogStore {
   void persist_group(store::WriteBatch& batch, const LogGroup& group) const;
   void persist_stream(store::WriteBatch& batch, const LogGroup& group, const LogStream& stream) const;
   uint64_t allocate_id(store::WriteBatch& batch);
+  void repair_event_times(const LogGroup& group, LogStream& stream) const;
 
   store::Store& store_;
   const Clock& clock_;

@@ -22,7 +22,7 @@ constexpr size_t kMaxResponseBytes = 1'048'576;
 // FilterLogEvents stops after scanning this many events and answers what matched so far with
 // a nextToken, so a rare pattern never makes one request scan a whole large group (AWS too
 // returns partial or empty pages with a nextToken).
-constexpr size_t kMaxScannedEvents = 200'000;
+constexpr size_t kMaxScannedEvents = 2'000'000;  // per request; then a page with nextToken, as AWS does
 constexpr int kRetentionDays[] = {1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653};
 
 AwsError invalid(const std::string& message) { return AwsError("InvalidParameterException", message, 400); }
@@ -173,7 +173,8 @@ Value event_value(const StoredEvent& e) {
 
 // AWS event ids are 56-digit strings; ours encode the event's position, so the same event
 // always has the same id (aws logs tail --follow de-duplicates by it).
-std::string event_id(const StoredEvent& e) {
+template <typename Event>
+std::string event_id(const Event& e) {
   char buf[64];
   std::snprintf(buf, sizeof buf, "%020llu%020llu%016llu", static_cast<unsigned long long>(order_i64(e.timestamp)),
                 static_cast<unsigned long long>(e.sequence), static_cast<unsigned long long>(e.stream_id % 10'000'000'000'000'000ULL));
@@ -577,7 +578,7 @@ Value LogsService::filter_log_events(CallContext& ctx, const Value& in) {
   size_t bytes = 0, scanned = 0;
   bool more = false;
   std::optional<LogStore::MergePosition> consumed;
-  store_.scan_streams(group_id, stream_ids, start, end, after, [&](const StoredEvent& e) {
+  store_.scan_streams(group_id, stream_ids, start, end, after, [&](const EventView& e) {
     if (events.size() >= limit || scanned >= kMaxScannedEvents) {
       more = true;
       return false;
