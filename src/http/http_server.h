@@ -15,7 +15,7 @@ struct ServerOptions {
   std::string host = "127.0.0.1";
   unsigned short port = 4566;
   int io_threads = 2;
-  int worker_threads = 32;             // handlers block on group-committed fsyncs
+  int worker_threads = 128;            // handlers block on group-committed fsyncs: enough to fill a group
   size_t max_body_bytes = 64u << 20;   // larger bodies get 413
 };
 

@@ -313,6 +313,15 @@ server::AuditClass LogsService::audit_class(std::string_view operation) const {
   return server::AuditClass::Management;
 }
 
+Value LogsService::audit_parameters(std::string_view operation, const Value& input) const {
+  // CloudTrail records which stream was written, not the log data itself.
+  if (operation != "PutLogEvents") return input;
+  Value out = Value::map();
+  for (const char* member : {"logGroupName", "logStreamName"})
+    if (const Value* v = input.get(member)) out.set(member, *v);
+  return out;
+}
+
 Value LogsService::describe_log_groups(CallContext& ctx, const Value& in) {
   std::string prefix(in.str("logGroupNamePrefix"));
   std::string pattern(in.str("logGroupNamePattern"));

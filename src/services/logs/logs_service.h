@@ -13,6 +13,7 @@ class LogsService : public server::Service {
   LogsService(LogStore& store, const Clock& clock);
   std::string validation_error_code() const override { return "InvalidParameterException"; }
   server::AuditClass audit_class(std::string_view operation) const override;
+  Value audit_parameters(std::string_view operation, const Value& input) const override;
   void reset() override { store_.load(); }
 
  private:
