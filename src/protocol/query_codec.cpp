@@ -14,7 +14,6 @@ namespace vigil::protocol {
 namespace {
 
 constexpr size_t kMaxKeySegments = 64;  // deeper parameter names name no member of any model
-constexpr size_t kMaxParams = 100000;
 
 // Parameters as a tree of their dotted names: "A.member.1.B=x" -> A / member / 1 / B = x.
 struct Node {
@@ -164,7 +163,7 @@ void append_namespace_attr(std::string& out, const std::string& ns) {
 FormParams parse_form(std::string_view text) {
   FormParams out;
   size_t start = 0;
-  while (start <= text.size() && out.size() < kMaxParams) {
+  while (start <= text.size()) {
     size_t amp = text.find('&', start);
     std::string_view part = text.substr(start, amp == std::string_view::npos ? std::string_view::npos : amp - start);
     if (!part.empty()) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <optional>
 #include <tuple>
+#include <unordered_map>
 
 #include "core/encoding.h"
 #include "protocol/json_codec.h"
@@ -415,16 +416,14 @@ Value RestCodec::decode_request(const HttpRequest& request, const Operation& ope
       if (shape->type == ShapeType::Map) {
         Value map = Value::map();
         const Shape* value_shape = shape->map_value.shape;
+        std::unordered_map<std::string_view, size_t> index;  // key -> position in map
         for (const auto& [k, v] : query) {
           if (bound_query_key(k)) continue;
+          auto [it, inserted] = index.emplace(k, map.as_map().size());
           if (value_shape && value_shape->type == ShapeType::List) {
-            Value* existing = map.get(k);
-            if (!existing) {
-              map.as_map().emplace_back(k, Value::list());
-              existing = &map.as_map().back().second;
-            }
-            existing->push(Value(v));
-          } else if (!map.has(k)) {
+            if (inserted) map.as_map().emplace_back(k, Value::list());
+            map.as_map()[it->second].second.push(Value(v));
+          } else if (inserted) {
             map.as_map().emplace_back(k, Value(v));
           }
         }

@@ -7,6 +7,7 @@
 #include "http/http_server.h"
 #include "server/accounts.h"
 #include "server/dispatcher.h"
+#include "server/unserved_service.h"
 #include "services/cloudtrail/cloudtrail_service.h"
 #include "services/cloudtrail/event_history.h"
 #include "services/logs/log_store.h"
@@ -47,6 +48,10 @@ struct App::Impl {
   logs::LogsService logs_service;
   cloudtrail::EventHistory history;
   cloudtrail::CloudTrailService cloudtrail_service;
+  // Models whose services come with later issues: routed, authenticated, and answering
+  // AWS's unsupported-operation error in their own protocols.
+  UnservedService cloudwatch_service{*protocol::embedded_model("cloudwatch")};
+  UnservedService s3_service{*protocol::embedded_model("s3")};
   Dispatcher dispatcher;
   std::unique_ptr<http::HttpServer> http;
   std::string host;
@@ -70,6 +75,8 @@ struct App::Impl {
     log_store.load();
     dispatcher.add_service(&logs_service);
     dispatcher.add_service(&cloudtrail_service);
+    dispatcher.add_service(&cloudwatch_service);
+    dispatcher.add_service(&s3_service);
     dispatcher.set_audit_sink([this](const ApiCall& call) { history.record(call); });
     dispatcher.set_reset_handler(
         [this] {
