@@ -193,7 +193,7 @@ std::string format_iso8601(double epoch_seconds) {
   std::tm tm{};
   int millis = 0;
   split_time(epoch_seconds, tm, millis);
-  char buf[40];
+  char buf[96];  // room for any int the compiler cannot rule out
   if (millis)
     std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, millis);
   else
@@ -205,7 +205,7 @@ std::string format_rfc822(double epoch_seconds) {
   std::tm tm{};
   int millis = 0;
   split_time(epoch_seconds, tm, millis);
-  char buf[40];
+  char buf[96];
   std::snprintf(buf, sizeof buf, "%s, %02d %s %04d %02d:%02d:%02d GMT", kDays[tm.tm_wday], tm.tm_mday, kMonths[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour,
                 tm.tm_min, tm.tm_sec);
   return buf;

@@ -212,7 +212,7 @@ std::string format_iso8601_ms(double epoch_seconds) {
   time_t t = static_cast<time_t>(whole);
   std::tm tm{};
   gmtime_r(&t, &tm);
-  char buf[48];
+  char buf[128];  // room for any value the compiler cannot rule out
   std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03lldZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
                 tm.tm_sec, millis);
   return buf;
@@ -222,7 +222,7 @@ std::string format_double(double d) {
   if (std::isnan(d)) return "NaN";
   if (std::isinf(d)) return d > 0 ? "Infinity" : "-Infinity";
   if (d == std::floor(d) && std::fabs(d) < 1e15) return std::to_string(static_cast<long long>(d)) + ".0";
-  char buf[40];
+  char buf[96];
   for (int precision = 6; precision <= 17; ++precision) {
     std::snprintf(buf, sizeof buf, "%.*g", precision, d);
     if (std::strtod(buf, nullptr) == d) break;
