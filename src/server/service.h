@@ -4,6 +4,7 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -27,6 +28,17 @@ struct CallContext {
 
 using Handler = std::function<Value(CallContext&, const Value& input)>;
 
+// A hand-written decoder + handler for a hot operation, given the raw awsJson body. It either
+// answers (returns the output, having filled audit_input with what the audit record needs:
+// the members audit_parameters() keeps) or declines (returns nullopt, having done nothing),
+// and the dispatcher then takes the generic path: codec decode, model validation, Handler.
+// A raw handler accepts exactly what the generic path accepts and declines whatever it is
+// not sure of (malformed JSON, wrong types, broken constraints, rare members), so every
+// error keeps the generic path's code and message by construction. It may throw AwsError
+// only after it has decoded the request (audit_input set), i.e. for the handler's own
+// semantic errors. Tested byte-for-byte against the generic path.
+using RawHandler = std::function<std::optional<Value>(CallContext&, std::string_view body, Value& audit_input)>;
+
 // How CloudTrail classifies an operation of this service.
 enum class AuditClass { Management, Data, NotRecorded };
 
@@ -39,6 +51,12 @@ class Service {
   const Handler* handler(std::string_view operation) const {
     auto it = handlers_.find(std::string(operation));
     return it == handlers_.end() ? nullptr : &it->second;
+  }
+  // The raw handler of an operation for the awsJson protocol, if it has one.
+  const RawHandler* raw_json_handler(std::string_view operation) const {
+    if (raw_handlers_.empty()) return nullptr;
+    auto it = raw_handlers_.find(std::string(operation));
+    return it == raw_handlers_.end() ? nullptr : &it->second;
   }
   // The error code this service answers for a request that breaks the model's constraints.
   virtual std::string validation_error_code() const { return "ValidationException"; }
@@ -53,10 +71,14 @@ class Service {
 
  protected:
   void on(std::string operation, Handler handler) { handlers_.emplace(std::move(operation), std::move(handler)); }
+  // A fast path for awsJson requests of an operation that also has a generic handler (which
+  // other protocols, and bodies the raw handler declines, still use).
+  void on_raw(std::string operation, RawHandler handler) { raw_handlers_.emplace(std::move(operation), std::move(handler)); }
 
  private:
   const protocol::ServiceModel& model_;
   std::unordered_map<std::string, Handler> handlers_;
+  std::unordered_map<std::string, RawHandler> raw_handlers_;
 };
 
 // Whether an operation only reads, by AWS's naming convention (CloudTrail's readOnly).

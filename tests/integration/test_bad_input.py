@@ -30,7 +30,7 @@ class BadInput(ServerTestCase):
         self.assertEqual(self.server.client("logs").describe_log_groups()["logGroups"], [])
 
     def test_malformed_json(self):
-        for body in ['{', '{"logGroupName": }', '[]', 'null', '"x"', '\xff\xfe', '{"logGroupName": "a" "b"}']:
+        for body in ['{', '{"logGroupName": }', '[]', 'null', '"x"', b'\xff\xfe', '{"logGroupName": "a" "b"}']:
             status, answer = self.signed("Logs_20140328.CreateLogGroup", body)
             self.assertEqual(status, 400, body)
             self.assertEqual(answer["__type"], "SerializationException", body)

@@ -8,6 +8,7 @@
 #include "core/ids.h"
 #include "protocol/schema.h"
 #include "services/logs/filter_pattern.h"
+#include "services/logs/put_log_events_decoder.h"
 
 namespace vigil::logs {
 
@@ -300,6 +301,7 @@ LogsService::LogsService(LogStore& store, const Clock& clock)
     return out;
   });
   on("PutLogEvents", [this](CallContext& ctx, const Value& in) { return put_log_events(ctx, in); });
+  on_raw("PutLogEvents", [this](CallContext& ctx, std::string_view body, Value& audit_input) { return put_log_events_raw(ctx, body, audit_input); });
   on("GetLogEvents", [this](CallContext& ctx, const Value& in) { return get_log_events(ctx, in); });
   on("FilterLogEvents", [this](CallContext& ctx, const Value& in) { return filter_log_events(ctx, in); });
   on("TestMetricFilter", [this](CallContext& ctx, const Value& in) { return test_metric_filter(ctx, in); });
@@ -462,17 +464,39 @@ Value LogsService::describe_log_streams(CallContext& ctx, const Value& in) {
 }
 
 Value LogsService::put_log_events(CallContext& ctx, const Value& in) {
+  // The generic path (other protocols, and awsJson bodies the fast path declines): copies
+  // each message out of the decoded Value tree.
   const Value::List& list = in.get("logEvents")->as_list();
   std::vector<InputEvent> events;
   events.reserve(list.size());
+  for (const auto& e : list) events.push_back(InputEvent{e.i64("timestamp", 0), std::string(e.str("message"))});
+  return store_log_events(ctx, std::string(in.str("logGroupName")), std::string(in.str("logStreamName")), events);
+}
+
+std::optional<Value> LogsService::put_log_events_raw(CallContext& ctx, std::string_view body, Value& audit_input) {
+  // Per worker thread, reused across calls: the events vector and its message strings keep
+  // their buffers, so a steady stream of batches allocates nothing here.
+  thread_local PutLogEventsInput in;
+  if (in.events.capacity() > kMaxEventsPerCall / 10 && in.events.size() <= kMaxEventsPerCall / 10) {
+    // Do not pin a 10,000-event batch's buffers in every worker thread.
+    in.events.clear();
+    in.events.shrink_to_fit();
+  }
+  if (!decode_put_log_events(body, in)) return std::nullopt;
+  // What audit_parameters keeps of a PutLogEvents input.
+  audit_input = Value::map();
+  audit_input.set("logGroupName", in.log_group_name);
+  audit_input.set("logStreamName", in.log_stream_name);
+  return store_log_events(ctx, in.log_group_name, in.log_stream_name, in.events);
+}
+
+Value LogsService::store_log_events(CallContext& ctx, const std::string& group, const std::string& stream, const std::vector<InputEvent>& events) {
   size_t batch_bytes = 0;
-  for (const auto& e : list) {
-    InputEvent event{e.i64("timestamp", 0), std::string(e.str("message"))};
+  for (const auto& event : events) {
     size_t event_bytes = event.message.size() + kPerEventOverhead;  // UTF-8 bytes, as AWS counts
     if (event_bytes > kMaxEventBytes)
       throw invalid("Log event too large: " + std::to_string(event_bytes) + " bytes exceeds limit of " + std::to_string(kMaxEventBytes));
     batch_bytes += event_bytes;
-    events.push_back(std::move(event));
   }
   if (batch_bytes > kMaxBatchBytes)
     throw invalid("Upload too large: " + std::to_string(batch_bytes) + " bytes exceeds limit of " + std::to_string(kMaxBatchBytes));
@@ -480,7 +504,6 @@ Value LogsService::put_log_events(CallContext& ctx, const Value& in) {
     if (events[i].timestamp < events[i - 1].timestamp) throw invalid("Log events in a single PutLogEvents request must be in chronological order.");
 
   // sequenceToken is accepted and ignored, as AWS does since January 2023.
-  std::string group(in.str("logGroupName")), stream(in.str("logStreamName"));
   RejectedInfo rejected = store_.put_events(ctx.account_id, ctx.region, group, stream, events);
   ctx.resources.emplace_back("AWS::Logs::LogGroup", group);
   Value out = Value::map();

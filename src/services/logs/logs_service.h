@@ -2,6 +2,10 @@
 // the LogStore model.
 #pragma once
 
+#include <optional>
+#include <string_view>
+#include <vector>
+
 #include "core/clock.h"
 #include "server/service.h"
 #include "services/logs/log_store.h"
@@ -21,6 +25,10 @@ class LogsService : public server::Service {
   Value list_log_groups(server::CallContext& ctx, const Value& in);
   Value describe_log_streams(server::CallContext& ctx, const Value& in);
   Value put_log_events(server::CallContext& ctx, const Value& in);
+  // PutLogEvents over awsJson without the generic decode (see put_log_events_decoder.h).
+  std::optional<Value> put_log_events_raw(server::CallContext& ctx, std::string_view body, Value& audit_input);
+  // The handler's own limits (event and batch size, order), then the store. Both paths.
+  Value store_log_events(server::CallContext& ctx, const std::string& group, const std::string& stream, const std::vector<InputEvent>& events);
   Value get_log_events(server::CallContext& ctx, const Value& in);
   Value filter_log_events(server::CallContext& ctx, const Value& in);
   Value test_metric_filter(server::CallContext& ctx, const Value& in);
