@@ -440,6 +440,15 @@ void LogStore::scan_streams(uint64_t group_id, const std::vector<uint64_t>& stre
     std::string_view k = it.key();
     return std::pair<int64_t, uint64_t>(unorder_i64(read_u64(k, 16)), read_u64(k, 24));
   };
+  auto view_of = [](const store::Iterator& it) {
+    std::string_view key = it.key(), value = it.value();
+    return EventView{read_u64(key, 8), unorder_i64(read_u64(key, 16)), read_u64(key, 24), static_cast<int64_t>(read_u64(value, 0)), value.substr(8)};
+  };
+  if (cursors.size() == 1) {  // one stream: already in order, no merge needed
+    for (auto& it = *cursors[0]; it.valid(); it.next())
+      if (!visit(view_of(it))) return;
+    return;
+  }
   auto greater = [&](size_t a, size_t b) { return position_of(*cursors[b]) < position_of(*cursors[a]); };
   std::priority_queue<size_t, std::vector<size_t>, decltype(greater)> heap(greater);
   for (size_t i = 0; i < cursors.size(); ++i) heap.push(i);
@@ -447,9 +456,7 @@ void LogStore::scan_streams(uint64_t group_id, const std::vector<uint64_t>& stre
     size_t i = heap.top();
     heap.pop();
     auto& it = *cursors[i];
-    std::string_view key = it.key(), value = it.value();
-    EventView event{read_u64(key, 8), unorder_i64(read_u64(key, 16)), read_u64(key, 24), static_cast<int64_t>(read_u64(value, 0)), value.substr(8)};
-    if (!visit(event)) return;
+    if (!visit(view_of(it))) return;
     it.next();
     if (it.valid()) heap.push(i);
   }
