@@ -28,6 +28,10 @@ class EventBus {
     std::lock_guard lock(mutex_);
     subscribers_.push_back(std::move(subscriber));
   }
+  bool has_subscribers() {
+    std::lock_guard lock(mutex_);
+    return !subscribers_.empty();
+  }
   void publish(const BusEvent& event) {
     std::vector<Subscriber> copy;
     {

@@ -112,6 +112,8 @@ EventHistory::EventHistory(store::Store& store, const Clock& clock, EventBus* bu
 void EventHistory::record(const server::ApiCall& call) {
   server::AuditClass audit_class = call.service->audit_class(call.operation);
   if (audit_class == server::AuditClass::NotRecorded) return;
+  // Data events (every PutLogEvents) only go to the bus: skip building a record nobody reads.
+  if (audit_class == server::AuditClass::Data && (!bus_ || !bus_->has_subscribers())) return;
   const server::CallContext& ctx = *call.context;
   std::string event_id = new_uuid();
   Value record = make_record(call, event_id, ctx.time);
