@@ -36,14 +36,22 @@ bool is_value_end(char c) {
 }
 
 // How common a byte is in log text (higher = rarer): spaces and lower-case letters are
-// everywhere, digits and punctuation less so, upper case and other bytes least.
-int rarity(unsigned char c) {
-  if (c == ' ') return 0;
-  if (c >= 'a' && c <= 'z') return std::string_view("etaoinshr").find(static_cast<char>(c)) != std::string_view::npos ? 1 : 2;
-  if ((c >= '0' && c <= '9') || c == '.' || c == ',' || c == ':' || c == '/' || c == '-' || c == '_' || c == '"') return 3;
-  if (c >= 'A' && c <= 'Z') return 4;
-  return 5;
-}
+// everywhere, digits and punctuation less so, upper case and other bytes least. A table, as
+// it is consulted for every byte of a term on every message scanned.
+struct RarityTable {
+  unsigned char rank[256];
+  constexpr RarityTable() : rank() {
+    for (int c = 0; c < 256; ++c) rank[c] = 5;
+    for (int c = 'A'; c <= 'Z'; ++c) rank[c] = 4;
+    for (int c = '0'; c <= '9'; ++c) rank[c] = 3;
+    for (char c : {'.', ',', ':', '/', '-', '_', '"'}) rank[static_cast<unsigned char>(c)] = 3;
+    for (int c = 'a'; c <= 'z'; ++c) rank[c] = 2;
+    for (char c : {'e', 't', 'a', 'o', 'i', 'n', 's', 'h', 'r'}) rank[static_cast<unsigned char>(c)] = 1;
+    rank[static_cast<unsigned char>(' ')] = 0;
+  }
+};
+constexpr RarityTable kRarity;
+inline int rarity(unsigned char c) { return kRarity.rank[c]; }
 
 // Substring search by the needle's rarest byte: memchr (vectorised in glibc) skips to each
 // occurrence of that byte and a memcmp checks the needle around it. For the selective terms
