@@ -1,5 +1,5 @@
-// The HTTP/1.1 listener (Boost.Beast). Network I/O runs on a few I/O threads that never
-// block; each parsed request is handed to a worker pool (handlers may wait on an fsync) and
+// The HTTP/1.1 listener (Boost.Beast). Network I/O runs on one I/O thread that never
+// blocks; each parsed request is handed to a worker pool (handlers may wait on an fsync) and
 // the response is written back on the connection's I/O thread.
 #pragma once
 
@@ -14,7 +14,6 @@ namespace vigil::http {
 struct ServerOptions {
   std::string host = "127.0.0.1";
   unsigned short port = 4566;
-  int io_threads = 1;                 // parsing is cheap next to handlers; one I/O thread measured faster on 2 cores
   int worker_threads = 128;            // handlers block on group-committed fsyncs: enough to fill a group
   size_t max_body_bytes = 64u << 20;   // larger bodies get 413
 };
