@@ -27,7 +27,8 @@ rocksdb::ColumnFamilyOptions keyspace_options(Keyspace space) {
   rocksdb::ColumnFamilyOptions options;
   rocksdb::BlockBasedTableOptions table;
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
-  table.block_size = space == Keyspace::LogEvents ? 32 * 1024 : 4 * 1024;
+  // Log events are scanned sequentially: big blocks mean fewer block transitions per event.
+  table.block_size = space == Keyspace::LogEvents ? 64 * 1024 : 4 * 1024;
   options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   // Log events and audit records are text: zstd on the bottom level, lz4 above (fast writes).
   options.compression = rocksdb::kLZ4Compression;
