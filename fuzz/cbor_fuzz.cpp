@@ -14,24 +14,17 @@
 #include "protocol/cbor_codec.h"
 #include "protocol/schema.h"
 
-#ifndef VIGIL_SCHEMA_DIR
-#error "VIGIL_SCHEMA_DIR must name the schema/ directory"
-#endif
-
 namespace {
 
 using namespace vigil;
 using namespace vigil::protocol;
 
 struct Fixture {
-  std::unique_ptr<ServiceModel> model;
+  const ServiceModel* model = nullptr;
   std::unique_ptr<CborCodec> codec;
   std::vector<const Operation*> operations;
   Fixture() {
-    std::ifstream f(VIGIL_SCHEMA_DIR "/cloudwatch.json");
-    std::stringstream s;
-    s << f.rdbuf();
-    model = load_service_model(s.str());
+    model = embedded_model("cloudwatch");
     codec = std::make_unique<CborCodec>(*model);
     for (const auto& [name, op] : model->operations) operations.push_back(&op);
     std::sort(operations.begin(), operations.end(), [](const Operation* a, const Operation* b) { return a->name < b->name; });

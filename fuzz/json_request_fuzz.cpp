@@ -14,17 +14,13 @@
 #include "protocol/json_codec.h"
 #include "protocol/schema.h"
 
-#ifndef VIGIL_SCHEMA_DIR
-#error "VIGIL_SCHEMA_DIR must name the schema/ directory"
-#endif
-
 namespace {
 
 using namespace vigil;
 using namespace vigil::protocol;
 
 struct Service {
-  std::unique_ptr<ServiceModel> model;
+  const ServiceModel* model = nullptr;
   std::unique_ptr<JsonCodec> codec;
   std::vector<const Operation*> operations;
 };
@@ -33,11 +29,8 @@ struct Fixture {
   std::vector<Service> services;
   Fixture() {
     for (const char* name : {"logs", "cloudtrail", "cloudwatch"}) {
-      std::ifstream f(std::string(VIGIL_SCHEMA_DIR) + "/" + name + ".json");
-      std::stringstream s;
-      s << f.rdbuf();
       Service svc;
-      svc.model = load_service_model(s.str());
+      svc.model = embedded_model(name);
       svc.codec = std::make_unique<JsonCodec>(*svc.model);
       for (const auto& [op_name, op] : svc.model->operations) svc.operations.push_back(&op);
       std::sort(svc.operations.begin(), svc.operations.end(), [](const Operation* a, const Operation* b) { return a->name < b->name; });

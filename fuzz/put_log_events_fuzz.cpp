@@ -20,23 +20,16 @@
 #include "protocol/validate.h"
 #include "services/logs/put_log_events_decoder.h"
 
-#ifndef VIGIL_SCHEMA_DIR
-#error "VIGIL_SCHEMA_DIR must name the schema/ directory"
-#endif
-
 namespace {
 
 using namespace vigil;
 
 struct Fixture {
-  std::unique_ptr<protocol::ServiceModel> model;
+  const protocol::ServiceModel* model = nullptr;
   std::unique_ptr<protocol::JsonCodec> codec;
   const protocol::Operation* operation = nullptr;
   Fixture() {
-    std::ifstream f(std::string(VIGIL_SCHEMA_DIR) + "/logs.json");
-    std::stringstream s;
-    s << f.rdbuf();
-    model = protocol::load_service_model(s.str());
+    model = protocol::embedded_model("logs");
     codec = std::make_unique<protocol::JsonCodec>(*model);
     operation = model->operation("PutLogEvents");
     if (!operation) std::abort();

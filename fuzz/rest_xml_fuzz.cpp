@@ -12,24 +12,17 @@
 #include "protocol/rest_codec.h"
 #include "protocol/schema.h"
 
-#ifndef VIGIL_SCHEMA_DIR
-#error "VIGIL_SCHEMA_DIR must name the schema/ directory"
-#endif
-
 namespace {
 
 using namespace vigil;
 using namespace vigil::protocol;
 
 struct Fixture {
-  std::unique_ptr<ServiceModel> model;
+  const ServiceModel* model = nullptr;
   std::unique_ptr<RestCodec> codec;
   std::vector<const Operation*> operations;
   Fixture() {
-    std::ifstream f(VIGIL_SCHEMA_DIR "/s3.json");
-    std::stringstream s;
-    s << f.rdbuf();
-    model = load_service_model(s.str());
+    model = embedded_model("s3");
     RestOptions options = default_rest_options(*model);
     options.virtual_host_suffixes = {"s3.localhost"};
     codec = std::make_unique<RestCodec>(*model, "rest-xml", options);

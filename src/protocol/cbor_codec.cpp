@@ -15,13 +15,6 @@ constexpr int kMaxDepth = 64;
 
 std::string describe(const std::string& path) { return path.empty() ? std::string("the request") : "'" + path + "'"; }
 
-const Shape* find_error_shape(const ServiceModel& model, std::string_view code) {
-  if (const Shape* s = model.shape(code); s && s->is_exception) return s;
-  const Shape* best = nullptr;
-  for (const auto& [name, shape] : model.shapes)
-    if (shape->is_exception && shape->error_code == code && (!best || name < best->name)) best = shape.get();
-  return best;
-}
 
 Value convert(Value v, const Shape* shape, const std::string& path, int depth) {
   if (depth > kMaxDepth) serialization_error("Request nested too deeply");
@@ -248,7 +241,7 @@ void CborCodec::encode_response(const Value& output, const Operation& operation,
 }
 
 void CborCodec::encode_error(const AwsError& error, const ResponseContext& context, HttpResponse& response) const {
-  const Shape* shape = find_error_shape(model_, error.code());
+  const Shape* shape = model_.error_shape(error.code());
   response.status = error.http_status();
   if (shape && error.http_status() == 400 && shape->http_status != 400) response.status = shape->http_status;
   bool sender = error.sender_fault() && response.status < 500;

@@ -143,13 +143,6 @@ Value convert(const Node& node, const Shape* shape, const MemberRef* ref, const 
   }
 }
 
-const Shape* find_error_shape(const ServiceModel& model, std::string_view code) {
-  if (const Shape* s = model.shape(code); s && s->is_exception) return s;
-  const Shape* best = nullptr;
-  for (const auto& [name, shape] : model.shapes)
-    if (shape->is_exception && shape->error_code == code && (!best || name < best->name)) best = shape.get();
-  return best;
-}
 
 void append_namespace_attr(std::string& out, const std::string& ns) {
   if (ns.empty()) return;
@@ -255,7 +248,7 @@ void QueryCodec::encode_response(const Value& output, const Operation& operation
 }
 
 void QueryCodec::encode_error(const AwsError& error, const ResponseContext& context, HttpResponse& response) const {
-  const Shape* shape = find_error_shape(model_, error.code());
+  const Shape* shape = model_.error_shape(error.code());
   response.status = error.http_status();
   if (shape && error.http_status() == 400 && shape->http_status != 400) response.status = shape->http_status;
   bool sender = error.sender_fault() && response.status < 500;

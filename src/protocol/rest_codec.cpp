@@ -116,13 +116,6 @@ bool match_segments(const std::vector<Segment>& segments, size_t i, std::string_
   return false;
 }
 
-const Shape* find_error_shape(const ServiceModel& model, std::string_view code) {
-  if (const Shape* s = model.shape(code); s && s->is_exception) return s;
-  const Shape* best = nullptr;
-  for (const auto& [name, shape] : model.shapes)
-    if (shape->is_exception && shape->error_code == code && (!best || name < best->name)) best = shape.get();
-  return best;
-}
 
 // Splits a header list value on commas outside double quotes; unquotes quoted items.
 std::vector<std::string> split_header_list(std::string_view text) {
@@ -615,7 +608,7 @@ void RestCodec::encode_response(const Value& output, const Operation& operation,
 }
 
 void RestCodec::encode_error(const AwsError& error, const ResponseContext& context, HttpResponse& response) const {
-  const Shape* shape = find_error_shape(model_, error.code());
+  const Shape* shape = model_.error_shape(error.code());
   response.status = error.http_status();
   if (shape && error.http_status() == 400 && shape->http_status != 400) response.status = shape->http_status;
   bool sender = error.sender_fault() && response.status < 500;

@@ -39,9 +39,13 @@ const Shape* ServiceModel::shape(std::string_view name) const {
 }
 
 const Shape* ServiceModel::error_shape(std::string_view code) const {
-  for (const auto& [name, shape] : shapes)
-    if (shape->is_exception && (shape->error_code == code || name == code)) return shape.get();
-  return nullptr;
+  // By shape name first, else by wire code (query protocols); ties go to the smallest name so
+  // the answer does not depend on hash order. O(shapes): only error responses look here.
+  if (const Shape* s = shape(code); s && s->is_exception) return s;
+  const Shape* best = nullptr;
+  for (const auto& [name, candidate] : shapes)
+    if (candidate->is_exception && candidate->error_code == code && (!best || name < best->name)) best = candidate.get();
+  return best;
 }
 
 namespace {
