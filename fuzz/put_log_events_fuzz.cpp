@@ -10,8 +10,6 @@
 // deep into the structure without a corpus.
 #include <cstdint>
 #include <cstdlib>
-#include <fstream>
-#include <sstream>
 #include <string>
 
 #include "core/aws_error.h"

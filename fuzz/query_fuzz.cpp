@@ -3,8 +3,6 @@
 // fuzzer reaches every operation's members. Must never crash, hang or leak.
 #include <algorithm>
 #include <cstdint>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <vector>
 

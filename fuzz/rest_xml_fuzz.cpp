@@ -4,8 +4,6 @@
 // any decoded Value must encode (as that operation's output) without crashing.
 #include <algorithm>
 #include <cstdint>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <vector>
 

@@ -7,6 +7,7 @@
 
 namespace vigil {
 
+bool equals_ignore_case(std::string_view a, std::string_view b);  // ASCII letters only
 std::string base64_encode(std::string_view bytes);
 std::optional<std::string> base64_decode(std::string_view text);  // nullopt if malformed
 std::string hex_encode(std::string_view bytes);

@@ -34,16 +34,6 @@ std::string lower(std::string_view s) {
   return out;
 }
 
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
-}
 
 std::vector<Segment> parse_path_template(std::string_view path) {
   std::vector<Segment> out;
@@ -296,7 +286,7 @@ std::string RestCodec::effective_path(const HttpRequest& request) const {
   }
   for (const auto& suffix : options_.virtual_host_suffixes) {
     if (suffix.empty() || host.size() <= suffix.size() + 1) continue;
-    if (!iequals(host.substr(host.size() - suffix.size()), suffix) || host[host.size() - suffix.size() - 1] != '.') continue;
+    if (!equals_ignore_case(host.substr(host.size() - suffix.size()), suffix) || host[host.size() - suffix.size() - 1] != '.') continue;
     std::string bucket(host.substr(0, host.size() - suffix.size() - 1));
     return path == "/" ? "/" + bucket : "/" + bucket + (path.front() == '/' ? path : "/" + path);
   }
@@ -510,7 +500,7 @@ void RestCodec::encode_response(const Value& output, const Operation& operation,
   if (!shape) return;
   auto has_content_type = [&] {
     for (const auto& [k, v] : response.headers)
-      if (iequals(k, "content-type")) return true;
+      if (equals_ignore_case(k, "content-type")) return true;
     return false;
   };
 

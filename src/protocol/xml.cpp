@@ -19,16 +19,6 @@ namespace {
 
 constexpr int kMaxWriteDepth = 100;
 
-bool equals_ignore_case(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
-}
 
 // The prefix a structure's xmlAttribute members use ("xsi" for S3's xsi:type), if any.
 std::string_view attribute_prefix(const Shape* shape) {
