@@ -14,7 +14,9 @@ namespace vigil::logs {
 
 class LogsService : public server::Service {
  public:
-  LogsService(LogStore& store, const Clock& clock);
+  // Groups holding at least parallel_scan_min_bytes are filtered by two threads, one per half
+  // of the time range (tests lower it to exercise that path on small data).
+  LogsService(LogStore& store, const Clock& clock, int64_t parallel_scan_min_bytes = 8 << 20);
   std::string validation_error_code() const override { return "InvalidParameterException"; }
   server::AuditClass audit_class(std::string_view operation) const override;
   Value audit_parameters(std::string_view operation, const Value& input) const override;
@@ -35,6 +37,7 @@ class LogsService : public server::Service {
 
   LogStore& store_;
   const Clock& clock_;
+  int64_t parallel_scan_min_bytes_;
 };
 
 }  // namespace vigil::logs
