@@ -35,12 +35,17 @@ int serve(int argc, char** argv) {
   for (int i = 2; i < argc; ++i) {
     std::string flag = argv[i];
     std::string value;
+    if (flag == "--help" || flag == "-h") return usage(stdout);
+    std::string name = flag.substr(0, flag.find('='));
+    if (name != "--listen" && name != "--data-dir" && name != "--config" && name != "--trail-delivery-interval" && name != "--trail-digest-interval") {
+      std::fprintf(stderr, "vigil: unknown flag %s\n", name.c_str());
+      usage(stderr);
+      return 2;
+    }
     size_t eq = flag.find('=');
     if (eq != std::string::npos) {
       value = flag.substr(eq + 1);
       flag = flag.substr(0, eq);
-    } else if (flag == "--help" || flag == "-h") {
-      return usage(stdout);
     } else if (i + 1 < argc) {
       value = argv[++i];
     } else {
@@ -51,12 +56,7 @@ int serve(int argc, char** argv) {
     else if (flag == "--data-dir") options.data_dir = value;
     else if (flag == "--config") options.config_path = value;
     else if (flag == "--trail-delivery-interval") options.trail_delivery_interval_seconds = parse_seconds("--trail-delivery-interval", value);
-    else if (flag == "--trail-digest-interval") options.trail_digest_interval_seconds = parse_seconds("--trail-digest-interval", value);
-    else {
-      std::fprintf(stderr, "vigil: unknown flag %s\n", flag.c_str());
-      usage(stderr);
-      return 2;
-    }
+    else options.trail_digest_interval_seconds = parse_seconds("--trail-digest-interval", value);
   }
 
   // Signals are taken by one thread with sigwait, so the stop path is ordinary code.
