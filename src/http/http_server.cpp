@@ -50,10 +50,16 @@ HttpRequest to_request(bhttp::request<bhttp::string_body>&& in, const std::strin
 bhttp::response<bhttp::string_body> to_beast(HttpResponse&& in, unsigned version, bool keep_alive) {
   bhttp::response<bhttp::string_body> out{static_cast<bhttp::status>(in.status), version};
   out.set(bhttp::field::server, "vigil");
-  for (auto& [k, v] : in.headers) out.set(k, v);
+  bool declared_length = false;
+  for (auto& [k, v] : in.headers) {
+    declared_length = declared_length || beast::iequals(k, "content-length");
+    out.set(k, v);
+  }
+  // A bodiless answer that declares its length (S3 HeadObject: the object's size) keeps it.
+  const bool keep_length = declared_length && in.body.empty();
   out.body() = std::move(in.body);
   out.keep_alive(keep_alive);
-  out.prepare_payload();
+  if (!keep_length) out.prepare_payload();
   return out;
 }
 

@@ -12,6 +12,8 @@
 #include "services/cloudtrail/event_history.h"
 #include "services/logs/log_store.h"
 #include "services/logs/logs_service.h"
+#include "services/s3/object_store.h"
+#include "services/s3/s3_service.h"
 #include "store/store.h"
 
 namespace vigil::server {
@@ -48,10 +50,11 @@ struct App::Impl {
   logs::LogsService logs_service;
   cloudtrail::EventHistory history;
   cloudtrail::CloudTrailService cloudtrail_service;
+  s3::ObjectStore object_store;  // object bytes under <data-dir>/s3/, metadata in the store
+  s3::S3Service s3_service;
   // Models whose services come with later issues: routed, authenticated, and answering
   // AWS's unsupported-operation error in their own protocols.
   UnservedService cloudwatch_service{*protocol::embedded_model("cloudwatch")};
-  UnservedService s3_service{*protocol::embedded_model("s3")};
   Dispatcher dispatcher;
   std::unique_ptr<http::HttpServer> http;
   std::string host;
@@ -67,6 +70,8 @@ struct App::Impl {
         logs_service(log_store, clock),
         history(*store, clock, &bus),
         cloudtrail_service(history),
+        object_store(*store, options.data_dir + "/s3"),
+        s3_service(object_store),
         dispatcher(accounts, clock) {
     std::tie(host, port) = split_listen(options.listen);
     if (!is_loopback_host(host) && accounts.using_dev_credentials())
@@ -82,6 +87,7 @@ struct App::Impl {
         [this] {
           store->clear_all();
           logs_service.reset();
+          s3_service.reset();
         },
         accounts.config().allow_reset);
     scheduler.every("logs-retention", std::chrono::minutes(10), [this] { log_store.enforce_retention(); });

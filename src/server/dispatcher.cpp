@@ -148,8 +148,11 @@ HttpResponse Dispatcher::handle_internal(const HttpRequest& request) {
   const protocol::Operation* operation = nullptr;
   Value input;
   bool decoded = false;
+  std::optional<HttpRequest> unwrapped;  // S3 aws-chunked uploads: the payload without its framing
   try {
-    operation = &codec.resolve_operation(request);
+    unwrapped = service.unwrap_payload(request, auth_result);
+    const HttpRequest& payload_request = unwrapped ? *unwrapped : request;
+    operation = &codec.resolve_operation(payload_request);
     // Hot operations over awsJson: a hand-written decoder straight into the handler's own
     // types, skipping the Value tree of the generic decode (one node and one string per log
     // event), the model walk of validate_input and the copies out of the tree. Bodies it
@@ -171,18 +174,22 @@ HttpResponse Dispatcher::handle_internal(const HttpRequest& request) {
     }
     // An operation Vigil does not serve yet answers that first, whatever its input.
     const Handler* handler = service.handler(operation->name);
-    if (!handler)
-      throw AwsError("UnknownOperationException", "Vigil does not support " + operation->name + " yet (see docs/coverage.md).", 400);
-    input = codec.decode_request(request, *operation);
+    if (!handler) throw service.unsupported_operation(operation->name);
+    input = codec.decode_request(payload_request, *operation);
     decoded = true;
     protocol::validate_input(input, operation->input, service.validation_error_code());
     Value output = (*handler)(context, input);
     codec.encode_response(output, *operation, response_context, response);
+    // Statuses the model cannot express (S3 GetObject 206 Partial Content / 304 Not Modified).
+    if (const Value* status = output.get(kHttpStatusMember); status && status->kind() == Value::Kind::Int)
+      response.status = static_cast<int>(status->as_int());
     if (audit_) audit_(ApiCall{&context, &service, operation->name, &input, &output, nullptr});
   } catch (const AwsError& error) {
     codec.encode_error(error, response_context, response);
     if (audit_ && operation) audit_(ApiCall{&context, &service, operation->name, decoded ? &input : nullptr, nullptr, &error});
   }
+  // A response to HEAD carries no body (S3 HeadBucket/HeadObject errors are status-only).
+  if (request.method == "HEAD") response.body.clear();
   return response;
 }
 

@@ -11,7 +11,11 @@
 #include <utility>
 #include <vector>
 
+#include <optional>
+
+#include "auth/sigv4.h"
 #include "core/aws_error.h"
+#include "core/http_message.h"
 #include "core/value.h"
 #include "protocol/schema.h"
 #include "server/accounts.h"
@@ -27,6 +31,10 @@ struct CallContext {
 };
 
 using Handler = std::function<Value(CallContext&, const Value& input)>;
+
+// A handler may set this member of its output for an HTTP status the model cannot express
+// (S3 GetObject's 206 Partial Content and 304 Not Modified); the dispatcher applies it.
+inline constexpr std::string_view kHttpStatusMember = "__http_status";
 
 // A hand-written decoder + handler for a hot operation, given the raw awsJson body. It either
 // answers (returns the output, having filled audit_input with what the audit record needs:
@@ -66,6 +74,14 @@ class Service {
   // The requestParameters of the CloudTrail record. Services leave out payloads AWS does not
   // record (log event contents, object bodies), which also keeps the hot path cheap.
   virtual Value audit_parameters(std::string_view operation, const Value& input) const { return input; }
+  // AWS's error for an operation of the model that Vigil does not serve yet.
+  virtual AwsError unsupported_operation(const std::string& operation) const {
+    return AwsError("UnknownOperationException", "Vigil does not support " + operation + " yet (see docs/coverage.md).", 400);
+  }
+  // Unwraps a transport framing of the payload after authentication (S3's aws-chunked
+  // uploads, whose chunk signatures chain from the verified seed signature). nullopt: the
+  // request is used as it is.
+  virtual std::optional<HttpRequest> unwrap_payload(const HttpRequest& request, const auth::AuthResult& auth) const { return std::nullopt; }
   // Forget in-memory state after the store was cleared (POST /_vigil/reset).
   virtual void reset() {}
 

@@ -1,0 +1,450 @@
+#include "services/s3/object_store.h"
+
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <stdexcept>
+
+#include "core/aws_error.h"
+#include "core/encoding.h"
+#include "core/ids.h"
+
+namespace vigil::s3 {
+
+namespace {
+
+constexpr std::string_view kBucketPrefix = "s3:b:";
+constexpr std::string_view kObjectPrefix = "s3:o:";
+
+std::string bucket_key(std::string_view name) { return std::string(kBucketPrefix) + std::string(name); }
+std::string object_base(std::string_view bucket) {
+  std::string k(kObjectPrefix);
+  k += bucket;
+  k += '\0';
+  return k;
+}
+std::string object_key(std::string_view bucket, std::string_view key) { return object_base(bucket) + std::string(key); }
+std::string object_end(std::string_view bucket) {
+  std::string k(kObjectPrefix);
+  k += bucket;
+  k += '\1';
+  return k;
+}
+
+void put_str(std::string& out, std::string_view s) {
+  append_u64(out, s.size());
+  out += s;
+}
+struct Reader {
+  std::string_view in;
+  size_t pos = 0;
+  bool ok = true;
+  uint64_t u64() {
+    if (pos + 8 > in.size()) return ok = false, 0;
+    uint64_t v = read_u64(in, pos);
+    pos += 8;
+    return v;
+  }
+  std::string str() {
+    uint64_t n = u64();
+    if (!ok || pos + n > in.size()) return ok = false, std::string();
+    std::string s(in.substr(pos, n));
+    pos += n;
+    return s;
+  }
+};
+
+double to_double(uint64_t bits) {
+  double d;
+  std::memcpy(&d, &bits, sizeof d);
+  return d;
+}
+uint64_t from_double(double d) {
+  uint64_t bits;
+  std::memcpy(&bits, &d, sizeof d);
+  return bits;
+}
+
+std::string encode_bucket(const BucketRecord& b) {
+  std::string out;
+  put_str(out, b.owner_account);
+  put_str(out, b.region);
+  append_u64(out, from_double(b.created));
+  return out;
+}
+std::optional<BucketRecord> decode_bucket(std::string_view name, std::string_view bytes) {
+  Reader r{bytes};
+  BucketRecord b;
+  b.name = std::string(name);
+  b.owner_account = r.str();
+  b.region = r.str();
+  b.created = to_double(r.u64());
+  if (!r.ok) return std::nullopt;
+  return b;
+}
+
+void write_file_durably(const std::string& dir, const std::string& final_path, std::string_view data) {
+  std::string tmp = final_path + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) throw internal_error("cannot create object file: " + std::string(std::strerror(errno)));
+  size_t done = 0;
+  while (done < data.size()) {
+    ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      int e = errno;
+      ::close(fd);
+      ::unlink(tmp.c_str());
+      throw internal_error("cannot write object file: " + std::string(std::strerror(e)));
+    }
+    done += static_cast<size_t>(n);
+  }
+  if (::fsync(fd) != 0 || ::close(fd) != 0) {
+    ::unlink(tmp.c_str());
+    throw internal_error("cannot sync object file");
+  }
+  if (::rename(tmp.c_str(), final_path.c_str()) != 0) {
+    ::unlink(tmp.c_str());
+    throw internal_error("cannot rename object file");
+  }
+  // The rename itself must survive a crash before the record that points at it is committed.
+  int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    ::fsync(dfd);
+    ::close(dfd);
+  }
+}
+
+// The smallest string greater than every string starting with `prefix` (empty: none).
+std::string prefix_successor(std::string prefix) {
+  while (!prefix.empty()) {
+    unsigned char c = static_cast<unsigned char>(prefix.back());
+    if (c != 0xff) {
+      prefix.back() = static_cast<char>(c + 1);
+      return prefix;
+    }
+    prefix.pop_back();
+  }
+  return prefix;
+}
+
+std::string strip_quotes(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ')) s.remove_suffix(1);
+  if (s.size() >= 2 && s.front() == '"' && s.back() == '"') s = s.substr(1, s.size() - 2);
+  return std::string(s);
+}
+
+bool etag_matches(std::string_view header, const std::string& etag) {
+  // A comma-separated list of entity tags, or "*".
+  size_t start = 0;
+  while (start <= header.size()) {
+    size_t comma = header.find(',', start);
+    std::string item = strip_quotes(header.substr(start, comma == std::string_view::npos ? std::string_view::npos : comma - start));
+    if (item == "*" || item == etag) return true;
+    if (comma == std::string_view::npos) break;
+    start = comma + 1;
+  }
+  return false;
+}
+
+}  // namespace
+
+bool valid_bucket_name(std::string_view name) {
+  if (name.size() < 3 || name.size() > 63) return false;
+  for (char c : name)
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '-')) return false;
+  auto alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
+  if (!alnum(name.front()) || !alnum(name.back())) return false;
+  if (name.find("..") != std::string_view::npos || name.find(".-") != std::string_view::npos ||
+      name.find("-.") != std::string_view::npos)
+    return false;
+  if (name.rfind("xn--", 0) == 0 || name.rfind("sthree-", 0) == 0 || name.rfind("amzn-s3-demo-", 0) == 0) return false;
+  auto ends = [&](std::string_view s) { return name.size() >= s.size() && name.substr(name.size() - s.size()) == s; };
+  if (ends("-s3alias") || ends("--ol-s3") || ends(".mrap") || ends("--x-s3") || ends("--table-s3")) return false;
+  // Not formatted as an IP address (four dot-separated numbers).
+  int dots = 0;
+  bool digits_only = true;
+  for (char c : name) {
+    if (c == '.') ++dots;
+    else if (c < '0' || c > '9') digits_only = false;
+  }
+  if (digits_only && dots == 3) return false;
+  return true;
+}
+
+std::string md5_hex(std::string_view data) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(data.data(), data.size(), digest, &len, EVP_md5(), nullptr);
+  return hex_encode(std::string_view(reinterpret_cast<const char*>(digest), len));
+}
+
+std::optional<ByteRange> parse_range(std::string_view header, uint64_t size, bool& unsatisfiable) {
+  unsatisfiable = false;
+  if (header.rfind("bytes=", 0) != 0) return std::nullopt;
+  std::string_view spec = header.substr(6);
+  if (spec.find(',') != std::string_view::npos) return std::nullopt;
+  size_t dash = spec.find('-');
+  if (dash == std::string_view::npos) return std::nullopt;
+  auto number = [](std::string_view s, uint64_t& out) {
+    if (s.empty() || s.size() > 19) return false;
+    out = 0;
+    for (char c : s) {
+      if (c < '0' || c > '9') return false;
+      out = out * 10 + static_cast<uint64_t>(c - '0');
+    }
+    return true;
+  };
+  std::string_view a = spec.substr(0, dash), b = spec.substr(dash + 1);
+  ByteRange r;
+  if (a.empty()) {  // suffix: the last N bytes
+    uint64_t n;
+    if (!number(b, n)) return std::nullopt;
+    if (n == 0) return unsatisfiable = true, std::nullopt;
+    if (size == 0) return std::nullopt;
+    r.first = n >= size ? 0 : size - n;
+    r.last = size - 1;
+    return r;
+  }
+  if (!number(a, r.first)) return std::nullopt;
+  if (b.empty()) {
+    r.last = size ? size - 1 : 0;
+  } else {
+    if (!number(b, r.last)) return std::nullopt;
+    if (r.last < r.first) return std::nullopt;
+    if (size && r.last >= size) r.last = size - 1;
+  }
+  if (r.first >= size) return unsatisfiable = true, std::nullopt;
+  return r;
+}
+
+Precondition evaluate_conditions(const Conditions& c, const ObjectRecord& object) {
+  double modified = static_cast<double>(static_cast<int64_t>(object.last_modified));  // HTTP dates have seconds
+  if (c.if_match) {
+    if (!etag_matches(*c.if_match, object.etag)) return Precondition::Failed;
+  } else if (c.if_unmodified_since && modified > *c.if_unmodified_since) {
+    return Precondition::Failed;
+  }
+  if (c.if_none_match) {
+    if (etag_matches(*c.if_none_match, object.etag)) return Precondition::NotModified;
+  } else if (c.if_modified_since && modified <= *c.if_modified_since) {
+    return Precondition::NotModified;
+  }
+  return Precondition::Proceed;
+}
+
+ObjectStore::ObjectStore(store::Store& store, std::string object_dir) : store_(store), dir_(std::move(object_dir)) {
+  std::filesystem::create_directories(dir_);
+}
+
+std::optional<BucketRecord> ObjectStore::bucket(std::string_view name) const {
+  auto bytes = store_.get(store::Keyspace::Meta, bucket_key(name));
+  if (!bytes) return std::nullopt;
+  return decode_bucket(name, *bytes);
+}
+
+std::optional<BucketRecord> ObjectStore::create_bucket(const BucketRecord& bucket) {
+  std::lock_guard lock(write_mutex_);
+  if (auto existing = this->bucket(bucket.name)) return existing;
+  store::WriteBatch batch(store_);
+  batch.put(store::Keyspace::Meta, bucket_key(bucket.name), encode_bucket(bucket));
+  store_.write(batch);
+  return std::nullopt;
+}
+
+bool ObjectStore::bucket_empty(std::string_view name) const {
+  std::string lower = object_base(name), upper = object_end(name);
+  auto it = store_.iterate(store::Keyspace::Meta, lower, upper);
+  it->seek(lower);
+  return !it->valid();
+}
+
+bool ObjectStore::delete_bucket_if_empty(std::string_view name) {
+  std::lock_guard lock(write_mutex_);
+  if (!bucket_empty(name)) return false;
+  store::WriteBatch batch(store_);
+  batch.erase(store::Keyspace::Meta, bucket_key(name));
+  store_.write(batch);
+  return true;
+}
+
+std::vector<BucketRecord> ObjectStore::buckets_of(std::string_view account) const {
+  std::vector<BucketRecord> out;
+  std::string lower(kBucketPrefix), upper = prefix_successor(std::string(kBucketPrefix));
+  auto it = store_.iterate(store::Keyspace::Meta, lower, upper);
+  for (it->seek(lower); it->valid(); it->next()) {
+    auto b = decode_bucket(it->key().substr(kBucketPrefix.size()), it->value());
+    if (b && b->owner_account == account) out.push_back(std::move(*b));
+  }
+  return out;
+}
+
+std::string ObjectStore::encode(const ObjectRecord& r) {
+  std::string out;
+  append_u64(out, r.size);
+  put_str(out, r.etag);
+  put_str(out, r.content_type);
+  append_u64(out, from_double(r.last_modified));
+  put_str(out, r.file);
+  append_u64(out, r.metadata.size());
+  for (const auto& [k, v] : r.metadata) put_str(out, k), put_str(out, v);
+  append_u64(out, r.headers.size());
+  for (const auto& [k, v] : r.headers) put_str(out, k), put_str(out, v);
+  return out;
+}
+
+std::optional<ObjectRecord> ObjectStore::decode_object(std::string_view key, std::string_view bytes) {
+  Reader r{bytes};
+  ObjectRecord o;
+  o.key = std::string(key);
+  o.size = r.u64();
+  o.etag = r.str();
+  o.content_type = r.str();
+  o.last_modified = to_double(r.u64());
+  o.file = r.str();
+  uint64_t n = r.u64();
+  for (uint64_t i = 0; r.ok && i < n; ++i) {
+    std::string k = r.str();
+    o.metadata.emplace_back(std::move(k), r.str());
+  }
+  n = r.u64();
+  for (uint64_t i = 0; r.ok && i < n; ++i) {
+    std::string k = r.str();
+    o.headers.emplace_back(std::move(k), r.str());
+  }
+  if (!r.ok) return std::nullopt;
+  return o;
+}
+
+std::optional<ObjectRecord> ObjectStore::head(std::string_view bucket, std::string_view key) const {
+  auto bytes = store_.get(store::Keyspace::Meta, object_key(bucket, key));
+  if (!bytes) return std::nullopt;
+  return decode_object(key, *bytes);
+}
+
+std::string ObjectStore::read(const ObjectRecord& object, uint64_t offset, uint64_t length) const {
+  std::string out;
+  if (length == 0) return out;
+  int fd = ::open(path_of(object.file).c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw internal_error("object file missing");
+  out.resize(length);
+  size_t done = 0;
+  while (done < length) {
+    ssize_t n = ::pread(fd, out.data() + done, length - done, static_cast<off_t>(offset + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    done += static_cast<size_t>(n);
+  }
+  ::close(fd);
+  if (done != length) throw internal_error("object file truncated");
+  return out;
+}
+
+ObjectRecord ObjectStore::put(std::string_view bucket, std::string_view key, std::string_view body, ObjectRecord meta, double now) {
+  meta.key = std::string(key);
+  meta.size = body.size();
+  meta.etag = md5_hex(body);
+  meta.last_modified = now;
+  meta.file = new_uuid();
+  write_file_durably(dir_, path_of(meta.file), body);
+  std::lock_guard lock(write_mutex_);
+  if (!this->bucket(bucket)) {
+    ::unlink(path_of(meta.file).c_str());
+    throw AwsError("NoSuchBucket", "The specified bucket does not exist", 404);
+  }
+  auto previous = head(bucket, key);
+  store::WriteBatch batch(store_);
+  batch.put(store::Keyspace::Meta, object_key(bucket, key), encode(meta));
+  try {
+    store_.write(batch);
+  } catch (...) {
+    ::unlink(path_of(meta.file).c_str());
+    throw;
+  }
+  // The replaced version's bytes are unreachable now (a crash before this leaves an orphan
+  // file, never a record without its file).
+  if (previous && previous->file != meta.file) ::unlink(path_of(previous->file).c_str());
+  return meta;
+}
+
+bool ObjectStore::remove(std::string_view bucket, std::string_view key) {
+  std::lock_guard lock(write_mutex_);
+  auto previous = head(bucket, key);
+  if (!previous) return false;
+  store::WriteBatch batch(store_);
+  batch.erase(store::Keyspace::Meta, object_key(bucket, key));
+  store_.write(batch);
+  ::unlink(path_of(previous->file).c_str());
+  return true;
+}
+
+ListResult ObjectStore::list(std::string_view bucket, const ListQuery& q) const {
+  ListResult result;
+  std::string base = object_base(bucket);
+  std::string lower = base + q.prefix;
+  std::string upper = q.prefix.empty() ? object_end(bucket) : base + prefix_successor(q.prefix);
+  if (upper.size() <= base.size()) upper = object_end(bucket);  // prefix of all 0xff bytes
+  auto it = store_.iterate(store::Keyspace::Meta, lower, upper);
+  std::string start = lower;
+  if (!q.after.empty() && base + q.after >= start) {
+    start = base + q.after;
+    start += '\0';  // strictly after
+  }
+  if (q.max_keys <= 0) {
+    it->seek(start);
+    // S3 answers an empty, untruncated page for max-keys=0.
+    return result;
+  }
+  it->seek(start);
+  while (it->valid()) {
+    std::string_view full = it->key();
+    std::string_view key = full.substr(base.size());
+    if (!q.delimiter.empty()) {
+      size_t d = key.find(q.delimiter, q.prefix.size());
+      if (d != std::string_view::npos) {
+        std::string common(key.substr(0, d + q.delimiter.size()));
+        // A prefix the marker already lies within was returned on an earlier page.
+        if (q.after.empty() || !(q.after >= common && q.after.compare(0, common.size(), common) == 0)) {
+          if (static_cast<int>(result.entries.size()) == q.max_keys) {
+            result.truncated = true;
+            break;
+          }
+          ListEntry e;
+          e.is_prefix = true;
+          e.prefix = common;
+          result.entries.push_back(std::move(e));
+        }
+        std::string next = prefix_successor(common);
+        if (next.empty()) break;
+        it->seek(base + next);
+        continue;
+      }
+    }
+    if (static_cast<int>(result.entries.size()) == q.max_keys) {
+      result.truncated = true;
+      break;
+    }
+    auto o = decode_object(key, it->value());
+    if (o) {
+      ListEntry e;
+      e.object = std::move(*o);
+      result.entries.push_back(std::move(e));
+    }
+    it->next();
+  }
+  return result;
+}
+
+void ObjectStore::clear_files() {
+  std::lock_guard lock(write_mutex_);
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir_, ec)) std::filesystem::remove(entry.path(), ec);
+}
+
+}  // namespace vigil::s3

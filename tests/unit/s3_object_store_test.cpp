@@ -1,0 +1,217 @@
+// The S3 model without HTTP: names, ranges, preconditions, durable put/remove, listing, and
+// aws-chunked decoding with chunk signatures.
+#include "services/s3/object_store.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "auth/sigv4.h"
+#include "core/aws_error.h"
+#include "services/s3/aws_chunked.h"
+#include "store/store.h"
+
+namespace vigil::s3 {
+namespace {
+
+TEST(S3BucketName, Rules) {
+  for (const char* ok : {"abc", "my-bucket", "my.bucket.name", "a1b2c3"}) EXPECT_TRUE(valid_bucket_name(ok)) << ok;
+  EXPECT_TRUE(valid_bucket_name(std::string(63, 'a')));
+  for (const char* bad : {"ab", "ABC", "a..b", "-abc", "abc-", "a_b", "192.168.1.1", "xn--abc", "abc-s3alias", "a.-b", "sthree-x"})
+    EXPECT_FALSE(valid_bucket_name(bad)) << bad;
+  EXPECT_FALSE(valid_bucket_name(std::string(64, 'a')));
+}
+
+TEST(S3Range, Forms) {
+  bool unsat = false;
+  auto r = parse_range("bytes=2-5", 10, unsat);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->first, 2u);
+  EXPECT_EQ(r->last, 5u);
+  r = parse_range("bytes=7-", 10, unsat);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->last, 9u);
+  r = parse_range("bytes=-3", 10, unsat);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->first, 7u);
+  r = parse_range("bytes=5-100", 10, unsat);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->last, 9u);
+  EXPECT_FALSE(parse_range("bytes=10-12", 10, unsat));
+  EXPECT_TRUE(unsat);
+  EXPECT_FALSE(parse_range("bytes=5-2", 10, unsat));  // malformed: whole object
+  EXPECT_FALSE(unsat);
+  EXPECT_FALSE(parse_range("bytes=0-1,3-4", 10, unsat));
+  EXPECT_FALSE(parse_range("items=0-1", 10, unsat));
+}
+
+TEST(S3Conditions, Rfc7232Order) {
+  ObjectRecord o;
+  o.etag = "abc";
+  o.last_modified = 1000.5;
+  Conditions c;
+  EXPECT_EQ(evaluate_conditions(c, o), Precondition::Proceed);
+  c.if_match = "\"abc\"";
+  EXPECT_EQ(evaluate_conditions(c, o), Precondition::Proceed);
+  c.if_match = "\"nope\"";
+  EXPECT_EQ(evaluate_conditions(c, o), Precondition::Failed);
+  c = {};
+  c.if_none_match = "\"x\", \"abc\"";
+  EXPECT_EQ(evaluate_conditions(c, o), Precondition::NotModified);
+  c = {};
+  c.if_modified_since = 1000;  // same second: not modified
+  EXPECT_EQ(evaluate_conditions(c, o), Precondition::NotModified);
+  c.if_modified_since = 999;
+  EXPECT_EQ(evaluate_conditions(c, o), Precondition::Proceed);
+  c = {};
+  c.if_unmodified_since = 999;
+  EXPECT_EQ(evaluate_conditions(c, o), Precondition::Failed);
+  c.if_match = "*";  // If-Match wins over If-Unmodified-Since
+  EXPECT_EQ(evaluate_conditions(c, o), Precondition::Proceed);
+}
+
+TEST(S3Md5, Hex) { EXPECT_EQ(md5_hex(""), "d41d8cd98f00b204e9800998ecf8427e"); }
+
+class ObjectStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string templ = (std::filesystem::temp_directory_path() / "vigil-s3-XXXXXX").string();
+    ASSERT_NE(::mkdtemp(templ.data()), nullptr);
+    dir_ = templ;
+    open();
+  }
+  void TearDown() override {
+    objects_.reset();
+    store_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  void open() {
+    objects_.reset();
+    store_.reset();
+    store_ = store::Store::open(dir_ + "/db");
+    objects_ = std::make_unique<ObjectStore>(*store_, dir_ + "/s3");
+  }
+  std::vector<std::string> names(const ListResult& r) {
+    std::vector<std::string> out;
+    for (const auto& e : r.entries) out.push_back(e.name());
+    return out;
+  }
+  size_t file_count() {
+    size_t n = 0;
+    for (auto& e : std::filesystem::directory_iterator(dir_ + "/s3")) n += e.is_regular_file();
+    return n;
+  }
+  std::string dir_;
+  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<ObjectStore> objects_;
+};
+
+TEST_F(ObjectStoreTest, BucketsAreOwned) {
+  objects_->create_bucket({"b1", "111", "us-east-1", 1});
+  objects_->create_bucket({"b2", "222", "eu-west-1", 2});
+  objects_->create_bucket({"b3", "111", "us-east-1", 3});
+  auto mine = objects_->buckets_of("111");
+  ASSERT_EQ(mine.size(), 2u);
+  EXPECT_EQ(mine[0].name, "b1");
+  EXPECT_EQ(mine[1].name, "b3");
+  EXPECT_EQ(objects_->bucket("b2")->region, "eu-west-1");
+  EXPECT_TRUE(objects_->bucket_empty("b1"));
+  EXPECT_EQ(objects_->create_bucket({"b2", "111", "us-east-1", 4})->owner_account, "222");  // taken
+  objects_->put("b3", "k", "v", {}, 1);
+  EXPECT_FALSE(objects_->delete_bucket_if_empty("b3"));
+  EXPECT_TRUE(objects_->delete_bucket_if_empty("b1"));
+  EXPECT_FALSE(objects_->bucket("b1"));
+  EXPECT_THROW(objects_->put("b1", "k", "v", {}, 1), AwsError);  // deleted bucket
+  EXPECT_EQ(file_count(), 1u);
+}
+
+TEST_F(ObjectStoreTest, PutReadOverwriteRemoveSurviveReopen) {
+  objects_->create_bucket({"b", "111", "us-east-1", 1});
+  ObjectRecord meta;
+  meta.content_type = "text/plain";
+  meta.metadata = {{"k", "v"}};
+  auto stored = objects_->put("b", "dir/key", "hello world", meta, 1234.5);
+  EXPECT_EQ(stored.etag, md5_hex("hello world"));
+  EXPECT_FALSE(objects_->bucket_empty("b"));
+  objects_->put("b", "dir/key", "second", meta, 1235);
+  EXPECT_EQ(file_count(), 1u);  // the replaced bytes are gone
+  open();
+  auto o = objects_->head("b", "dir/key");
+  ASSERT_TRUE(o);
+  EXPECT_EQ(o->size, 6u);
+  EXPECT_EQ(o->content_type, "text/plain");
+  EXPECT_EQ(o->metadata.at(0).second, "v");
+  EXPECT_EQ(objects_->read(*o, 0, 6), "second");
+  EXPECT_EQ(objects_->read(*o, 2, 3), "con");
+  EXPECT_TRUE(objects_->remove("b", "dir/key"));
+  EXPECT_FALSE(objects_->remove("b", "dir/key"));
+  EXPECT_EQ(file_count(), 0u);
+  EXPECT_TRUE(objects_->bucket_empty("b"));
+}
+
+TEST_F(ObjectStoreTest, ListingIsScopedToItsBucket) {
+  objects_->create_bucket({"b", "111", "us-east-1", 1});
+  objects_->create_bucket({"b2", "111", "us-east-1", 1});
+  for (const char* k : {"a", "logs/1", "logs/2", "logs/x/3", "z"}) objects_->put("b", k, k, {}, 1);
+  objects_->put("b2", "a", "other", {}, 1);
+  ListQuery q;
+  EXPECT_EQ(names(objects_->list("b", q)), (std::vector<std::string>{"a", "logs/1", "logs/2", "logs/x/3", "z"}));
+  q.delimiter = "/";
+  EXPECT_EQ(names(objects_->list("b", q)), (std::vector<std::string>{"a", "logs/", "z"}));
+  q.prefix = "logs/";
+  EXPECT_EQ(names(objects_->list("b", q)), (std::vector<std::string>{"logs/1", "logs/2", "logs/x/"}));
+  q = {};
+  q.max_keys = 2;
+  auto page = objects_->list("b", q);
+  EXPECT_TRUE(page.truncated);
+  EXPECT_EQ(names(page), (std::vector<std::string>{"a", "logs/1"}));
+  q.after = "logs/1";
+  q.max_keys = 1000;
+  EXPECT_EQ(names(objects_->list("b", q)), (std::vector<std::string>{"logs/2", "logs/x/3", "z"}));
+  q = {};
+  q.delimiter = "/";
+  q.after = "logs/";  // a common prefix already returned is not returned again
+  EXPECT_EQ(names(objects_->list("b", q)), (std::vector<std::string>{"z"}));
+}
+
+TEST(S3AwsChunked, VerifiesEveryChunk) {
+  std::string key(32, 'k');
+  std::string date = "20260101T000000Z", scope = "20260101/us-east-1/s3/aws4_request", seed(64, 'a');
+  std::vector<std::string> chunks = {std::string(100, 'x'), "tail", ""};
+  std::string body, prev = seed;
+  std::vector<std::string> sigs;
+  for (const auto& c : chunks) {
+    std::string sig = auth::chunk_signature(key, date, scope, prev, c);
+    sigs.push_back(sig);
+    prev = sig;
+  }
+  auto build = [&](const std::vector<std::string>& s) {
+    std::string out;
+    for (size_t i = 0; i < chunks.size(); ++i) {
+      char hex[32];
+      std::snprintf(hex, sizeof hex, "%zx", chunks[i].size());
+      out += std::string(hex) + ";chunk-signature=" + s[i] + "\r\n" + chunks[i] + "\r\n";
+    }
+    return out;
+  };
+  ChunkSigner signer{key, date, scope, seed};
+  EXPECT_EQ(decode_aws_chunked(build(sigs), signer), std::string(100, 'x') + "tail");
+  auto bad = sigs;
+  bad[1] = std::string(64, '0');
+  try {
+    decode_aws_chunked(build(bad), signer);
+    FAIL() << "accepted a wrong chunk signature";
+  } catch (const AwsError& e) {
+    EXPECT_EQ(e.code(), "SignatureDoesNotMatch");
+    EXPECT_EQ(e.http_status(), 403);
+  }
+  EXPECT_THROW(decode_aws_chunked("5\r\nab", std::nullopt), AwsError);
+  // Unsigned trailer form: no signatures, trailers after the last chunk.
+  EXPECT_EQ(decode_aws_chunked("3\r\nabc\r\n0\r\nx-amz-checksum-crc32:AAAAAA==\r\n\r\n", std::nullopt), "abc");
+}
+
+}  // namespace
+}  // namespace vigil::s3
