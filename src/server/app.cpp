@@ -1,5 +1,6 @@
 #include "server/app.h"
 
+#include <algorithm>
 #include <stdexcept>
 
 #include "core/event_bus.h"
@@ -10,6 +11,7 @@
 #include "server/unserved_service.h"
 #include "services/cloudtrail/cloudtrail_service.h"
 #include "services/cloudtrail/event_history.h"
+#include "services/cloudtrail/trails.h"
 #include "services/logs/log_store.h"
 #include "services/logs/logs_service.h"
 #include "services/s3/object_store.h"
@@ -49,8 +51,9 @@ struct App::Impl {
   logs::LogStore log_store;
   logs::LogsService logs_service;
   cloudtrail::EventHistory history;
-  cloudtrail::CloudTrailService cloudtrail_service;
   s3::ObjectStore object_store;  // object bytes under <data-dir>/s3/, metadata in the store
+  cloudtrail::TrailStore trails;  // writes log files into object_store as CloudTrail
+  cloudtrail::CloudTrailService cloudtrail_service;
   s3::S3Service s3_service;
   // Models whose services come with later issues: routed, authenticated, and answering
   // AWS's unsupported-operation error in their own protocols.
@@ -69,8 +72,9 @@ struct App::Impl {
         log_store(*store, clock),
         logs_service(log_store, clock),
         history(*store, clock, &bus),
-        cloudtrail_service(history),
         object_store(*store, options.data_dir + "/s3"),
+        trails(*store, clock, object_store),
+        cloudtrail_service(history, trails),
         s3_service(object_store),
         dispatcher(accounts, clock) {
     std::tie(host, port) = split_listen(options.listen);
@@ -78,6 +82,9 @@ struct App::Impl {
       throw std::runtime_error("refusing to listen on " + host +
                                " with the development credentials: configure accounts with their own keys and set dev_credentials = false");
     log_store.load();
+    trails.load();
+    bus.subscribe([this](const BusEvent& event) { trails.on_event(event); });
+    history.set_data_events_wanted([this](const std::string& account) { return trails.wants_data_events(account); });
     dispatcher.add_service(&logs_service);
     dispatcher.add_service(&cloudtrail_service);
     dispatcher.add_service(&cloudwatch_service);
@@ -88,10 +95,12 @@ struct App::Impl {
           store->clear_all();
           logs_service.reset();
           s3_service.reset();
+          cloudtrail_service.reset();
         },
         accounts.config().allow_reset);
     scheduler.every("logs-retention", std::chrono::minutes(10), [this] { log_store.enforce_retention(); });
     scheduler.every("event-history-expiry", std::chrono::hours(1), [this] { history.expire(); });
+    scheduler.every("trail-delivery", std::chrono::seconds(std::max(1, options.trail_delivery_interval_seconds)), [this] { trails.deliver(); });
   }
 };
 

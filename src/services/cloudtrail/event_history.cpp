@@ -113,8 +113,10 @@ void EventHistory::record(const server::ApiCall& call) {
   server::AuditClass audit_class = call.service->audit_class(call.operation);
   if (audit_class == server::AuditClass::NotRecorded) return;
   // Data events (every PutLogEvents) only go to the bus: skip building a record nobody reads.
-  if (audit_class == server::AuditClass::Data && (!bus_ || !bus_->has_subscribers())) return;
   const server::CallContext& ctx = *call.context;
+  if (audit_class == server::AuditClass::Data &&
+      (!bus_ || !bus_->has_subscribers() || (data_events_wanted_ && !data_events_wanted_(ctx.account_id))))
+    return;
   std::string event_id = new_uuid();
   Value record = make_record(call, event_id, ctx.time);
   std::string json = protocol::value_to_json(record, nullptr, /*keep_nulls=*/true);

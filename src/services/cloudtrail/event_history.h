@@ -10,6 +10,7 @@
 // plus a bounded scan of one index range.
 #pragma once
 
+#include <functional>
 #include <string>
 
 #include "core/clock.h"
@@ -33,10 +34,16 @@ class EventHistory {
   // Drops records older than 90 days (scheduler job).
   void expire();
 
+  // Who wants data event records for an account (trails with data selectors). Data events
+  // (every PutLogEvents) are costly to build: when this is set they are built only when it
+  // says yes; unset, whenever the bus has a subscriber.
+  void set_data_events_wanted(std::function<bool(const std::string& account)> wanted) { data_events_wanted_ = std::move(wanted); }
+
  private:
   store::Store& store_;
   const Clock& clock_;
   EventBus* bus_;
+  std::function<bool(const std::string&)> data_events_wanted_;
 };
 
 // The CloudTrail record (AWS's format) for one call, as a Value. Exposed for tests.

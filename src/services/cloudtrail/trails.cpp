@@ -1,0 +1,760 @@
+#include "services/cloudtrail/trails.h"
+
+#include <zlib.h>
+
+#include <ctime>
+#include <random>
+#include <stdexcept>
+#include <vector>
+
+#include "core/aws_error.h"
+#include "core/encoding.h"
+#include "core/ids.h"
+#include "protocol/json_codec.h"
+
+namespace vigil::cloudtrail {
+
+namespace {
+
+constexpr std::string_view kTrailPrefix = "ct:t:";
+constexpr std::string_view kPendingPrefix = "ct:p:";
+constexpr size_t kMaxTrailsPerRegion = 5;
+constexpr size_t kMaxTags = 50;
+constexpr size_t kMaxSelectors = 5;
+constexpr size_t kMaxDeliveryRecords = 5000;  // records per file; more make another file
+
+std::string trail_arn(const std::string& account, const std::string& region, std::string_view name) {
+  return "arn:aws:cloudtrail:" + region + ":" + account + ":trail/" + std::string(name);
+}
+
+std::string pending_base(const std::string& key) {
+  std::string k(kPendingPrefix);
+  k += key;
+  k += '\0';
+  return k;
+}
+std::string pending_end(const std::string& key) {
+  std::string k(kPendingPrefix);
+  k += key;
+  k += '\1';
+  return k;
+}
+
+AwsError not_found(std::string_view name, const std::string& account) {
+  return AwsError("TrailNotFoundException", "Unknown trail: " + std::string(name) + " for the user: " + account, 400);
+}
+AwsError wrong_home(const std::string& arn, const std::string& region, const std::string& home) {
+  return AwsError("InvalidHomeRegionException",
+                  "This operation must be called from the trail's home region (" + home + "); it was called in " + region + " for " + arn + ".", 400);
+}
+
+struct NameOrArn {
+  std::string account, region, name;  // account/region empty for a plain name
+};
+
+NameOrArn parse_name_or_arn(std::string_view input) {
+  NameOrArn out;
+  if (input.rfind("arn:", 0) == 0) {
+    std::vector<std::string> parts;
+    size_t start = 0;
+    for (int i = 0; i < 5; ++i) {
+      size_t colon = input.find(':', start);
+      if (colon == std::string_view::npos) break;
+      parts.emplace_back(input.substr(start, colon - start));
+      start = colon + 1;
+    }
+    std::string_view resource = start <= input.size() ? input.substr(start) : std::string_view();
+    if (parts.size() != 5 || parts[2] != "cloudtrail" || parts[3].empty() || parts[4].size() != 12 || resource.rfind("trail/", 0) != 0)
+      throw AwsError("CloudTrailARNInvalidException", "ARN " + std::string(input) + " is invalid.", 400);
+    out.region = parts[3];
+    out.account = parts[4];
+    out.name = std::string(resource.substr(6));
+  } else {
+    out.name = std::string(input);
+  }
+  if (std::string problem = trail_name_problem(out.name); !problem.empty()) throw AwsError("InvalidTrailNameException", problem, 400);
+  return out;
+}
+
+// 16 random letters and digits, the unique part of a log file name.
+std::string random_alnum(size_t n) {
+  static constexpr char kChars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  std::uniform_int_distribution<size_t> pick(0, sizeof kChars - 2);
+  std::string s;
+  for (size_t i = 0; i < n; ++i) s += kChars[pick(rng)];
+  return s;
+}
+
+std::tm utc(double seconds) {
+  std::time_t t = static_cast<std::time_t>(seconds);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  return tm;
+}
+
+// One gzip member (the AWS CLI's validator inflates only the first).
+std::string gzip(std::string_view data) {
+  z_stream zs{};
+  if (deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) throw std::runtime_error("deflateInit2 failed");
+  std::string out;
+  out.resize(deflateBound(&zs, data.size()) + 32);
+  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+  zs.avail_in = static_cast<uInt>(data.size());
+  zs.next_out = reinterpret_cast<Bytef*>(out.data());
+  zs.avail_out = static_cast<uInt>(out.size());
+  int rc = deflate(&zs, Z_FINISH);
+  size_t produced = zs.total_out;
+  deflateEnd(&zs);
+  if (rc != Z_STREAM_END) throw std::runtime_error("deflate failed");
+  out.resize(produced);
+  return out;
+}
+
+bool bool_member(const Value& v, std::string_view key, bool fallback) {
+  const Value* m = v.get(key);
+  return m && m->kind() == Value::Kind::Bool ? m->as_bool() : fallback;
+}
+
+Value default_selectors() {
+  Value selector = Value::map();
+  selector.set("ReadWriteType", "All");
+  selector.set("IncludeManagementEvents", true);
+  selector.set("DataResources", Value::list());
+  selector.set("ExcludeManagementEventSources", Value::list());
+  Value list = Value::list();
+  list.push(std::move(selector));
+  return list;
+}
+
+void erase_member(Value& v, std::string_view key) {
+  auto& m = v.as_map();
+  std::erase_if(m, [&](const auto& kv) { return kv.first == key; });
+}
+
+Value empty_tags() { return Value::list(); }
+
+void merge_tags(Value& tags, const Value* add) {
+  if (!add || !add->is_list()) return;
+  for (const Value& t : add->as_list()) {
+    std::string key(t.str("Key"));
+    if (key.empty() || key.size() > 128) throw AwsError("InvalidTagParameterException", "Tag key must be 1 to 128 characters long.", 400);
+    if (t.str("Value").size() > 256) throw AwsError("InvalidTagParameterException", "Tag value must be at most 256 characters long.", 400);
+    bool replaced = false;
+    for (Value& existing : tags.as_list())
+      if (existing.str("Key") == key) {
+        existing.set("Value", std::string(t.str("Value")));
+        replaced = true;
+      }
+    if (!replaced) {
+      Value tag = Value::map();
+      tag.set("Key", key);
+      tag.set("Value", std::string(t.str("Value")));
+      tags.push(std::move(tag));
+    }
+  }
+  if (tags.size() > kMaxTags) throw AwsError("TagsLimitExceededException", "The number of tags per trail has exceeded the permitted amount. Currently, the limit is 50.", 400);
+}
+
+void reject_unsupported(const Value& input) {
+  auto unsupported = [](const std::string& what) {
+    return AwsError("UnsupportedOperationException", "Vigil does not support " + what + " on trails yet (see docs/coverage.md).", 400);
+  };
+  if (!input.str("KmsKeyId").empty()) throw unsupported("KmsKeyId (SSE-KMS of log files)");
+  if (!input.str("SnsTopicName").empty()) throw unsupported("SnsTopicName (delivery notifications)");
+  if (!input.str("CloudWatchLogsLogGroupArn").empty() || !input.str("CloudWatchLogsRoleArn").empty())
+    throw unsupported("CloudWatchLogsLogGroupArn (delivery to CloudWatch Logs)");
+  if (bool_member(input, "EnableLogFileValidation", false)) throw unsupported("EnableLogFileValidation (digest files)");
+  if (bool_member(input, "IsOrganizationTrail", false)) throw unsupported("organization trails");
+}
+
+}  // namespace
+
+std::string trail_name_problem(std::string_view name) {
+  if (name.size() < 3)
+    return "Trail name too short. Minimum allowed length: 3 characters. Specified name length: " + std::to_string(name.size()) + " characters.";
+  if (name.size() > 128)
+    return "Trail name too long. Maximum allowed length: 128 characters. Specified name length: " + std::to_string(name.size()) + " characters.";
+  auto alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'); };
+  auto punct = [](char c) { return c == '.' || c == '_' || c == '-'; };
+  for (char c : name)
+    if (!alnum(c) && !punct(c))
+      return "Trail name or ARN can only contain uppercase letters, lowercase letters, numbers, periods (.), hyphens (-), and underscores (_).";
+  if (!alnum(name.front())) return "Trail name must starts with a letter or number.";
+  if (!alnum(name.back())) return "Trail name must ends with a letter or number.";
+  for (size_t i = 1; i < name.size(); ++i)
+    if (punct(name[i]) && punct(name[i - 1])) return "Trail name cannot have adjacent periods, underscores or dashes.";
+  int dots = 0;
+  bool digits = true;
+  for (char c : name) {
+    if (c == '.') ++dots;
+    else if (c < '0' || c > '9') digits = false;
+  }
+  if (digits && dots == 3) return "Trail name cannot be formatted as an IP address.";
+  return {};
+}
+
+TrailStore::TrailStore(store::Store& store, const Clock& clock, s3::ObjectStore& objects)
+    : store_(store), clock_(clock), objects_(objects), sequence_(static_cast<uint64_t>(clock.now_millis()) * 1000) {}
+
+TrailStore::Key TrailStore::key_of(const std::string& account, const std::string& region, std::string_view name) {
+  std::string k = account;
+  k += '\0';
+  k += region;
+  k += '\0';
+  k += name;
+  return k;
+}
+
+void TrailStore::load() {
+  std::lock_guard lock(mutex_);
+  trails_.clear();
+  std::string end(kTrailPrefix);
+  end.back() = static_cast<char>(end.back() + 1);
+  auto it = store_.iterate(store::Keyspace::Meta, kTrailPrefix, end);
+  for (it->seek(kTrailPrefix); it->valid(); it->next()) {
+    std::string key(it->key().substr(kTrailPrefix.size()));
+    size_t a = key.find('\0'), b = key.find('\0', a + 1);
+    if (a == std::string::npos || b == std::string::npos) continue;
+    Trail t{key.substr(0, a), key.substr(a + 1, b - a - 1), key.substr(b + 1), protocol::json_to_value(it->value(), nullptr)};
+    trails_.emplace(key, std::move(t));
+  }
+  // New pending records sort after every record written before a restart.
+  sequence_ = std::max<uint64_t>(sequence_.load(), static_cast<uint64_t>(clock_.now_millis()) * 1000);
+}
+
+void TrailStore::reset() { load(); }
+
+void TrailStore::save(const Trail& trail) {
+  store::WriteBatch batch(store_);
+  batch.put(store::Keyspace::Meta, std::string(kTrailPrefix) + key_of(trail.account, trail.home_region, trail.name),
+            protocol::value_to_json(trail.state));
+  store_.write(batch);
+}
+
+const TrailStore::Trail& TrailStore::find(const std::string& account, const std::string& region, std::string_view name_or_arn) const {
+  NameOrArn n = parse_name_or_arn(name_or_arn);
+  if (!n.account.empty()) {
+    if (n.account != account) throw not_found(name_or_arn, account);
+    auto it = trails_.find(key_of(account, n.region, n.name));
+    if (it == trails_.end()) throw not_found(name_or_arn, account);
+    if (n.region != region && !bool_member(it->second.state, "IsMultiRegionTrail", false)) throw not_found(name_or_arn, account);
+    return it->second;
+  }
+  if (auto it = trails_.find(key_of(account, region, n.name)); it != trails_.end()) return it->second;
+  // A multi-region trail of another home region shows here as a shadow trail.
+  for (const auto& [key, trail] : trails_)
+    if (trail.account == account && trail.name == n.name && bool_member(trail.state, "IsMultiRegionTrail", false)) return trail;
+  throw not_found(name_or_arn, account);
+}
+
+TrailStore::Trail& TrailStore::find_in_home(const std::string& account, const std::string& region, std::string_view name_or_arn) {
+  const Trail& t = find(account, region, name_or_arn);
+  if (t.home_region != region) throw wrong_home(std::string(t.state.str("TrailARN")), region, t.home_region);
+  return const_cast<Trail&>(t);
+}
+
+void TrailStore::check_bucket(const std::string& account, const std::string& bucket) const {
+  if (bucket.empty() || !s3::valid_bucket_name(bucket))
+    throw AwsError("InvalidS3BucketNameException", "Bucket name is not valid: " + bucket, 400);
+  auto b = objects_.bucket(bucket);
+  if (!b) throw AwsError("S3BucketDoesNotExistException", "S3 bucket " + bucket + " does not exist.", 400);
+  // Without bucket policies (not served yet), CloudTrail may write only to the account's own
+  // buckets: another account's bucket would need a policy granting cloudtrail.amazonaws.com.
+  if (b->owner_account != account)
+    throw AwsError("InsufficientS3BucketPolicyException", "Incorrect S3 bucket policy is detected for bucket: " + bucket, 400);
+}
+
+Value TrailStore::trail_view(const Trail& trail) const {
+  const Value& s = trail.state;
+  Value v = Value::map();
+  v.set("Name", trail.name);
+  v.set("S3BucketName", std::string(s.str("S3BucketName")));
+  if (!s.str("S3KeyPrefix").empty()) v.set("S3KeyPrefix", std::string(s.str("S3KeyPrefix")));
+  v.set("IncludeGlobalServiceEvents", bool_member(s, "IncludeGlobalServiceEvents", true));
+  v.set("IsMultiRegionTrail", bool_member(s, "IsMultiRegionTrail", false));
+  v.set("HomeRegion", trail.home_region);
+  v.set("TrailARN", std::string(s.str("TrailARN")));
+  v.set("LogFileValidationEnabled", false);
+  v.set("HasCustomEventSelectors", bool_member(s, "HasCustomEventSelectors", false));
+  v.set("HasInsightSelectors", false);
+  v.set("IsOrganizationTrail", false);
+  return v;
+}
+
+Value TrailStore::create(const std::string& account, const std::string& region, const Value& input) {
+  std::string name(input.str("Name"));
+  if (name.rfind("arn:", 0) == 0)
+    throw AwsError("InvalidTrailNameException", "Trail name or ARN can only contain uppercase letters, lowercase letters, numbers, periods (.), hyphens (-), and underscores (_).", 400);
+  if (std::string problem = trail_name_problem(name); !problem.empty()) throw AwsError("InvalidTrailNameException", problem, 400);
+  reject_unsupported(input);
+  std::string bucket(input.str("S3BucketName"));
+  std::string prefix(input.str("S3KeyPrefix"));
+  if (prefix.size() > 200) throw AwsError("InvalidS3PrefixException", "S3 prefix is longer than 200 characters.", 400);
+  bool multi = bool_member(input, "IsMultiRegionTrail", false);
+  bool global = bool_member(input, "IncludeGlobalServiceEvents", true);
+  if (multi && !global)
+    throw AwsError("InvalidParameterCombinationException", "Multi-Region trail must include global service events.", 400);
+  std::lock_guard lock(mutex_);
+  Key key = key_of(account, region, name);
+  if (trails_.count(key))
+    throw AwsError("TrailAlreadyExistsException", "Trail " + name + " already exists for customer: " + account, 400);
+  // A multi-region trail's shadow also occupies the name in every other region.
+  for (const auto& [k, t] : trails_)
+    if (t.account == account && t.name == name && (multi || bool_member(t.state, "IsMultiRegionTrail", false)))
+      throw AwsError("TrailAlreadyExistsException", "Trail " + name + " already exists for customer: " + account, 400);
+  size_t in_region = 0;
+  for (const auto& [k, t] : trails_)
+    if (t.account == account && t.home_region == region) ++in_region;
+  if (in_region >= kMaxTrailsPerRegion)
+    throw AwsError("MaximumNumberOfTrailsExceededException", "User: " + account + " already has 5 trails in " + region + ".", 400);
+  check_bucket(account, bucket);
+
+  Trail t{account, region, name, Value::map()};
+  t.state.set("Name", name);
+  t.state.set("S3BucketName", bucket);
+  if (!prefix.empty()) t.state.set("S3KeyPrefix", prefix);
+  t.state.set("IncludeGlobalServiceEvents", global);
+  t.state.set("IsMultiRegionTrail", multi);
+  t.state.set("TrailARN", trail_arn(account, region, name));
+  t.state.set("EventSelectors", default_selectors());
+  t.state.set("HasCustomEventSelectors", false);
+  Value tags = empty_tags();
+  merge_tags(tags, input.get("TagsList"));
+  t.state.set("Tags", std::move(tags));
+  t.state.set("IsLogging", false);
+  save(t);
+  Value out = trail_view(t);
+  for (const char* drop : {"HomeRegion", "HasCustomEventSelectors", "HasInsightSelectors"}) erase_member(out, drop);
+  trails_.emplace(key, std::move(t));
+  return out;
+}
+
+Value TrailStore::update(const std::string& account, const std::string& region, const Value& input) {
+  reject_unsupported(input);
+  std::lock_guard lock(mutex_);
+  Trail& t = find_in_home(account, region, input.str("Name"));
+  Value next = t.state;
+  if (input.has("S3BucketName")) {
+    std::string bucket(input.str("S3BucketName"));
+    check_bucket(account, bucket);
+    next.set("S3BucketName", bucket);
+  }
+  if (input.has("S3KeyPrefix")) {
+    std::string prefix(input.str("S3KeyPrefix"));
+    if (prefix.size() > 200) throw AwsError("InvalidS3PrefixException", "S3 prefix is longer than 200 characters.", 400);
+    if (prefix.empty()) erase_member(next, "S3KeyPrefix");
+    else next.set("S3KeyPrefix", prefix);
+  }
+  if (input.has("IsMultiRegionTrail")) next.set("IsMultiRegionTrail", bool_member(input, "IsMultiRegionTrail", false));
+  if (input.has("IncludeGlobalServiceEvents")) next.set("IncludeGlobalServiceEvents", bool_member(input, "IncludeGlobalServiceEvents", true));
+  if (bool_member(next, "IsMultiRegionTrail", false) && !bool_member(next, "IncludeGlobalServiceEvents", true))
+    throw AwsError("InvalidParameterCombinationException", "Multi-Region trail must include global service events.", 400);
+  if (bool_member(next, "IsMultiRegionTrail", false) && !bool_member(t.state, "IsMultiRegionTrail", false))
+    for (const auto& [k, other] : trails_)
+      if (&other != &t && other.account == account && other.name == t.name)
+        throw AwsError("TrailAlreadyExistsException", "Trail " + t.name + " already exists for customer: " + account, 400);
+  t.state = std::move(next);
+  save(t);
+  Value out = trail_view(t);
+  for (const char* drop : {"HomeRegion", "HasCustomEventSelectors", "HasInsightSelectors"}) erase_member(out, drop);
+  return out;
+}
+
+void TrailStore::remove(const std::string& account, const std::string& region, std::string_view name) {
+  std::lock_guard lock(mutex_);
+  Trail& t = find_in_home(account, region, name);
+  Key key = key_of(t.account, t.home_region, t.name);
+  store::WriteBatch batch(store_);
+  batch.erase(store::Keyspace::Meta, std::string(kTrailPrefix) + key);
+  batch.erase_range(store::Keyspace::Meta, pending_base(key), pending_end(key));
+  store_.write(batch);
+  trails_.erase(key);
+}
+
+Value TrailStore::get(const std::string& account, const std::string& region, std::string_view name) const {
+  std::lock_guard lock(mutex_);
+  Value out = Value::map();
+  out.set("Trail", trail_view(find(account, region, name)));
+  return out;
+}
+
+Value TrailStore::describe(const std::string& account, const std::string& region, const Value& input) const {
+  std::lock_guard lock(mutex_);
+  bool shadows = bool_member(input, "includeShadowTrails", true);
+  Value list = Value::list();
+  const Value* names = input.get("trailNameList");
+  if (names && names->is_list() && names->size() > 0) {
+    for (const Value& n : names->as_list()) {
+      if (!n.is_string()) continue;
+      try {
+        const Trail& t = find(account, region, n.as_string());
+        if (t.home_region != region && !shadows) continue;
+        list.push(trail_view(t));
+      } catch (const AwsError& e) {
+        if (e.code() != "TrailNotFoundException") throw;  // unknown names are left out, as AWS does
+      }
+    }
+  } else {
+    for (const auto& [key, t] : trails_) {
+      if (t.account != account) continue;
+      bool home = t.home_region == region;
+      if (home || (shadows && bool_member(t.state, "IsMultiRegionTrail", false))) list.push(trail_view(t));
+    }
+  }
+  Value out = Value::map();
+  out.set("trailList", std::move(list));
+  return out;
+}
+
+Value TrailStore::list(const std::string& account, const std::string& region) const {
+  std::lock_guard lock(mutex_);
+  Value list = Value::list();
+  for (const auto& [key, t] : trails_) {
+    if (t.account != account || (t.home_region != region && !bool_member(t.state, "IsMultiRegionTrail", false))) continue;
+    Value info = Value::map();
+    info.set("TrailARN", std::string(t.state.str("TrailARN")));
+    info.set("Name", t.name);
+    info.set("HomeRegion", t.home_region);
+    list.push(std::move(info));
+  }
+  Value out = Value::map();
+  out.set("Trails", std::move(list));
+  return out;
+}
+
+Value TrailStore::status(const std::string& account, const std::string& region, std::string_view name) const {
+  std::lock_guard lock(mutex_);
+  const Trail& t = find(account, region, name);
+  const Value& s = t.state;
+  Value out = Value::map();
+  out.set("IsLogging", bool_member(s, "IsLogging", false));
+  auto time_member = [&](std::string_view stored, const char* date, const char* text) {
+    double at = s.f64(stored, 0);
+    if (at <= 0) return;
+    out.set(date, Timestamp{at});
+    if (text) out.set(text, format_iso8601(at));
+  };
+  time_member("LatestDeliveryTime", "LatestDeliveryTime", nullptr);
+  time_member("StartLoggingTime", "StartLoggingTime", "TimeLoggingStarted");
+  time_member("StopLoggingTime", "StopLoggingTime", "TimeLoggingStopped");
+  double attempt = s.f64("LatestDeliveryAttemptTime", 0);
+  if (attempt > 0) {
+    out.set("LatestDeliveryAttemptTime", format_iso8601(attempt));
+    double ok = s.f64("LatestDeliveryTime", 0);
+    out.set("LatestDeliveryAttemptSucceeded", ok >= attempt ? format_iso8601(ok) : std::string());
+  }
+  if (!s.str("LatestDeliveryError").empty()) out.set("LatestDeliveryError", std::string(s.str("LatestDeliveryError")));
+  out.set("LatestNotificationAttemptTime", std::string());
+  out.set("LatestNotificationAttemptSucceeded", std::string());
+  return out;
+}
+
+void TrailStore::set_logging(const std::string& account, const std::string& region, std::string_view name, bool on) {
+  std::lock_guard lock(mutex_);
+  Trail& t = find_in_home(account, region, name);
+  if (bool_member(t.state, "IsLogging", false) == on) return;
+  t.state.set("IsLogging", on);
+  t.state.set(on ? "StartLoggingTime" : "StopLoggingTime", clock_.now_seconds());
+  save(t);
+}
+
+Value TrailStore::put_event_selectors(const std::string& account, const std::string& region, const Value& input) {
+  const Value* selectors = input.get("EventSelectors");
+  if (input.has("AdvancedEventSelectors")) {
+    if (selectors) throw AwsError("InvalidParameterCombinationException", "You cannot specify both EventSelectors and AdvancedEventSelectors.", 400);
+    throw AwsError("UnsupportedOperationException", "Vigil does not support AdvancedEventSelectors yet (see docs/coverage.md).", 400);
+  }
+  if (!selectors || !selectors->is_list() || selectors->size() == 0 || selectors->size() > kMaxSelectors)
+    throw AwsError("InvalidEventSelectorsException", "Specify between 1 and 5 event selectors.", 400);
+  Value stored = Value::list();
+  size_t values = 0;
+  for (const Value& in : selectors->as_list()) {
+    Value s = Value::map();
+    std::string rw(in.str("ReadWriteType", "All"));
+    if (rw != "All" && rw != "ReadOnly" && rw != "WriteOnly")
+      throw AwsError("InvalidEventSelectorsException", "ReadWriteType " + rw + " is not valid.", 400);
+    s.set("ReadWriteType", rw);
+    s.set("IncludeManagementEvents", bool_member(in, "IncludeManagementEvents", true));
+    Value resources = Value::list();
+    if (const Value* drs = in.get("DataResources"); drs && drs->is_list()) {
+      for (const Value& dr : drs->as_list()) {
+        std::string type(dr.str("Type"));
+        if (type != "AWS::S3::Object" && type != "AWS::Lambda::Function" && type != "AWS::DynamoDB::Table")
+          throw AwsError("InvalidEventSelectorsException", "Value " + type + " for DataResources.Type is invalid.", 400);
+        std::string arn_start = type == "AWS::S3::Object" ? "arn:aws:s3" : type == "AWS::Lambda::Function" ? "arn:aws:lambda" : "arn:aws:dynamodb";
+        Value vals = Value::list();
+        if (const Value* vs = dr.get("Values"); vs && vs->is_list())
+          for (const Value& v : vs->as_list()) {
+            std::string value = v.is_string() ? v.as_string() : std::string();
+            if (value.rfind(arn_start, 0) != 0)
+              throw AwsError("InvalidEventSelectorsException", "Value " + value + " for DataResources.Values is invalid.", 400);
+            vals.push(value);
+            ++values;
+          }
+        Value r = Value::map();
+        r.set("Type", type);
+        r.set("Values", std::move(vals));
+        resources.push(std::move(r));
+      }
+    }
+    s.set("DataResources", std::move(resources));
+    Value excluded = Value::list();
+    if (const Value* ex = in.get("ExcludeManagementEventSources"); ex && ex->is_list())
+      for (const Value& e : ex->as_list())
+        if (e.is_string()) excluded.push(e.as_string());
+    s.set("ExcludeManagementEventSources", std::move(excluded));
+    stored.push(std::move(s));
+  }
+  if (values > 250) throw AwsError("InvalidEventSelectorsException", "A trail can have at most 250 data resource values.", 400);
+  std::lock_guard lock(mutex_);
+  Trail& t = find_in_home(account, region, input.str("TrailName"));
+  t.state.set("EventSelectors", stored);
+  t.state.set("HasCustomEventSelectors", true);
+  save(t);
+  Value out = Value::map();
+  out.set("TrailARN", std::string(t.state.str("TrailARN")));
+  out.set("EventSelectors", std::move(stored));
+  return out;
+}
+
+Value TrailStore::get_event_selectors(const std::string& account, const std::string& region, std::string_view name) const {
+  std::lock_guard lock(mutex_);
+  const Trail& t = find(account, region, name);
+  Value out = Value::map();
+  out.set("TrailARN", std::string(t.state.str("TrailARN")));
+  const Value* s = t.state.get("EventSelectors");
+  out.set("EventSelectors", s ? *s : default_selectors());
+  return out;
+}
+
+void TrailStore::add_tags(const std::string& account, const std::string& region, const Value& input) {
+  std::string id(input.str("ResourceId"));
+  if (id.rfind("arn:", 0) != 0) throw AwsError("CloudTrailARNInvalidException", "ARN " + id + " is invalid.", 400);
+  std::lock_guard lock(mutex_);
+  Trail& t = const_cast<Trail&>(find(account, region, id));
+  Value tags = t.state.get("Tags") ? *t.state.get("Tags") : empty_tags();
+  merge_tags(tags, input.get("TagsList"));
+  t.state.set("Tags", std::move(tags));
+  save(t);
+}
+
+void TrailStore::remove_tags(const std::string& account, const std::string& region, const Value& input) {
+  std::string id(input.str("ResourceId"));
+  if (id.rfind("arn:", 0) != 0) throw AwsError("CloudTrailARNInvalidException", "ARN " + id + " is invalid.", 400);
+  std::lock_guard lock(mutex_);
+  Trail& t = const_cast<Trail&>(find(account, region, id));
+  Value kept = Value::list();
+  const Value* remove = input.get("TagsList");
+  if (const Value* tags = t.state.get("Tags"); tags && tags->is_list())
+    for (const Value& tag : tags->as_list()) {
+      bool drop = false;
+      if (remove && remove->is_list())
+        for (const Value& r : remove->as_list())
+          // A tag to remove with a value removes only that key/value pair.
+          if (r.str("Key") == tag.str("Key") && (!r.has("Value") || r.str("Value") == tag.str("Value"))) drop = true;
+      if (!drop) kept.push(tag);
+    }
+  t.state.set("Tags", std::move(kept));
+  save(t);
+}
+
+Value TrailStore::list_tags(const std::string& account, const std::string& region, const Value& input) const {
+  std::lock_guard lock(mutex_);
+  Value list = Value::list();
+  if (const Value* ids = input.get("ResourceIdList"); ids && ids->is_list()) {
+    if (ids->size() > 20) throw AwsError("InvalidParameterException", "ResourceIdList can contain at most 20 ARNs.", 400);
+    for (const Value& id : ids->as_list()) {
+      std::string arn = id.is_string() ? id.as_string() : std::string();
+      if (arn.rfind("arn:", 0) != 0) throw AwsError("CloudTrailARNInvalidException", "ARN " + arn + " is invalid.", 400);
+      const Trail& t = find(account, region, arn);
+      Value r = Value::map();
+      r.set("ResourceId", arn);
+      r.set("TagsList", t.state.get("Tags") ? *t.state.get("Tags") : empty_tags());
+      list.push(std::move(r));
+    }
+  }
+  Value out = Value::map();
+  out.set("ResourceTagList", std::move(list));
+  return out;
+}
+
+bool TrailStore::selects(const Trail& trail, const BusEvent& event) const {
+  const Value& s = trail.state;
+  const Value& record = event.detail;
+  if (trail.account != event.account) return false;
+  if (event.region != trail.home_region && !bool_member(s, "IsMultiRegionTrail", false)) return false;
+  if (!bool_member(s, "IsLogging", false)) {
+    // As in AWS, the StopLogging call that stopped the trail is still in its logs (the record is
+    // made after the call, when the trail has already stopped).
+    const Value* params = record.get("requestParameters");
+    std::string_view target = params && params->is_map() ? params->str("Name") : std::string_view();
+    bool own_stop = record.str("eventSource") == "cloudtrail.amazonaws.com" && record.str("eventName") == "StopLogging" &&
+                    !record.has("errorCode") && (target == trail.name || target == s.str("TrailARN")) &&
+                    s.f64("StopLoggingTime", 0) >= event.time - 0.001;
+    if (!own_stop) return false;
+  }
+  bool management = bool_member(record, "managementEvent", true);
+  bool read_only = bool_member(record, "readOnly", false);
+  std::string_view source = record.str("eventSource");
+  const Value* selectors = s.get("EventSelectors");
+  if (!selectors || !selectors->is_list()) return management;
+  for (const Value& sel : selectors->as_list()) {
+    std::string_view rw = sel.str("ReadWriteType", "All");
+    if ((rw == "ReadOnly" && !read_only) || (rw == "WriteOnly" && read_only)) continue;
+    if (management) {
+      if (!bool_member(sel, "IncludeManagementEvents", true)) continue;
+      bool excluded = false;
+      if (const Value* ex = sel.get("ExcludeManagementEventSources"); ex && ex->is_list())
+        for (const Value& e : ex->as_list()) excluded = excluded || (e.is_string() && e.as_string() == source);
+      if (!excluded) return true;
+      continue;
+    }
+    const Value* drs = sel.get("DataResources");
+    if (!drs || !drs->is_list()) continue;
+    // The data resources of the record: (type, ARN). S3 object events name the object in
+    // requestParameters (arn:aws:s3:::bucket/key, the form selectors use).
+    std::vector<std::pair<std::string, std::string>> touched;
+    if (const Value* resources = record.get("resources"); resources && resources->is_list())
+      for (const Value& r : resources->as_list()) touched.emplace_back(r.str("type"), r.str("ARN"));
+    if (source == "s3.amazonaws.com")
+      if (const Value* params = record.get("requestParameters"); params && params->is_map() && !params->str("Bucket").empty())
+        touched.emplace_back("AWS::S3::Object", "arn:aws:s3:::" + std::string(params->str("Bucket")) + "/" + std::string(params->str("Key")));
+    for (const Value& dr : drs->as_list())
+      for (const auto& [type, arn] : touched) {
+        if (type != dr.str("Type")) continue;
+        if (const Value* vals = dr.get("Values"); vals && vals->is_list())
+          for (const Value& v : vals->as_list())
+            if (v.is_string() && arn.compare(0, v.as_string().size(), v.as_string()) == 0) return true;
+      }
+  }
+  return false;
+}
+
+bool TrailStore::wants_data_events(const std::string& account) const {
+  std::lock_guard lock(mutex_);
+  for (const auto& [key, t] : trails_) {
+    if (t.account != account || !bool_member(t.state, "IsLogging", false)) continue;
+    if (const Value* sels = t.state.get("EventSelectors"); sels && sels->is_list())
+      for (const Value& sel : sels->as_list())
+        if (const Value* drs = sel.get("DataResources"); drs && drs->is_list() && drs->size() > 0) return true;
+  }
+  return false;
+}
+
+void TrailStore::on_event(const BusEvent& event) {
+  if (event.detail_type != "AWS API Call via CloudTrail") return;
+  std::vector<Key> targets;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& [key, t] : trails_)
+      if (selects(t, event)) targets.push_back(key);
+  }
+  if (targets.empty()) return;
+  std::string json = protocol::value_to_json(event.detail, nullptr, /*keep_nulls=*/true);
+  store::WriteBatch batch(store_);
+  for (const Key& key : targets) {
+    std::string k = pending_base(key);
+    append_u64(k, sequence_.fetch_add(1));
+    batch.put(store::Keyspace::Meta, k, json);
+  }
+  // Like the event history: in the WAL now, synced with the next synced write.
+  store_.write(batch, store::Durability::Buffered);
+}
+
+int TrailStore::deliver() {
+  std::lock_guard run(delivery_mutex_);
+  std::vector<Key> keys;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& [key, t] : trails_) keys.push_back(key);
+  }
+  int files = 0;
+  for (const Key& key : keys) files += deliver_trail(key);
+  return files;
+}
+
+int TrailStore::deliver_trail(const Key& key) {
+  std::string account, home, bucket, prefix;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = trails_.find(key);
+    if (it == trails_.end()) return 0;
+    account = it->second.account;
+    home = it->second.home_region;
+    bucket = std::string(it->second.state.str("S3BucketName"));
+    prefix = std::string(it->second.state.str("S3KeyPrefix"));
+  }
+  // Pending records by region, in arrival order.
+  std::map<std::string, std::vector<std::pair<std::string, std::string>>> by_region;  // region -> (store key, json)
+  std::string end = pending_end(key);
+  auto it = store_.iterate(store::Keyspace::Meta, pending_base(key), end);
+  size_t taken = 0;
+  for (it->seek(pending_base(key)); it->valid() && taken < 10 * kMaxDeliveryRecords; it->next(), ++taken) {
+    std::string json(it->value());
+    std::string region = home;
+    try {
+      Value record = protocol::json_to_value(json, nullptr);
+      if (!record.str("awsRegion").empty()) region = std::string(record.str("awsRegion"));
+    } catch (...) {
+    }
+    by_region[region].emplace_back(std::string(it->key()), std::move(json));
+  }
+  if (by_region.empty()) return 0;
+
+  double now = clock_.now_seconds();
+  int files = 0;
+  std::string error;
+  double delivered_at = 0;
+  for (auto& [region, records] : by_region) {
+    for (size_t start = 0; start < records.size(); start += kMaxDeliveryRecords) {
+      size_t stop = std::min(records.size(), start + kMaxDeliveryRecords);
+      std::string body = "{\"Records\":[";
+      for (size_t i = start; i < stop; ++i) {
+        if (i > start) body += ',';
+        body += records[i].second;
+      }
+      body += "]}";
+      std::tm tm = utc(now);
+      char date[16], stamp[32];
+      std::strftime(date, sizeof date, "%Y/%m/%d", &tm);
+      std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%MZ", &tm);
+      std::string object_key = prefix.empty() ? std::string() : prefix + "/";
+      object_key += "AWSLogs/" + account + "/CloudTrail/" + region + "/" + date + "/" + account + "_CloudTrail_" + region + "_" + stamp + "_" +
+                    random_alnum(16) + ".json.gz";
+      try {
+        auto b = objects_.bucket(bucket);
+        if (!b) throw AwsError("NoSuchBucket", "The specified bucket does not exist", 404);
+        if (b->owner_account != account) throw AwsError("AccessDenied", "Access Denied", 403);
+        s3::ObjectRecord meta;
+        meta.content_type = "application/json";
+        meta.headers.emplace_back("ContentEncoding", "gzip");  // as AWS delivers them
+        objects_.put(bucket, object_key, gzip(body), meta, now);
+      } catch (const AwsError& e) {
+        error = e.code();
+        break;
+      } catch (const std::exception& e) {
+        error = "InternalFailure";
+        break;
+      }
+      store::WriteBatch done(store_);
+      for (size_t i = start; i < stop; ++i) done.erase(store::Keyspace::Meta, records[i].first);
+      store_.write(done);
+      ++files;
+      delivered_at = now;
+    }
+    if (!error.empty()) break;
+  }
+
+  std::lock_guard lock(mutex_);
+  auto t = trails_.find(key);
+  if (t == trails_.end()) return files;
+  t->second.state.set("LatestDeliveryAttemptTime", now);
+  if (delivered_at > 0) t->second.state.set("LatestDeliveryTime", delivered_at);
+  if (!error.empty()) t->second.state.set("LatestDeliveryError", error);
+  else erase_member(t->second.state, "LatestDeliveryError");
+  save(t->second);
+  return files;
+}
+
+}  // namespace vigil::cloudtrail

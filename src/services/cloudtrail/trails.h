@@ -1,0 +1,92 @@
+// CloudTrail trails and their log file delivery, without HTTP.
+//
+// A trail lives in its account and home region; a multi-region trail also shows (as a
+// "shadow trail") in every other region. State, in the store's Meta keyspace:
+//
+//   ct:t: account \0 home_region \0 name           -> trail JSON (configuration, selectors,
+//                                                    tags, logging and delivery status)
+//   ct:p: account \0 home_region \0 name \0 seq(8) -> one pending CloudTrail record (JSON)
+//
+// A logging trail takes the records the event bus gives it (its account; its home region, or
+// every region when multi-region; management and data events per its event selectors) and
+// appends them to its pending range, in the WAL before the call's response is sent. The
+// delivery job (every --trail-delivery-interval) turns each trail's pending records into one
+// gzip `{"Records":[...]}` file per region in the trail's bucket, under AWS's key layout, then
+// erases what it delivered; a failed delivery (bucket gone) keeps the records for the next
+// run and shows in GetTrailStatus.LatestDeliveryError. Delivery is at-least-once: a crash
+// between the object write and the erase delivers those records again, as AWS may.
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <string>
+
+#include "core/clock.h"
+#include "core/event_bus.h"
+#include "core/value.h"
+#include "services/s3/object_store.h"
+#include "store/store.h"
+
+namespace vigil::cloudtrail {
+
+// AWS's trail name rules; the InvalidTrailNameException message, or empty when valid.
+std::string trail_name_problem(std::string_view name);
+
+class TrailStore {
+ public:
+  TrailStore(store::Store& store, const Clock& clock, s3::ObjectStore& objects);
+
+  void load();   // reads every trail from the store (startup)
+  void reset();  // after the store was cleared
+
+  // The operations, in the caller's account and region, with AWS's validation and errors.
+  Value create(const std::string& account, const std::string& region, const Value& input);
+  Value update(const std::string& account, const std::string& region, const Value& input);
+  void remove(const std::string& account, const std::string& region, std::string_view name);
+  Value get(const std::string& account, const std::string& region, std::string_view name) const;
+  Value describe(const std::string& account, const std::string& region, const Value& input) const;
+  Value list(const std::string& account, const std::string& region) const;
+  Value status(const std::string& account, const std::string& region, std::string_view name) const;
+  void set_logging(const std::string& account, const std::string& region, std::string_view name, bool on);
+  Value put_event_selectors(const std::string& account, const std::string& region, const Value& input);
+  Value get_event_selectors(const std::string& account, const std::string& region, std::string_view name) const;
+  void add_tags(const std::string& account, const std::string& region, const Value& input);
+  void remove_tags(const std::string& account, const std::string& region, const Value& input);
+  Value list_tags(const std::string& account, const std::string& region, const Value& input) const;
+
+  // Event bus subscriber: buffers the record for every logging trail that selects it.
+  void on_event(const BusEvent& event);
+  // Whether some logging trail of the account selects data events (so the event history
+  // builds data event records only when someone reads them).
+  bool wants_data_events(const std::string& account) const;
+  // The delivery job: one file per trail and region with pending records. Returns files written.
+  int deliver();
+
+ private:
+  struct Trail {
+    std::string account, home_region, name;
+    Value state;  // the stored JSON document
+  };
+  using Key = std::string;  // account \0 home_region \0 name
+  static Key key_of(const std::string& account, const std::string& region, std::string_view name);
+
+  // Resolves a name or ARN as AWS does (shadow trails of multi-region trails included).
+  const Trail& find(const std::string& account, const std::string& region, std::string_view name_or_arn) const;
+  Trail& find_in_home(const std::string& account, const std::string& region, std::string_view name_or_arn);
+  void save(const Trail& trail);
+  void check_bucket(const std::string& account, const std::string& bucket) const;
+  Value trail_view(const Trail& trail) const;
+  bool selects(const Trail& trail, const BusEvent& event) const;
+  int deliver_trail(const Key& key);
+
+  store::Store& store_;
+  const Clock& clock_;
+  s3::ObjectStore& objects_;
+  mutable std::mutex mutex_;
+  std::map<Key, Trail> trails_;
+  std::atomic<uint64_t> sequence_;
+  std::mutex delivery_mutex_;  // one delivery run at a time
+};
+
+}  // namespace vigil::cloudtrail

@@ -1,0 +1,383 @@
+// Trails and log file delivery without HTTP: name rules, CRUD semantics, and delivery driven by
+// a ManualClock and Scheduler::run_due() (no sleeps).
+#include <gtest/gtest.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <filesystem>
+#include <regex>
+
+#include "core/aws_error.h"
+#include "core/clock.h"
+#include "core/event_bus.h"
+#include "core/scheduler.h"
+#include "protocol/json_codec.h"
+#include "services/cloudtrail/cloudtrail_service.h"
+#include "services/cloudtrail/event_history.h"
+#include "services/cloudtrail/trails.h"
+#include "services/logs/log_store.h"
+#include "services/logs/logs_service.h"
+#include "services/s3/object_store.h"
+#include "services/s3/s3_service.h"
+#include "store/store.h"
+
+namespace vigil::cloudtrail {
+namespace {
+
+std::string gunzip(const std::string& in) {
+  z_stream zs{};
+  EXPECT_EQ(inflateInit2(&zs, 15 + 32), Z_OK);
+  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+  zs.avail_in = static_cast<uInt>(in.size());
+  std::string out;
+  char buf[4096];
+  int rc;
+  do {
+    zs.next_out = reinterpret_cast<Bytef*>(buf);
+    zs.avail_out = sizeof buf;
+    rc = inflate(&zs, Z_NO_FLUSH);
+    out.append(buf, sizeof buf - zs.avail_out);
+  } while (rc == Z_OK);
+  inflateEnd(&zs);
+  EXPECT_EQ(rc, Z_STREAM_END);
+  return out;
+}
+
+std::string code_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const AwsError& e) {
+    return e.code();
+  }
+  return "";
+}
+
+constexpr const char* kAccount = "000000000000";
+constexpr const char* kRegion = "us-east-1";
+
+class TrailsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string templ = (std::filesystem::temp_directory_path() / "vigil-ct-XXXXXX").string();
+    ASSERT_NE(::mkdtemp(templ.data()), nullptr);
+    dir_ = templ;
+    open();
+  }
+  void TearDown() override {
+    close();
+    std::filesystem::remove_all(dir_);
+  }
+  void close() {
+    scheduler_.reset();
+    history_.reset();
+    trails_.reset();
+    objects_.reset();
+    bus_.reset();
+    logs_service_.reset();
+    log_store_.reset();
+    store_.reset();
+  }
+  void open() {
+    close();
+    store_ = store::Store::open(dir_ + "/db");
+    log_store_ = std::make_unique<logs::LogStore>(*store_, clock_);
+    logs_service_ = std::make_unique<logs::LogsService>(*log_store_, clock_);
+    bus_ = std::make_unique<EventBus>();
+    objects_ = std::make_unique<s3::ObjectStore>(*store_, dir_ + "/s3");
+    trails_ = std::make_unique<TrailStore>(*store_, clock_, *objects_);
+    trails_->load();
+    history_ = std::make_unique<EventHistory>(*store_, clock_, bus_.get());
+    bus_->subscribe([this](const BusEvent& e) { trails_->on_event(e); });
+    history_->set_data_events_wanted([this](const std::string& a) { return trails_->wants_data_events(a); });
+    scheduler_ = std::make_unique<Scheduler>(clock_);
+    scheduler_->every("trail-delivery", std::chrono::seconds(300), [this] { trails_->deliver(); });
+  }
+  void bucket(const std::string& name, const std::string& owner = kAccount) {
+    objects_->create_bucket({name, owner, kRegion, clock_.now_seconds()});
+  }
+  Value create(const std::string& name, const std::string& bucket_name, bool multi = false, const std::string& region = kRegion) {
+    Value in = Value::map();
+    in.set("Name", name);
+    in.set("S3BucketName", bucket_name);
+    if (multi) in.set("IsMultiRegionTrail", true);
+    return trails_->create(kAccount, region, in);
+  }
+  void call(const char* op, const std::string& account = kAccount, const std::string& region = kRegion) {
+    server::CallContext ctx;
+    ctx.principal = &root_;
+    ctx.account_id = account;
+    ctx.region = region;
+    ctx.request_id = "r";
+    ctx.time = clock_.now_seconds();
+    ctx.resources.emplace_back("AWS::Logs::LogGroup", "/g");
+    Value input = Value::map();
+    input.set("logGroupName", "/g");
+    Value output = Value::map();
+    history_->record({&ctx, logs_service_.get(), op, &input, &output, nullptr});
+  }
+  std::vector<s3::ObjectRecord> objects(const std::string& b) {
+    s3::ListQuery q;
+    std::vector<s3::ObjectRecord> out;
+    for (auto& e : objects_->list(b, q).entries) out.push_back(e.object);
+    return out;
+  }
+  Value records_of(const std::string& b, const s3::ObjectRecord& o) {
+    return protocol::json_to_value(gunzip(objects_->read(o, 0, o.size)), nullptr);
+  }
+
+  std::string dir_;
+  ManualClock clock_{1'800'000'000'000};  // 2027-01-15T08:00:00Z
+  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<EventBus> bus_;
+  std::unique_ptr<s3::ObjectStore> objects_;
+  std::unique_ptr<TrailStore> trails_;
+  std::unique_ptr<EventHistory> history_;
+  std::unique_ptr<Scheduler> scheduler_;
+  server::Principal root_{kAccount, "root", "test", "test", true};
+  // LogsService only classifies operations here (Management vs Data) and names the source.
+  std::unique_ptr<logs::LogStore> log_store_;
+  std::unique_ptr<logs::LogsService> logs_service_;
+};
+
+TEST(TrailNames, AwsRules) {
+  for (const char* ok : {"abc", "My_Trail-1.x", "a1b", "trail.2"}) EXPECT_EQ(trail_name_problem(ok), "") << ok;
+  for (const char* bad : {"ab", "-abc", "abc-", "a..b", "a_-b", "a b c", "1.2.3.4", "tr@il"}) EXPECT_NE(trail_name_problem(bad), "") << bad;
+  EXPECT_NE(trail_name_problem(std::string(129, 'a')), "");
+  EXPECT_EQ(trail_name_problem(std::string(128, 'a')), "");
+}
+
+TEST_F(TrailsTest, CreateGetDescribeUpdateDelete) {
+  bucket("trail-bucket");
+  EXPECT_EQ(code_of([&] { create("trail1", "no-such-bucket"); }), "S3BucketDoesNotExistException");
+  EXPECT_EQ(code_of([&] { create("tr!", "trail-bucket"); }), "InvalidTrailNameException");
+  bucket("other-owner", "111111111111");
+  EXPECT_EQ(code_of([&] { create("trail1", "other-owner"); }), "InsufficientS3BucketPolicyException");
+  Value out = create("trail1", "trail-bucket");
+  EXPECT_EQ(out.str("TrailARN"), "arn:aws:cloudtrail:us-east-1:000000000000:trail/trail1");
+  EXPECT_EQ(code_of([&] { create("trail1", "trail-bucket"); }), "TrailAlreadyExistsException");
+  create("multi", "trail-bucket", true);
+
+  EXPECT_EQ(trails_->get(kAccount, kRegion, "trail1").get("Trail")->str("HomeRegion"), "us-east-1");
+  EXPECT_EQ(trails_->get(kAccount, kRegion, "arn:aws:cloudtrail:us-east-1:000000000000:trail/trail1").get("Trail")->str("Name"), "trail1");
+  EXPECT_EQ(code_of([&] { trails_->get(kAccount, kRegion, "nope"); }), "TrailNotFoundException");
+  EXPECT_EQ(code_of([&] { trails_->get(kAccount, kRegion, "arn:aws:nope"); }), "CloudTrailARNInvalidException");
+  // Another region: only the multi-region trail shows (a shadow trail), and only in its home
+  // region can it be changed.
+  EXPECT_EQ(code_of([&] { trails_->get(kAccount, "eu-west-1", "trail1"); }), "TrailNotFoundException");
+  EXPECT_EQ(trails_->get(kAccount, "eu-west-1", "multi").get("Trail")->str("HomeRegion"), "us-east-1");
+  Value d = Value::map();
+  EXPECT_EQ(trails_->describe(kAccount, "eu-west-1", d).get("trailList")->size(), 1u);
+  d.set("includeShadowTrails", false);
+  EXPECT_EQ(trails_->describe(kAccount, "eu-west-1", d).get("trailList")->size(), 0u);
+  EXPECT_EQ(trails_->describe(kAccount, kRegion, Value::map()).get("trailList")->size(), 2u);
+  EXPECT_EQ(trails_->list(kAccount, "eu-west-1").get("Trails")->size(), 1u);
+  EXPECT_EQ(code_of([&] { trails_->set_logging(kAccount, "eu-west-1", "multi", true); }), "InvalidHomeRegionException");
+
+  Value u = Value::map();
+  u.set("Name", "trail1");
+  u.set("S3KeyPrefix", "pre");
+  EXPECT_EQ(trails_->update(kAccount, kRegion, u).str("S3KeyPrefix"), "pre");
+
+  // Survives a restart.
+  open();
+  EXPECT_EQ(trails_->get(kAccount, kRegion, "trail1").get("Trail")->str("S3KeyPrefix"), "pre");
+  trails_->remove(kAccount, kRegion, "trail1");
+  EXPECT_EQ(code_of([&] { trails_->get(kAccount, kRegion, "trail1"); }), "TrailNotFoundException");
+}
+
+TEST_F(TrailsTest, TagsAndSelectors) {
+  bucket("trail-bucket");
+  std::string arn(create("trail1", "trail-bucket").str("TrailARN"));
+  Value add = protocol::json_to_value(R"({"ResourceId":")" + arn + R"(","TagsList":[{"Key":"k","Value":"v"},{"Key":"x","Value":"y"}]})", nullptr);
+  trails_->add_tags(kAccount, kRegion, add);
+  Value rm = protocol::json_to_value(R"({"ResourceId":")" + arn + R"(","TagsList":[{"Key":"x"}]})", nullptr);
+  trails_->remove_tags(kAccount, kRegion, rm);
+  Value lt = protocol::json_to_value(R"({"ResourceIdList":[")" + arn + R"("]})", nullptr);
+  Value tags = *trails_->list_tags(kAccount, kRegion, lt).get("ResourceTagList")->as_list()[0].get("TagsList");
+  ASSERT_EQ(tags.size(), 1u);
+  EXPECT_EQ(tags.as_list()[0].str("Key"), "k");
+
+  Value sel = trails_->get_event_selectors(kAccount, kRegion, "trail1");
+  EXPECT_EQ(sel.get("EventSelectors")->as_list()[0].str("ReadWriteType"), "All");
+  Value bad = protocol::json_to_value(R"({"TrailName":"trail1","EventSelectors":[{"ReadWriteType":"All","DataResources":[{"Type":"AWS::Nope","Values":["x"]}]}]})", nullptr);
+  EXPECT_EQ(code_of([&] { trails_->put_event_selectors(kAccount, kRegion, bad); }), "InvalidEventSelectorsException");
+  Value ok = protocol::json_to_value(R"({"TrailName":"trail1","EventSelectors":[{"ReadWriteType":"WriteOnly","IncludeManagementEvents":true}]})", nullptr);
+  trails_->put_event_selectors(kAccount, kRegion, ok);
+  EXPECT_TRUE(trails_->get(kAccount, kRegion, "trail1").get("Trail")->flag("HasCustomEventSelectors", false));
+}
+
+TEST_F(TrailsTest, DeliversGzipFilesOnSchedule) {
+  bucket("trail-bucket");
+  Value in = protocol::json_to_value(R"({"Name":"trail1","S3BucketName":"trail-bucket","S3KeyPrefix":"audit"})", nullptr);
+  trails_->create(kAccount, kRegion, in);
+  call("CreateLogGroup");  // not logging yet: not delivered
+  trails_->set_logging(kAccount, kRegion, "trail1", true);
+  call("CreateLogGroup");
+  call("DescribeLogGroups");
+  call("CreateLogGroup", "111111111111");  // another account
+  call("CreateLogGroup", kAccount, "eu-west-1");  // another region, single-region trail
+  call("PutLogEvents");  // a data event, not selected
+  EXPECT_EQ(scheduler_->run_due(), 0);
+  EXPECT_TRUE(objects("trail-bucket").empty());
+
+  // The pending records survive a restart.
+  open();
+  clock_.advance(std::chrono::seconds(300));
+  EXPECT_EQ(scheduler_->run_due(), 1);
+  auto files = objects("trail-bucket");
+  ASSERT_EQ(files.size(), 1u);
+  EXPECT_TRUE(std::regex_match(files[0].key, std::regex(R"(audit/AWSLogs/000000000000/CloudTrail/us-east-1/2027/01/15/)"
+                                                        R"(000000000000_CloudTrail_us-east-1_20270115T0805Z_[A-Za-z0-9]{16}\.json\.gz)")))
+      << files[0].key;
+  Value doc = records_of("trail-bucket", files[0]);
+  const Value* records = doc.get("Records");
+  ASSERT_TRUE(records && records->is_list());
+  ASSERT_EQ(records->size(), 2u);
+  EXPECT_EQ(records->as_list()[0].str("eventName"), "CreateLogGroup");
+  EXPECT_EQ(records->as_list()[1].str("eventName"), "DescribeLogGroups");
+  EXPECT_EQ(records->as_list()[0].str("eventSource"), "logs.amazonaws.com");
+  EXPECT_EQ(records->as_list()[0].str("recipientAccountId"), kAccount);
+  Value st = trails_->status(kAccount, kRegion, "trail1");
+  EXPECT_TRUE(st.flag("IsLogging", false));
+  EXPECT_EQ(st.get("LatestDeliveryTime")->as_double(), clock_.now_seconds());
+  EXPECT_FALSE(st.has("LatestDeliveryError"));
+
+  // Nothing new: no file.
+  clock_.advance(std::chrono::seconds(300));
+  scheduler_->run_due();
+  EXPECT_EQ(objects("trail-bucket").size(), 1u);
+
+  // Stopped: no buffering.
+  trails_->set_logging(kAccount, kRegion, "trail1", false);
+  call("CreateLogGroup");
+  clock_.advance(std::chrono::seconds(300));
+  scheduler_->run_due();
+  EXPECT_EQ(objects("trail-bucket").size(), 1u);
+  EXPECT_TRUE(trails_->status(kAccount, kRegion, "trail1").has("StopLoggingTime"));
+}
+
+TEST_F(TrailsTest, MultiRegionWriteOnlyAndDataEvents) {
+  bucket("trail-bucket");
+  create("all", "trail-bucket", true);
+  Value sel = protocol::json_to_value(
+      R"({"TrailName":"all","EventSelectors":[{"ReadWriteType":"WriteOnly","IncludeManagementEvents":true,)"
+      R"("DataResources":[{"Type":"AWS::S3::Object","Values":["arn:aws:s3:::nothing/"]}]}]})",
+      nullptr);
+  trails_->put_event_selectors(kAccount, kRegion, sel);
+  trails_->set_logging(kAccount, kRegion, "all", true);
+  call("CreateLogGroup");
+  call("DescribeLogGroups");  // read: not selected
+  call("DeleteLogGroup", kAccount, "eu-west-1");
+  clock_.advance(std::chrono::seconds(300));
+  scheduler_->run_due();
+  auto files = objects("trail-bucket");
+  ASSERT_EQ(files.size(), 2u);  // one per region
+  size_t total = 0;
+  for (auto& f : files) {
+    Value doc = records_of("trail-bucket", f);
+    for (const Value& r : doc.get("Records")->as_list()) {
+      EXPECT_NE(f.key.find("/CloudTrail/" + std::string(r.str("awsRegion")) + "/"), std::string::npos);
+      EXPECT_FALSE(r.flag("readOnly", true));
+      ++total;
+    }
+  }
+  EXPECT_EQ(total, 2u);
+}
+
+TEST_F(TrailsTest, S3ObjectDataEventsBySelectorPrefix) {
+  bucket("trail-bucket");
+  create("data", "trail-bucket");
+  Value sel = protocol::json_to_value(
+      R"({"TrailName":"data","EventSelectors":[{"ReadWriteType":"All","IncludeManagementEvents":false,)"
+      R"("DataResources":[{"Type":"AWS::S3::Object","Values":["arn:aws:s3:::watched/logs/"]}]}]})",
+      nullptr);
+  trails_->put_event_selectors(kAccount, kRegion, sel);
+  trails_->set_logging(kAccount, kRegion, "data", true);
+  EXPECT_TRUE(trails_->wants_data_events(kAccount));
+  EXPECT_FALSE(trails_->wants_data_events("111111111111"));
+  s3::S3Service s3_service(*objects_);
+  auto put = [&](const char* b, const char* key) {
+    server::CallContext ctx;
+    ctx.principal = &root_;
+    ctx.account_id = kAccount;
+    ctx.region = kRegion;
+    ctx.request_id = "r";
+    ctx.time = clock_.now_seconds();
+    Value input = Value::map();
+    input.set("Bucket", b);
+    input.set("Key", key);
+    Value output = Value::map();
+    history_->record({&ctx, &s3_service, "PutObject", &input, &output, nullptr});
+  };
+  put("watched", "logs/a.txt");
+  put("watched", "other/b.txt");
+  put("unwatched", "logs/c.txt");
+  call("CreateLogGroup");  // management events are off
+  clock_.advance(std::chrono::seconds(300));
+  scheduler_->run_due();
+  auto files = objects("trail-bucket");
+  ASSERT_EQ(files.size(), 1u);
+  Value doc = records_of("trail-bucket", files[0]);
+  ASSERT_EQ(doc.get("Records")->size(), 1u);
+  const Value& r = doc.get("Records")->as_list()[0];
+  EXPECT_EQ(r.str("eventName"), "PutObject");
+  EXPECT_EQ(r.get("requestParameters")->str("Key"), "logs/a.txt");
+  EXPECT_FALSE(r.flag("managementEvent", true));
+}
+
+TEST_F(TrailsTest, StopLoggingIsItselfDelivered) {
+  bucket("trail-bucket");
+  create("trail1", "trail-bucket");
+  CloudTrailService service(*history_, *trails_);
+  auto trail_call = [&](const char* op) {
+    server::CallContext ctx;
+    ctx.principal = &root_;
+    ctx.account_id = kAccount;
+    ctx.region = kRegion;
+    ctx.request_id = "r";
+    ctx.time = clock_.now_seconds();
+    Value input = Value::map();
+    input.set("Name", "trail1");
+    (*service.handler(op))(ctx, input);
+    Value output = Value::map();
+    history_->record({&ctx, &service, op, &input, &output, nullptr});
+  };
+  trail_call("StartLogging");
+  clock_.advance(std::chrono::seconds(1));
+  trail_call("StopLogging");
+  clock_.advance(std::chrono::seconds(1));
+  trail_call("StopLogging");  // already stopped: not delivered
+  call("CreateLogGroup");
+  clock_.advance(std::chrono::seconds(300));
+  scheduler_->run_due();
+  auto files = objects("trail-bucket");
+  ASSERT_EQ(files.size(), 1u);
+  Value doc = records_of("trail-bucket", files[0]);
+  std::vector<std::string> names;
+  for (const Value& r : doc.get("Records")->as_list()) names.emplace_back(r.str("eventName"));
+  EXPECT_EQ(names, (std::vector<std::string>{"StartLogging", "StopLogging"}));
+}
+
+TEST_F(TrailsTest, DeliveryErrorIsReportedAndRetried) {
+  bucket("gone-bucket");
+  create("trail1", "gone-bucket");
+  trails_->set_logging(kAccount, kRegion, "trail1", true);
+  call("CreateLogGroup");
+  ASSERT_TRUE(objects_->delete_bucket_if_empty("gone-bucket"));
+  clock_.advance(std::chrono::seconds(300));
+  scheduler_->run_due();
+  Value st = trails_->status(kAccount, kRegion, "trail1");
+  EXPECT_EQ(st.str("LatestDeliveryError"), "NoSuchBucket");
+  EXPECT_FALSE(st.has("LatestDeliveryTime"));
+  // The records wait; once the bucket is back they are delivered and the error clears.
+  bucket("gone-bucket");
+  clock_.advance(std::chrono::seconds(300));
+  scheduler_->run_due();
+  EXPECT_EQ(objects("gone-bucket").size(), 1u);
+  st = trails_->status(kAccount, kRegion, "trail1");
+  EXPECT_FALSE(st.has("LatestDeliveryError"));
+  EXPECT_TRUE(st.has("LatestDeliveryTime"));
+}
+
+}  // namespace
+}  // namespace vigil::cloudtrail
