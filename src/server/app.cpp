@@ -12,6 +12,8 @@
 #include "services/cloudtrail/cloudtrail_service.h"
 #include "services/cloudtrail/event_history.h"
 #include "services/cloudtrail/trails.h"
+#include "services/cloudwatch/cloudwatch_service.h"
+#include "services/cloudwatch/metric_store.h"
 #include "services/logs/log_store.h"
 #include "services/logs/logs_service.h"
 #include "services/s3/object_store.h"
@@ -55,9 +57,8 @@ struct App::Impl {
   cloudtrail::TrailStore trails;  // writes log files into object_store as CloudTrail
   cloudtrail::CloudTrailService cloudtrail_service;
   s3::S3Service s3_service;
-  // Models whose services come with later issues: routed, authenticated, and answering
-  // AWS's unsupported-operation error in their own protocols.
-  UnservedService cloudwatch_service{*protocol::embedded_model("cloudwatch")};
+  cloudwatch::MetricStore metric_store{*store, clock};
+  cloudwatch::CloudWatchService cloudwatch_service{metric_store, clock};
   Dispatcher dispatcher;
   std::unique_ptr<http::HttpServer> http;
   std::string host;
@@ -83,6 +84,7 @@ struct App::Impl {
                                " with the development credentials: configure accounts with their own keys and set dev_credentials = false");
     log_store.load();
     trails.load();
+    metric_store.load();
     bus.subscribe([this](const BusEvent& event) { trails.on_event(event); });
     history.set_data_events_wanted([this](const std::string& account) { return trails.wants_data_events(account); });
     dispatcher.add_service(&logs_service);
@@ -96,11 +98,13 @@ struct App::Impl {
           logs_service.reset();
           s3_service.reset();
           cloudtrail_service.reset();
+          cloudwatch_service.reset();
         },
         accounts.config().allow_reset);
     scheduler.every("logs-retention", std::chrono::minutes(10), [this] { log_store.enforce_retention(); });
     scheduler.every("event-history-expiry", std::chrono::hours(1), [this] { history.expire(); });
     scheduler.every("trail-delivery", std::chrono::seconds(std::max(1, options.trail_delivery_interval_seconds)), [this] { trails.deliver(); });
+    scheduler.every("trail-digest", std::chrono::seconds(std::max(1, options.trail_digest_interval_seconds)), [this] { trails.digest(); });
   }
 };
 

@@ -28,6 +28,7 @@ enum class Keyspace : uint8_t {
   LogEvents,   // log events, keyed by group id, stream id, time, sequence
   Audit,       // CloudTrail event records, newest first per account/region
   AuditIndex,  // lookup-attribute index over Audit
+  Metrics,     // CloudWatch metric series and their aggregated points (services/cloudwatch)
   Count
 };
 

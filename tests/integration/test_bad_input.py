@@ -93,7 +93,7 @@ class BadInput(ServerTestCase):
     def test_services_of_later_issues_answer_unsupported(self):
         cloudwatch = self.server.client("cloudwatch")
         with self.assertRaises(Exception) as e:
-            cloudwatch.list_metrics()
+            cloudwatch.describe_alarms()
         self.assertIn(e.exception.response["Error"]["Code"], ("UnknownOperationException", "InvalidAction"))
         self.assertLess(e.exception.response["ResponseMetadata"]["HTTPStatusCode"], 500)
 

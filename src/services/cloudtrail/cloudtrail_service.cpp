@@ -58,6 +58,7 @@ CloudTrailService::CloudTrailService(EventHistory& history, TrailStore& trails)
     trails_.remove_tags(ctx.account_id, ctx.region, in);
     return empty();
   });
+  on("ListPublicKeys", [this](CallContext& ctx, const Value& in) { return trails_.list_public_keys(ctx.account_id, ctx.region, in); });
   on("ListTags", [this](CallContext& ctx, const Value& in) { return trails_.list_tags(ctx.account_id, ctx.region, in); });
 }
 

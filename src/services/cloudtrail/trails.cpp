@@ -2,6 +2,7 @@
 
 #include <zlib.h>
 
+#include <cmath>
 #include <ctime>
 #include <random>
 #include <stdexcept>
@@ -164,7 +165,6 @@ void reject_unsupported(const Value& input) {
   if (!input.str("SnsTopicName").empty()) throw unsupported("SnsTopicName (delivery notifications)");
   if (!input.str("CloudWatchLogsLogGroupArn").empty() || !input.str("CloudWatchLogsRoleArn").empty())
     throw unsupported("CloudWatchLogsLogGroupArn (delivery to CloudWatch Logs)");
-  if (bool_member(input, "EnableLogFileValidation", false)) throw unsupported("EnableLogFileValidation (digest files)");
   if (bool_member(input, "IsOrganizationTrail", false)) throw unsupported("organization trails");
 }
 
@@ -195,7 +195,7 @@ std::string trail_name_problem(std::string_view name) {
 }
 
 TrailStore::TrailStore(store::Store& store, const Clock& clock, s3::ObjectStore& objects)
-    : store_(store), clock_(clock), objects_(objects), sequence_(static_cast<uint64_t>(clock.now_millis()) * 1000) {}
+    : store_(store), clock_(clock), objects_(objects), sequence_(static_cast<uint64_t>(clock.now_millis()) * 1000), keys_(store, clock) {}
 
 TrailStore::Key TrailStore::key_of(const std::string& account, const std::string& region, std::string_view name) {
   std::string k = account;
@@ -275,7 +275,7 @@ Value TrailStore::trail_view(const Trail& trail) const {
   v.set("IsMultiRegionTrail", bool_member(s, "IsMultiRegionTrail", false));
   v.set("HomeRegion", trail.home_region);
   v.set("TrailARN", std::string(s.str("TrailARN")));
-  v.set("LogFileValidationEnabled", false);
+  v.set("LogFileValidationEnabled", bool_member(s, "LogFileValidationEnabled", false));
   v.set("HasCustomEventSelectors", bool_member(s, "HasCustomEventSelectors", false));
   v.set("HasInsightSelectors", false);
   v.set("IsOrganizationTrail", false);
@@ -323,6 +323,11 @@ Value TrailStore::create(const std::string& account, const std::string& region, 
   merge_tags(tags, input.get("TagsList"));
   t.state.set("Tags", std::move(tags));
   t.state.set("IsLogging", false);
+  if (bool_member(input, "EnableLogFileValidation", false)) {
+    t.state.set("LogFileValidationEnabled", true);
+    t.state.set("ValidationEnabledTime", clock_.now_seconds());
+    keys_.current(account, region);  // ListPublicKeys must never be empty for this trail
+  }
   save(t);
   Value out = trail_view(t);
   for (const char* drop : {"HomeRegion", "HasCustomEventSelectors", "HasInsightSelectors"}) erase_member(out, drop);
@@ -354,6 +359,19 @@ Value TrailStore::update(const std::string& account, const std::string& region, 
     for (const auto& [k, other] : trails_)
       if (&other != &t && other.account == account && other.name == t.name)
         throw AwsError("TrailAlreadyExistsException", "Trail " + t.name + " already exists for customer: " + account, 400);
+  if (input.has("EnableLogFileValidation")) {
+    bool on = bool_member(input, "EnableLogFileValidation", false);
+    if (on != bool_member(next, "LogFileValidationEnabled", false)) {
+      next.set("LogFileValidationEnabled", on);
+      // Either way the chain restarts: disabling leaves a gap the validator sees.
+      erase_member(next, "DigestChains");
+      erase_member(next, "DigestLogs");
+      if (on) {
+        next.set("ValidationEnabledTime", clock_.now_seconds());
+        keys_.current(account, region);
+      }
+    }
+  }
   t.state = std::move(next);
   save(t);
   Value out = trail_view(t);
@@ -436,6 +454,7 @@ Value TrailStore::status(const std::string& account, const std::string& region, 
     if (text) out.set(text, format_iso8601(at));
   };
   time_member("LatestDeliveryTime", "LatestDeliveryTime", nullptr);
+  time_member("LatestDigestDeliveryTime", "LatestDigestDeliveryTime", nullptr);
   time_member("StartLoggingTime", "StartLoggingTime", "TimeLoggingStarted");
   time_member("StopLoggingTime", "StopLoggingTime", "TimeLoggingStopped");
   double attempt = s.f64("LatestDeliveryAttemptTime", 0);
@@ -456,6 +475,7 @@ void TrailStore::set_logging(const std::string& account, const std::string& regi
   if (bool_member(t.state, "IsLogging", false) == on) return;
   t.state.set("IsLogging", on);
   t.state.set(on ? "StartLoggingTime" : "StopLoggingTime", clock_.now_seconds());
+  if (on) erase_member(t.state, "DigestChains");  // a restart begins a new digest chain (a gap)
   save(t);
 }
 
@@ -686,19 +706,23 @@ int TrailStore::deliver_trail(const Key& key) {
     prefix = std::string(it->second.state.str("S3KeyPrefix"));
   }
   // Pending records by region, in arrival order.
-  std::map<std::string, std::vector<std::pair<std::string, std::string>>> by_region;  // region -> (store key, json)
+  struct Pending {
+    std::string store_key, json, event_time;
+  };
+  std::map<std::string, std::vector<Pending>> by_region;
   std::string end = pending_end(key);
   auto it = store_.iterate(store::Keyspace::Meta, pending_base(key), end);
   size_t taken = 0;
   for (it->seek(pending_base(key)); it->valid() && taken < 10 * kMaxDeliveryRecords; it->next(), ++taken) {
     std::string json(it->value());
-    std::string region = home;
+    std::string region = home, event_time;
     try {
       Value record = protocol::json_to_value(json, nullptr);
       if (!record.str("awsRegion").empty()) region = std::string(record.str("awsRegion"));
+      event_time = std::string(record.str("eventTime"));
     } catch (...) {
     }
-    by_region[region].emplace_back(std::string(it->key()), std::move(json));
+    by_region[region].push_back({std::string(it->key()), std::move(json), std::move(event_time)});
   }
   if (by_region.empty()) return 0;
 
@@ -706,13 +730,18 @@ int TrailStore::deliver_trail(const Key& key) {
   int files = 0;
   std::string error;
   double delivered_at = 0;
+  Value delivered_logs = Value::list();  // for the digest files
   for (auto& [region, records] : by_region) {
     for (size_t start = 0; start < records.size(); start += kMaxDeliveryRecords) {
       size_t stop = std::min(records.size(), start + kMaxDeliveryRecords);
       std::string body = "{\"Records\":[";
+      std::string oldest, newest;
       for (size_t i = start; i < stop; ++i) {
         if (i > start) body += ',';
-        body += records[i].second;
+        body += records[i].json;
+        const std::string& et = records[i].event_time;
+        if (!et.empty() && (oldest.empty() || et < oldest)) oldest = et;
+        if (!et.empty() && (newest.empty() || et > newest)) newest = et;
       }
       body += "]}";
       std::tm tm = utc(now);
@@ -738,8 +767,18 @@ int TrailStore::deliver_trail(const Key& key) {
         break;
       }
       store::WriteBatch done(store_);
-      for (size_t i = start; i < stop; ++i) done.erase(store::Keyspace::Meta, records[i].first);
+      for (size_t i = start; i < stop; ++i) done.erase(store::Keyspace::Meta, records[i].store_key);
       store_.write(done);
+      Value log = Value::map();
+      log.set("region", region);
+      log.set("s3Bucket", bucket);
+      log.set("s3Object", object_key);
+      // The AWS CLI hashes the decompressed content.
+      log.set("hashValue", sha256_hex(body));
+      log.set("hashAlgorithm", "SHA-256");
+      log.set("newestEventTime", newest.empty() ? Value() : Value(newest));
+      log.set("oldestEventTime", oldest.empty() ? Value() : Value(oldest));
+      delivered_logs.push(std::move(log));
       ++files;
       delivered_at = now;
     }
@@ -753,8 +792,177 @@ int TrailStore::deliver_trail(const Key& key) {
   if (delivered_at > 0) t->second.state.set("LatestDeliveryTime", delivered_at);
   if (!error.empty()) t->second.state.set("LatestDeliveryError", error);
   else erase_member(t->second.state, "LatestDeliveryError");
+  if (bool_member(t->second.state, "LogFileValidationEnabled", false) && delivered_logs.size() > 0) {
+    Value logs = t->second.state.get("DigestLogs") ? *t->second.state.get("DigestLogs") : Value::list();
+    for (const Value& l : delivered_logs.as_list()) logs.push(l);
+    t->second.state.set("DigestLogs", std::move(logs));
+  }
   save(t->second);
   return files;
+}
+
+namespace {
+std::string iso_seconds(double t) {
+  std::tm tm = utc(t);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+}  // namespace
+
+int TrailStore::digest() {
+  std::lock_guard run(delivery_mutex_);
+  std::vector<Key> keys;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& [key, t] : trails_)
+      if (bool_member(t.state, "LogFileValidationEnabled", false)) keys.push_back(key);
+  }
+  int written = 0;
+  for (const Key& key : keys) {
+    Trail snapshot;
+    {
+      std::lock_guard lock(mutex_);
+      auto it = trails_.find(key);
+      if (it == trails_.end()) continue;
+      snapshot = it->second;
+    }
+    const Value& s = snapshot.state;
+    bool logging = bool_member(s, "IsLogging", false);
+    std::string bucket(s.str("S3BucketName")), prefix(s.str("S3KeyPrefix"));
+    Value chains = s.get("DigestChains") && s.get("DigestChains")->is_map() ? *s.get("DigestChains") : Value::map();
+    const Value* logs = s.get("DigestLogs");
+    // Regions to digest: the home region while logging, every chained region while logging,
+    // and any region with delivered logs not yet in a digest.
+    std::map<std::string, Value> region_logs;
+    if (logging) {
+      region_logs[snapshot.home_region] = Value::list();
+      for (const auto& [r, c] : chains.as_map()) region_logs[r] = Value::list();
+    }
+    size_t consumed = logs && logs->is_list() ? logs->size() : 0;
+    if (logs && logs->is_list())
+      for (const Value& l : logs->as_list()) {
+        Value entry = l;
+        std::string r(l.str("region"));
+        erase_member(entry, "region");
+        auto [pos, fresh] = region_logs.try_emplace(r, Value::list());
+        pos->second.push(std::move(entry));
+      }
+    double now = std::floor(clock_.now_seconds());
+    double chain_start = std::max(s.f64("ValidationEnabledTime", 0), s.f64("StartLoggingTime", 0));
+    Value new_chains = Value::map();
+    bool failed = false;
+    for (auto& [region, files] : region_logs) {
+      const Value* prev = chains.get(region);
+      double start = prev ? prev->f64("End", now) : std::floor(chain_start > 0 ? chain_start : now);
+      if (prev && now <= prev->f64("End", 0)) {  // same second as the previous digest: next run
+        new_chains.set(region, *prev);
+        continue;
+      }
+      std::string end_text = iso_seconds(now);
+      std::tm tm = utc(now);
+      char date[16], stamp[32];
+      std::strftime(date, sizeof date, "%Y/%m/%d", &tm);
+      std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
+      std::string object_key = prefix.empty() ? std::string() : prefix + "/";
+      object_key += "AWSLogs/" + snapshot.account + "/CloudTrail-Digest/" + region + "/" + date + "/" + snapshot.account + "_CloudTrail-Digest_" +
+                    region + "_" + snapshot.name + "_" + snapshot.home_region + "_" + stamp + ".json.gz";
+      std::string oldest, newest;
+      for (const Value& f : files.as_list()) {
+        std::string o(f.str("oldestEventTime")), n(f.str("newestEventTime"));
+        if (!o.empty() && (oldest.empty() || o < oldest)) oldest = o;
+        if (!n.empty() && (newest.empty() || n > newest)) newest = n;
+      }
+      try {
+        SigningKey signing = keys_.current(snapshot.account, region);
+        Value d = Value::map();
+        d.set("awsAccountId", snapshot.account);
+        d.set("digestStartTime", iso_seconds(start));
+        d.set("digestEndTime", end_text);
+        d.set("digestS3Bucket", bucket);
+        d.set("digestS3Object", object_key);
+        d.set("digestPublicKeyFingerprint", signing.fingerprint);
+        d.set("digestSignatureAlgorithm", "SHA256withRSA");
+        d.set("newestEventTime", newest.empty() ? Value() : Value(newest));
+        d.set("oldestEventTime", oldest.empty() ? Value() : Value(oldest));
+        d.set("previousDigestS3Bucket", prev ? Value(std::string(prev->str("Bucket"))) : Value());
+        d.set("previousDigestS3Object", prev ? Value(std::string(prev->str("Object"))) : Value());
+        d.set("previousDigestHashValue", prev ? Value(std::string(prev->str("Hash"))) : Value());
+        d.set("previousDigestHashAlgorithm", prev ? Value("SHA-256") : Value());
+        d.set("previousDigestSignature", prev ? Value(std::string(prev->str("Signature"))) : Value());
+        d.set("logFiles", files);
+        std::string json = protocol::value_to_json(d, nullptr, /*keep_nulls=*/true);
+        std::string hash = sha256_hex(json);
+        std::string to_sign = end_text + "\n" + bucket + "/" + object_key + "\n" + hash + "\n" + (prev ? std::string(prev->str("Signature")) : "null");
+        std::string signature = hex_encode(SigningKeys::sign(signing, to_sign));
+        auto b = objects_.bucket(bucket);
+        if (!b) throw AwsError("NoSuchBucket", "The specified bucket does not exist", 404);
+        if (b->owner_account != snapshot.account) throw AwsError("AccessDenied", "Access Denied", 403);
+        s3::ObjectRecord meta;
+        meta.content_type = "application/json";
+        meta.headers.emplace_back("ContentEncoding", "gzip");
+        meta.metadata.emplace_back("signature", signature);
+        meta.metadata.emplace_back("signature-algorithm", "SHA256withRSA");
+        objects_.put(bucket, object_key, gzip(json), meta, clock_.now_seconds());
+        Value link = Value::map();
+        link.set("Bucket", bucket);
+        link.set("Object", object_key);
+        link.set("Hash", hash);
+        link.set("Signature", signature);
+        link.set("End", now);
+        new_chains.set(region, std::move(link));
+        ++written;
+      } catch (const std::exception&) {
+        failed = true;  // keep the logs for the next run
+        if (prev) new_chains.set(region, *prev);
+      }
+    }
+    std::lock_guard lock(mutex_);
+    auto it = trails_.find(key);
+    if (it == trails_.end() || !bool_member(it->second.state, "LogFileValidationEnabled", false)) continue;
+    Value& st = it->second.state;
+    // Logs delivered after the snapshot stay for the next digest.
+    if (!failed) {
+      Value rest = Value::list();
+      if (const Value* cur = st.get("DigestLogs"); cur && cur->is_list())
+        for (size_t i = consumed; i < cur->size(); ++i) rest.push(cur->as_list()[i]);
+      st.set("DigestLogs", std::move(rest));
+    }
+    // A stopped trail's chain ends with its last digest: the next one starts a new chain.
+    if (bool_member(st, "IsLogging", false)) st.set("DigestChains", std::move(new_chains));
+    else erase_member(st, "DigestChains");
+    if (written > 0) st.set("LatestDigestDeliveryTime", clock_.now_seconds());
+    save(it->second);
+  }
+  return written;
+}
+
+Value TrailStore::list_public_keys(const std::string& account, const std::string& region, const Value& input) {
+  double now = clock_.now_seconds();
+  double end = input.f64("EndTime", now);
+  double start = input.f64("StartTime", end);
+  if (start > end) throw AwsError("InvalidTimeRangeException", "Start time must be earlier than end time.", 400);
+  bool validating = false;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& [k, t] : trails_)
+      if (t.account == account && (t.home_region == region || bool_member(t.state, "IsMultiRegionTrail", false)) &&
+          bool_member(t.state, "LogFileValidationEnabled", false))
+        validating = true;
+  }
+  if (validating) keys_.current(account, region);  // a current key exists while a trail validates
+  Value list = Value::list();
+  for (const SigningKey& k : keys_.overlapping(account, region, start, end)) {
+    Value v = Value::map();
+    v.set("Value", Blob{k.public_der});
+    v.set("ValidityStartTime", Timestamp{k.start});
+    v.set("ValidityEndTime", Timestamp{k.end});
+    v.set("Fingerprint", k.fingerprint);
+    list.push(std::move(v));
+  }
+  Value out = Value::map();
+  out.set("PublicKeyList", std::move(list));
+  return out;
 }
 
 }  // namespace vigil::cloudtrail

@@ -15,6 +15,15 @@
 // erases what it delivered; a failed delivery (bucket gone) keeps the records for the next
 // run and shows in GetTrailStatus.LatestDeliveryError. Delivery is at-least-once: a crash
 // between the object write and the erase delivers those records again, as AWS may.
+//
+// Log file integrity validation (docs: ../shared/specs/cloudtrail-integrity.md): with
+// LogFileValidationEnabled, each delivered file's SHA-256 (of the uncompressed JSON, as the
+// AWS CLI checks it) is remembered in the trail document ("DigestLogs"); the digest job
+// (every --trail-digest-interval) writes per region a gzip digest JSON listing them, signed
+// (SHA256withRSA, hex in the object's `signature` metadata) with the account+region key of
+// SigningKeys, chained through "DigestChains" (region -> previous digest). StopLogging or
+// disabling validation drops the chain, so the next digest starts a new one: a gap the
+// validator reports, as on AWS.
 #pragma once
 
 #include <atomic>
@@ -25,6 +34,7 @@
 #include "core/clock.h"
 #include "core/event_bus.h"
 #include "core/value.h"
+#include "services/cloudtrail/signing_keys.h"
 #include "services/s3/object_store.h"
 #include "store/store.h"
 
@@ -62,6 +72,12 @@ class TrailStore {
   bool wants_data_events(const std::string& account) const;
   // The delivery job: one file per trail and region with pending records. Returns files written.
   int deliver();
+  // The digest job (every --trail-digest-interval): for each trail with log file validation,
+  // one signed digest file per region, chained to the previous one. Returns digests written.
+  int digest();
+  // ListPublicKeys: every key of the account and region whose validity overlaps the range.
+  Value list_public_keys(const std::string& account, const std::string& region, const Value& input);
+  SigningKeys& signing_keys() { return keys_; }
 
  private:
   struct Trail {
@@ -86,7 +102,8 @@ class TrailStore {
   mutable std::mutex mutex_;
   std::map<Key, Trail> trails_;
   std::atomic<uint64_t> sequence_;
-  std::mutex delivery_mutex_;  // one delivery run at a time
+  std::mutex delivery_mutex_;  // one delivery or digest run at a time
+  SigningKeys keys_;
 };
 
 }  // namespace vigil::cloudtrail
