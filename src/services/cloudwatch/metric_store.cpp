@@ -251,7 +251,8 @@ std::vector<ListedSeries> MetricStore::list(const std::string& account, const st
     }
     bool match = true;
     for (const auto& [name, value] : filter.dimensions) {
-      auto d = std::find_if(id.dimensions.begin(), id.dimensions.end(), [&](const auto& p) { return p.first == name; });
+      const std::string& wanted = name;  // clang 14 cannot capture structured bindings
+      auto d = std::find_if(id.dimensions.begin(), id.dimensions.end(), [&](const auto& p) { return p.first == wanted; });
       if (d == id.dimensions.end() || (value && d->second != *value)) {
         match = false;
         break;
