@@ -20,27 +20,15 @@
 #include "services/s3/object_store.h"
 #include "services/s3/s3_service.h"
 #include "store/store.h"
+#include "http/gzip_body.h"
 
 namespace vigil::cloudtrail {
 namespace {
 
 std::string gunzip(const std::string& in) {
-  z_stream zs{};
-  EXPECT_EQ(inflateInit2(&zs, 15 + 32), Z_OK);
-  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
-  zs.avail_in = static_cast<uInt>(in.size());
-  std::string out;
-  char buf[4096];
-  int rc;
-  do {
-    zs.next_out = reinterpret_cast<Bytef*>(buf);
-    zs.avail_out = sizeof buf;
-    rc = inflate(&zs, Z_NO_FLUSH);
-    out.append(buf, sizeof buf - zs.avail_out);
-  } while (rc == Z_OK);
-  inflateEnd(&zs);
-  EXPECT_EQ(rc, Z_STREAM_END);
-  return out;
+  auto out = http::gunzip(in, 64 << 20);  // the server's own inflater
+  EXPECT_TRUE(out.has_value());
+  return out.value_or("");
 }
 
 std::string code_of(const std::function<void()>& f) {

@@ -5,9 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
-#include <fstream>
 #include <limits>
-#include <sstream>
 
 #include "core/encoding.h"
 #include "protocol/cbor.h"
@@ -17,13 +15,6 @@
 
 namespace vigil::protocol {
 namespace {
-
-std::string read_file(const std::string& path) {
-  std::ifstream f(path);
-  std::stringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
 
 std::string unhex(std::string_view hex) {
   std::string out;
@@ -258,11 +249,8 @@ TEST(CborEncodeTest, RoundTripsEveryKind) {
 
 class CborCodecTest : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() { model_ = load_service_model(read_file(VIGIL_SCHEMA_DIR "/cloudwatch.json")).release(); }
-  static void TearDownTestSuite() {
-    delete model_;
-    model_ = nullptr;
-  }
+  // The models the server itself embeds (schema/*.json, compiled in).
+  static void SetUpTestSuite() { model_ = embedded_model("cloudwatch"); }
 
   static HttpRequest request(const std::string& op, std::string body) {
     HttpRequest r;

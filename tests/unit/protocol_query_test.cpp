@@ -4,8 +4,6 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
-#include <fstream>
-#include <sstream>
 
 #include "protocol/codec.h"
 #include "protocol/query_codec.h"
@@ -13,13 +11,6 @@
 
 namespace vigil::protocol {
 namespace {
-
-std::string read_file(const std::string& path) {
-  std::ifstream f(path);
-  std::stringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
 
 Value M(std::initializer_list<std::pair<std::string, Value>> items) {
   Value v = Value::map();
@@ -44,11 +35,8 @@ HttpRequest form(std::string body) {
 
 class QueryCodecTest : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() { model_ = load_service_model(read_file(VIGIL_SCHEMA_DIR "/cloudwatch.json")).release(); }
-  static void TearDownTestSuite() {
-    delete model_;
-    model_ = nullptr;
-  }
+  // The models the server itself embeds (schema/*.json, compiled in).
+  static void SetUpTestSuite() { model_ = embedded_model("cloudwatch"); }
 
   std::pair<std::string, Value> decode(const HttpRequest& r) {
     const Operation& op = codec_.resolve_operation(r);

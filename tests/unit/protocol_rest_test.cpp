@@ -4,8 +4,6 @@
 // expected result or ClientError code.
 #include <gtest/gtest.h>
 
-#include <fstream>
-#include <sstream>
 
 #include "protocol/codec.h"
 #include "protocol/rest_codec.h"
@@ -15,13 +13,6 @@ namespace vigil::protocol {
 namespace {
 
 using Headers = std::vector<std::pair<std::string, std::string>>;
-
-std::string read_file(const std::string& path) {
-  std::ifstream f(path);
-  std::stringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
 
 Value M(std::initializer_list<std::pair<std::string, Value>> items) {
   Value v = Value::map();
@@ -53,11 +44,8 @@ std::string header(const HttpResponse& r, std::string_view name) {
 
 class S3CodecTest : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() { model_ = load_service_model(read_file(VIGIL_SCHEMA_DIR "/s3.json")).release(); }
-  static void TearDownTestSuite() {
-    delete model_;
-    model_ = nullptr;
-  }
+  // The models the server itself embeds (schema/*.json, compiled in).
+  static void SetUpTestSuite() { model_ = embedded_model("s3"); }
 
   std::pair<std::string, Value> decode(const HttpRequest& r) {
     const Operation& op = codec_.resolve_operation(r);
