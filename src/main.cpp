@@ -15,6 +15,7 @@ int usage(FILE* out) {
   std::fprintf(out,
                "usage: vigil serve [--listen HOST:PORT] [--data-dir DIR] [--config FILE]\n"
                "                   [--trail-delivery-interval SECONDS] [--trail-digest-interval SECONDS]\n"
+               "                   [--alarm-evaluation-interval SECONDS]\n"
                "       vigil --version\n");
   return out == stderr ? 2 : 0;
 }
@@ -37,7 +38,8 @@ int serve(int argc, char** argv) {
     std::string value;
     if (flag == "--help" || flag == "-h") return usage(stdout);
     std::string name = flag.substr(0, flag.find('='));
-    if (name != "--listen" && name != "--data-dir" && name != "--config" && name != "--trail-delivery-interval" && name != "--trail-digest-interval") {
+    if (name != "--listen" && name != "--data-dir" && name != "--config" && name != "--trail-delivery-interval" && name != "--trail-digest-interval" &&
+        name != "--alarm-evaluation-interval") {
       std::fprintf(stderr, "vigil: unknown flag %s\n", name.c_str());
       usage(stderr);
       return 2;
@@ -56,7 +58,8 @@ int serve(int argc, char** argv) {
     else if (flag == "--data-dir") options.data_dir = value;
     else if (flag == "--config") options.config_path = value;
     else if (flag == "--trail-delivery-interval") options.trail_delivery_interval_seconds = parse_seconds("--trail-delivery-interval", value);
-    else options.trail_digest_interval_seconds = parse_seconds("--trail-digest-interval", value);
+    else if (flag == "--trail-digest-interval") options.trail_digest_interval_seconds = parse_seconds("--trail-digest-interval", value);
+    else options.alarm_evaluation_interval_seconds = parse_seconds("--alarm-evaluation-interval", value);
   }
 
   // Signals are taken by one thread with sigwait, so the stop path is ordinary code.

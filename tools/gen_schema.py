@@ -14,6 +14,7 @@ SERVICES = {
     "cloudtrail": "2013-11-01",
     "cloudwatch": "2010-08-01",
     "s3": "2006-03-01",
+    "sns": "2010-03-31",
 }
 DROP = {"documentation", "documentationUrl", "examples", "deprecatedMessage", "deprecated"}
 

@@ -18,6 +18,9 @@
 #include "services/logs/logs_service.h"
 #include "services/s3/object_store.h"
 #include "services/s3/s3_service.h"
+#include "services/sns/delivery.h"
+#include "services/sns/sns_service.h"
+#include "services/sns/topics.h"
 #include "store/store.h"
 
 namespace vigil::server {
@@ -58,7 +61,14 @@ struct App::Impl {
   cloudtrail::CloudTrailService cloudtrail_service;
   s3::S3Service s3_service;
   cloudwatch::MetricStore metric_store{*store, clock};
-  cloudwatch::CloudWatchService cloudwatch_service{metric_store, clock};
+  cloudwatch::MetricQueryEngine metric_queries{metric_store};
+  cloudwatch::AlarmStore alarms{*store, clock, metric_queries, bus};
+  cloudwatch::DashboardStore dashboards{*store, clock};
+  cloudwatch::AnomalyDetectors anomaly_detectors{*store, clock};
+  cloudwatch::CloudWatchService cloudwatch_service{metric_store, metric_queries, alarms, dashboards, anomaly_detectors, clock};
+  sns::Topics sns_topics{*store, clock, &bus};
+  sns::Delivery sns_delivery;  // outbound POSTs on its own thread
+  sns::SnsService sns_service{sns_topics};
   Dispatcher dispatcher;
   std::unique_ptr<http::HttpServer> http;
   std::string host;
@@ -85,12 +95,35 @@ struct App::Impl {
     log_store.load();
     trails.load();
     metric_store.load();
+    alarms.load();
+    anomaly_detectors.load();
+    anomaly_detectors.set_engine(&metric_queries);
+    metric_queries.set_anomaly_detectors(&anomaly_detectors);
+    // Alarm actions publish to SNS topics of the account and region named by the topic's ARN.
+    alarms.set_sns_publisher([this](const std::string& account, const std::string&, const std::string& topic_arn,
+                                    const std::string& subject, const std::string& message) -> std::string {
+      // arn:aws:sns:<region>:<account>:<name>
+      std::vector<std::string> parts;
+      for (size_t start = 0, colon; parts.size() < 6; start = colon + 1) {
+        colon = topic_arn.find(':', start);
+        parts.push_back(topic_arn.substr(start, colon == std::string::npos ? std::string::npos : colon - start));
+        if (colon == std::string::npos) break;
+      }
+      if (parts.size() != 6) return "Invalid topic ARN " + topic_arn;
+      if (parts[4] != account) return "Topic " + topic_arn + " belongs to another account";
+      return sns_topics.publish(parts[4], parts[3], topic_arn, subject, message) ? "" : "Topic " + topic_arn + " does not exist";
+    });
+    alarms.set_evaluation_interval(int64_t{std::max(1, options.alarm_evaluation_interval_seconds)} * 1000);
     bus.subscribe([this](const BusEvent& event) { trails.on_event(event); });
     history.set_data_events_wanted([this](const std::string& account) { return trails.wants_data_events(account); });
     dispatcher.add_service(&logs_service);
     dispatcher.add_service(&cloudtrail_service);
     dispatcher.add_service(&cloudwatch_service);
     dispatcher.add_service(&s3_service);
+    sns_topics.load();
+    sns_topics.set_sink([this](sns::Outbound m) { sns_delivery.enqueue(std::move(m)); });
+    dispatcher.add_service(&sns_service);
+    dispatcher.add_public_handler([this](const HttpRequest& r) { return sns_service.public_request(r); });
     dispatcher.set_audit_sink([this](const ApiCall& call) { history.record(call); });
     dispatcher.set_reset_handler(
         [this] {
@@ -99,11 +132,15 @@ struct App::Impl {
           s3_service.reset();
           cloudtrail_service.reset();
           cloudwatch_service.reset();
+          sns_service.reset();
         },
         accounts.config().allow_reset);
     scheduler.every("logs-retention", std::chrono::minutes(10), [this] { log_store.enforce_retention(); });
     scheduler.every("event-history-expiry", std::chrono::hours(1), [this] { history.expire(); });
     scheduler.every("trail-delivery", std::chrono::seconds(std::max(1, options.trail_delivery_interval_seconds)), [this] { trails.deliver(); });
+    // Alarms are due every minute (10 s for high-resolution periods); the job looks every second.
+    scheduler.every("alarm-evaluation", std::chrono::seconds(1), [this] { alarms.evaluate_due(); });
+    scheduler.every("alarm-history-expiry", std::chrono::hours(1), [this] { alarms.expire_history(); });
     scheduler.every("trail-digest", std::chrono::seconds(std::max(1, options.trail_digest_interval_seconds)), [this] { trails.digest(); });
   }
 };
@@ -118,12 +155,15 @@ unsigned short App::listen() {
   impl_->http = std::make_unique<http::HttpServer>(options, [this](const HttpRequest& r) { return impl_->dispatcher.handle(r); });
   impl_->http->listen();
   impl_->port = impl_->http->bound_port();
+  impl_->sns_topics.set_endpoint("http://" + (impl_->host.find(':') != std::string::npos ? "[" + impl_->host + "]" : impl_->host) + ":" + std::to_string(impl_->port));
   return impl_->port;
 }
 
 void App::run() {
   impl_->scheduler.start();
+  impl_->sns_delivery.start();
   impl_->http->run();
+  impl_->sns_delivery.stop();
   impl_->scheduler.stop();
   impl_->store->sync();
 }

@@ -15,6 +15,8 @@ struct AppOptions {
   std::string config_path;  // empty: development defaults
   int trail_delivery_interval_seconds = 300;
   int trail_digest_interval_seconds = 3600;
+  // Longest time between two evaluations of an alarm (AWS: 60; shorter for tests and demos).
+  int alarm_evaluation_interval_seconds = 60;
 };
 
 class App {

@@ -101,6 +101,8 @@ HttpResponse Dispatcher::handle_internal(const HttpRequest& request) {
       response.body = "{\"reset\":true}";
       return response;
     }
+    for (auto& h : public_)
+      if (auto r = h(request)) return std::move(*r);
     return plain_json_error(404, "NotFound", "Unknown Vigil endpoint", request_id);
   }
 
@@ -115,6 +117,9 @@ HttpResponse Dispatcher::handle_internal(const HttpRequest& request) {
   auto scope = auth::parse_credential_scope(view);
   Route* route = route_for(request, scope ? std::string_view(scope->service) : std::string_view());
   if (!route) {
+    if (!scope)
+      for (auto& h : public_)
+        if (auto r = h(request)) return std::move(*r);
     if (!scope) return plain_json_error(400, "MissingAuthenticationTokenException", "Missing Authentication Token", request_id);
     return plain_json_error(400, "UnrecognizedClientException", "Vigil does not serve the service '" + scope->service + "'.", request_id);
   }

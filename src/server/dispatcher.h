@@ -5,6 +5,7 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -41,6 +42,10 @@ class Dispatcher {
     reset_allowed_ = allowed;
   }
 
+  // Unauthenticated endpoints of a service (SNS's signing certificate, SubscribeURL and
+  // UnsubscribeURL): tried for unknown /_vigil/ paths and for unsigned requests; nullopt passes.
+  void add_public_handler(std::function<std::optional<HttpResponse>(const HttpRequest&)> handler) { public_.push_back(std::move(handler)); }
+
   HttpResponse handle(const HttpRequest& request);
 
  private:
@@ -60,6 +65,7 @@ class Dispatcher {
   AuditSink audit_;
   std::function<void()> reset_;
   bool reset_allowed_ = false;
+  std::vector<std::function<std::optional<HttpResponse>(const HttpRequest&)>> public_;
 };
 
 }  // namespace vigil::server

@@ -90,10 +90,10 @@ class BadInput(ServerTestCase):
         self.assertEqual(e.exception.code, 400)
         self.assertEqual(json.loads(e.exception.read())["__type"], "MissingAuthenticationTokenException")
 
-    def test_services_of_later_issues_answer_unsupported(self):
+    def test_operations_not_served_yet_answer_unsupported(self):
         cloudwatch = self.server.client("cloudwatch")
         with self.assertRaises(Exception) as e:
-            cloudwatch.describe_alarms()
+            cloudwatch.list_metric_streams()
         self.assertIn(e.exception.response["Error"]["Code"], ("UnknownOperationException", "InvalidAction"))
         self.assertLess(e.exception.response["ResponseMetadata"]["HTTPStatusCode"], 500)
 

@@ -36,18 +36,32 @@ class CloudWatchTest : public ::testing::Test {
   }
   void TearDown() override {
     service_.reset();
+    alarms_.reset();
+    dashboards_.reset();
+    anomalies_.reset();
+    queries_.reset();
     metrics_.reset();
     store_.reset();
     std::filesystem::remove_all(dir_);
   }
   void open() {
     service_.reset();
+    alarms_.reset();
+    dashboards_.reset();
+    anomalies_.reset();
+    queries_.reset();
     metrics_.reset();
     store_.reset();
     store_ = store::Store::open(dir_);
     metrics_ = std::make_unique<MetricStore>(*store_, clock_);
     metrics_->load();
-    service_ = std::make_unique<CloudWatchService>(*metrics_, clock_);
+    queries_ = std::make_unique<MetricQueryEngine>(*metrics_);
+    alarms_ = std::make_unique<AlarmStore>(*store_, clock_, *queries_, bus_);
+    alarms_->load();
+    dashboards_ = std::make_unique<DashboardStore>(*store_, clock_);
+    anomalies_ = std::make_unique<AnomalyDetectors>(*store_, clock_);
+    anomalies_->load();
+    service_ = std::make_unique<CloudWatchService>(*metrics_, *queries_, *alarms_, *dashboards_, *anomalies_, clock_);
   }
   Value call(const std::string& op, const Value& in) {
     server::CallContext ctx;
@@ -84,6 +98,11 @@ class CloudWatchTest : public ::testing::Test {
   ManualClock clock_{kNowMs};
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<MetricStore> metrics_;
+  EventBus bus_;
+  std::unique_ptr<MetricQueryEngine> queries_;
+  std::unique_ptr<AlarmStore> alarms_;
+  std::unique_ptr<DashboardStore> dashboards_;
+  std::unique_ptr<AnomalyDetectors> anomalies_;
   std::unique_ptr<CloudWatchService> service_;
 };
 

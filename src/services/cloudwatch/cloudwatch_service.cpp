@@ -5,6 +5,7 @@
 
 #include "core/encoding.h"
 #include "http/gzip_body.h"
+#include "services/cloudwatch/extended_statistics.h"
 
 namespace vigil::cloudwatch {
 
@@ -50,11 +51,22 @@ std::string with_thousands(int64_t n) {
 
 }  // namespace
 
-CloudWatchService::CloudWatchService(MetricStore& store, const Clock& clock)
-    : Service(*protocol::embedded_model("cloudwatch")), store_(store), clock_(clock) {
+CloudWatchService::CloudWatchService(MetricStore& store, const MetricQueryEngine& queries, AlarmStore& alarms,
+                                     DashboardStore& dashboards, AnomalyDetectors& anomalies, const Clock& clock)
+    : Service(*protocol::embedded_model("cloudwatch")),
+      store_(store),
+      queries_(queries),
+      alarms_(alarms),
+      dashboards_(dashboards),
+      anomalies_(anomalies),
+      clock_(clock) {
   on("PutMetricData", [this](CallContext& c, const Value& in) { return put_metric_data(c, in); });
   on("ListMetrics", [this](CallContext& c, const Value& in) { return list_metrics(c, in); });
   on("GetMetricStatistics", [this](CallContext& c, const Value& in) { return get_metric_statistics(c, in); });
+  on("GetMetricData", [this](CallContext& c, const Value& in) { return get_metric_data(c, in); });
+  register_alarm_handlers();
+  register_dashboard_handlers();
+  register_anomaly_handlers();
 }
 
 server::AuditClass CloudWatchService::audit_class(std::string_view operation) const {
@@ -137,7 +149,7 @@ Value CloudWatchService::put_metric_data(CallContext& ctx, const Value& in) {
       }
       if (p.aggregate.count == 0) continue;  // nothing to record (empty Values, zero Counts)
     } else if (stats) {
-      Aggregate a{stats->f64("SampleCount", 0), stats->f64("Sum", 0), stats->f64("Minimum", 0), stats->f64("Maximum", 0)};
+      Aggregate a{stats->f64("SampleCount", 0), stats->f64("Sum", 0), stats->f64("Minimum", 0), stats->f64("Maximum", 0), {}};
       check_value(a.count, at + ".StatisticValues.SampleCount");
       check_value(a.sum, at + ".StatisticValues.Sum");
       check_value(a.min, at + ".StatisticValues.Minimum");
@@ -145,7 +157,8 @@ Value CloudWatchService::put_metric_data(CallContext& ctx, const Value& in) {
       if (a.count <= 0) throw invalid_value("The value " + format_number(a.count) + " for parameter " + at + ".StatisticValues.SampleCount is invalid.");
       if (a.min > a.max)
         throw invalid_value("The parameter " + at + ".StatisticValues.Maximum must be greater than " + at + ".StatisticValues.Minimum.");
-      p.aggregate = a;
+      if (a.min == a.max) a.sketch.add(a.min, a.count);  // all values known: percentiles exist
+      p.aggregate = std::move(a);
     } else {
       throw missing(at + ".Value");
     }
@@ -213,10 +226,13 @@ Value CloudWatchService::get_metric_statistics(CallContext& ctx, const Value& in
     throw invalid_value("The parameter Period must be 1, 5, 10, 30, or a multiple of 60.");
   const Value* stats = in.get("Statistics");
   const Value* extended = in.get("ExtendedStatistics");
-  if ((!stats || stats->size() == 0) && (!extended || extended->size() == 0))
-    throw combination("Must specify either Statistics or ExtendedStatistics");
-  if (extended && extended->size() > 0)
-    throw invalid_value("Vigil does not compute ExtendedStatistics (percentiles) yet (see docs/coverage.md).");
+  const bool has_stats = stats && stats->size() > 0, has_extended = extended && extended->size() > 0;
+  if (!has_stats && !has_extended) throw combination("Must specify either Statistics or ExtendedStatistics");
+  if (has_stats && has_extended) throw combination("Must specify either Statistics or ExtendedStatistics, but not both");
+  if (has_extended)
+    for (const Value& e : extended->as_list())
+      if (!parse_extended_statistic(e.as_string()))
+        throw invalid_value("The value " + e.as_string() + " for parameter ExtendedStatistics is not supported.");
 
   const int64_t start = static_cast<int64_t>(std::floor(in.get("StartTime")->as_timestamp().epoch_seconds));
   const int64_t end = static_cast<int64_t>(std::floor(in.get("EndTime")->as_timestamp().epoch_seconds));
@@ -238,13 +254,14 @@ Value CloudWatchService::get_metric_statistics(CallContext& ctx, const Value& in
   for (const StatBucket& b : buckets) {
     Value p = Value::map();
     p.set("Timestamp", Timestamp{static_cast<double>(b.start_s)});
-    for (const Value& s : stats->as_list()) {
-      const std::string& name = s.as_string();
-      if (name == "SampleCount") p.set(name, b.aggregate.count);
-      else if (name == "Sum") p.set(name, b.aggregate.sum);
-      else if (name == "Average") p.set(name, b.aggregate.sum / b.aggregate.count);
-      else if (name == "Minimum") p.set(name, b.aggregate.min);
-      else if (name == "Maximum") p.set(name, b.aggregate.max);
+    if (has_stats)
+      for (const Value& s : stats->as_list())
+        if (auto v = statistic_value(b, s.as_string())) p.set(s.as_string(), *v);
+    if (has_extended) {
+      Value values = Value::map();
+      for (const Value& e : extended->as_list())
+        if (auto v = statistic_value(b, e.as_string())) values.set(e.as_string(), *v);
+      p.set("ExtendedStatistics", std::move(values));
     }
     p.set("Unit", units()[b.unit]);
     datapoints.push(std::move(p));
@@ -252,6 +269,72 @@ Value CloudWatchService::get_metric_statistics(CallContext& ctx, const Value& in
   Value out = Value::map();
   out.set("Label", series.metric_name);
   out.set("Datapoints", std::move(datapoints));
+  return out;
+}
+
+Value CloudWatchService::get_metric_data(CallContext& ctx, const Value& in) {
+  const double start_time = in.get("StartTime")->as_timestamp().epoch_seconds;
+  const double end_time = in.get("EndTime")->as_timestamp().epoch_seconds;
+  if (start_time >= end_time) throw invalid_value("The parameter StartTime must be less than the parameter EndTime.");
+  const int64_t max_points = in.i64("MaxDatapoints", 100800);
+  if (max_points < 1) throw invalid_value("The value " + std::to_string(max_points) + " for parameter MaxDatapoints is invalid.");
+  const bool descending = in.str("ScanBy", "TimestampDescending") != "TimestampAscending";
+  int64_t skip = 0;
+  if (const Value* token = in.get("NextToken")) {
+    std::optional<std::string> raw = base64_decode(token->as_string());
+    if (!raw || raw->rfind("gmd:", 0) != 0) throw AwsError("InvalidNextToken", "The service returned an invalid NextToken.", 400);
+    skip = std::strtoll(raw->c_str() + 4, nullptr, 10);
+  }
+  // Timestamps are whole seconds; a query window [start, end) of whole seconds covers them.
+  const int64_t start = static_cast<int64_t>(std::floor(start_time));
+  const int64_t end = static_cast<int64_t>(std::ceil(end_time));
+  std::vector<QueryResult> results = queries_.run(ctx.account_id, ctx.region, *in.get("MetricDataQueries"), start, end);
+
+  // Pages cut the flattened (result, point) sequence after MaxDatapoints points; the token is
+  // the number of points already returned. Each page re-runs the queries (O(window) each).
+  Value out_results = Value::list();
+  int64_t position = 0, emitted = 0;
+  bool truncated = false;
+  for (const QueryResult& r : results) {
+    if (!r.return_data) continue;
+    std::vector<math::Series> series = r.series;
+    if (series.empty()) series.emplace_back();
+    for (math::Series& s : series) {
+      Value timestamps = Value::list(), values = Value::list();
+      const size_t n = s.timestamps.size();
+      const int64_t series_start = position;
+      bool partial = false;
+      for (size_t k = 0; k < n; ++k) {
+        size_t i = descending ? n - 1 - k : k;
+        if (position++ < skip) continue;
+        if (emitted == max_points) {
+          truncated = partial = true;
+          break;
+        }
+        timestamps.push(Timestamp{static_cast<double>(s.timestamps[i])});
+        values.push(s.values[i]);
+        ++emitted;
+      }
+      // Wholly returned on an earlier page (an empty series goes out with the page it starts).
+      if (skip > 0 && (n > 0 ? position <= skip : series_start <= skip)) continue;
+      Value result = Value::map();
+      result.set("Id", r.id);
+      result.set("Label", s.label.empty() ? r.label : s.label);
+      result.set("Timestamps", std::move(timestamps));
+      result.set("Values", std::move(values));
+      result.set("StatusCode", partial ? std::string("PartialData") : r.status);
+      Value messages = Value::list();
+      for (const QueryMessage& m : r.messages) messages.push(Value::map().set("Code", m.code).set("Value", m.value));
+      result.set("Messages", std::move(messages));
+      out_results.push(std::move(result));
+      if (truncated) break;
+    }
+    if (truncated) break;
+  }
+  Value out = Value::map();
+  out.set("MetricDataResults", std::move(out_results));
+  out.set("Messages", Value::list());
+  if (truncated) out.set("NextToken", base64_encode("gmd:" + std::to_string(skip + emitted)));
   return out;
 }
 

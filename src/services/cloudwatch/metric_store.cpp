@@ -1,5 +1,7 @@
 #include "services/cloudwatch/metric_store.h"
 
+#include "services/cloudwatch/point_block.h"
+
 #include <algorithm>
 #include <cstring>
 #include <map>
@@ -18,12 +20,22 @@ uint64_t get_u64(std::string_view in, size_t at) {
   return v;
 }
 // Bucket starts are non-negative epoch seconds (timestamps are validated to be recent).
-std::string point_prefix(uint64_t series, uint8_t resolution) {
+std::string point_prefix(uint64_t series, uint8_t code) {
   std::string k = "P";
   put_u64(k, series);
-  k.push_back(static_cast<char>(resolution));
+  k.push_back(static_cast<char>(code));
   return k;
 }
+std::string point_key(uint64_t series, uint8_t code, int64_t time_s) {
+  std::string k = point_prefix(series, code);
+  put_u64(k, static_cast<uint64_t>(std::max<int64_t>(0, time_s)));
+  return k;
+}
+constexpr size_t kPrefixSize = 10;                 // "P" id code
+constexpr size_t kRawKeySize = kPrefixSize + 17;   // + bucket unit seq
+constexpr size_t kBlockKeySize = kPrefixSize + 8;  // + day
+int64_t align_down(int64_t t, int64_t step) { return t - ((t % step) + step) % step; }
+uint8_t raw_code_of(int resolution) { return resolution == 1 ? 1 : 60; }
 std::string directory_prefix(const std::string& account, const std::string& region) {
   std::string k = "S";
   k += account;
@@ -59,6 +71,7 @@ void Aggregate::add(double value, double n) {
   }
   count += n;
   sum += value * n;
+  sketch.add(value, n);
 }
 
 void Aggregate::merge(const Aggregate& o) {
@@ -71,26 +84,39 @@ void Aggregate::merge(const Aggregate& o) {
   sum += o.sum;
   min = std::min(min, o.min);
   max = std::max(max, o.max);
+  sketch.merge(o.sketch);
 }
 
 std::string Aggregate::encode() const {
-  std::string out(1, '\x01');  // format 1: count, sum, min, max (a sketch may follow in format 2)
+  // All values equal (one value per bucket, the common gauge case): the sketch is implied.
+  const bool implied = min == max && sketch.total_count() == count;
+  std::string out(1, implied ? '\x01' : '\x02');
   for (double d : {count, sum, min, max}) {
     uint64_t bits;
     std::memcpy(&bits, &d, 8);
     put_u64(out, bits);
   }
+  if (!implied) sketch.encode(out);
   return out;
 }
 
 std::optional<Aggregate> Aggregate::decode(std::string_view bytes) {
-  if (bytes.size() < 33 || bytes[0] < 1) return std::nullopt;
+  if (bytes.size() < 33 || bytes[0] < 1 || bytes[0] > 2) return std::nullopt;
   double d[4];
   for (int i = 0; i < 4; ++i) {
     uint64_t bits = get_u64(bytes, 1 + i * 8);
     std::memcpy(&d[i], &bits, 8);
   }
-  return Aggregate{d[0], d[1], d[2], d[3]};
+  Aggregate a{d[0], d[1], d[2], d[3], {}};
+  if (bytes[0] == 1) {
+    if (a.count > 0 && a.min == a.max) a.sketch.add(a.min, a.count);
+  } else {
+    std::string_view rest = bytes.substr(33);
+    std::optional<QuantileSketch> sketch = QuantileSketch::decode(rest);
+    if (!sketch) return std::nullopt;
+    a.sketch = std::move(*sketch);
+  }
+  return a;
 }
 
 const std::vector<std::string>& units() {
@@ -166,9 +192,10 @@ void MetricStore::put(const std::string& account, const std::string& region, con
         put_u64(v, static_cast<uint64_t>(now));
         batch.put(store::Keyspace::Metrics, it->first, v);
       }
+      const int resolution = p.storage_resolution == 1 ? 1 : 60;
       int64_t ts_s = p.timestamp_ms / 1000;
-      int64_t bucket = ts_s - ts_s % p.storage_resolution;
-      groups[{it->second.id, static_cast<uint8_t>(p.storage_resolution), bucket, p.unit}].merge(p.aggregate);
+      int64_t bucket = ts_s - ts_s % resolution;
+      groups[{it->second.id, raw_code_of(resolution), bucket, p.unit}].merge(p.aggregate);
     }
     if (new_series) {
       std::string v;
@@ -198,29 +225,179 @@ std::vector<StatBucket> MetricStore::statistics(const std::string& account, cons
     id = it->second.id;
   }
   std::map<std::pair<int64_t, uint8_t>, Aggregate> out;
-  for (uint8_t resolution : {uint8_t{1}, uint8_t{60}}) {
-    std::string prefix = point_prefix(id, resolution);
-    std::string lower = prefix, upper = prefix;
-    put_u64(lower, static_cast<uint64_t>(std::max<int64_t>(0, start_s - start_s % resolution)));
-    put_u64(upper, static_cast<uint64_t>(std::max<int64_t>(0, end_s)));
-    auto it = store_.iterate(store::Keyspace::Metrics, lower, upper);
-    for (it->seek(lower); it->valid(); it->next()) {
+  if (end_s <= start_s || period_s <= 0) return {};
+  auto fold = [&](int64_t bucket, uint8_t u, const Aggregate& agg) {
+    if (bucket < start_s || bucket >= end_s) return;  // a coarser bucket straddling start
+    if (unit && u != *unit) return;
+    int64_t aligned = start_s + (bucket - start_s) / period_s * period_s;
+    out[{aligned, u}].merge(agg);
+  };
+  // One iterator (one snapshot) over the series' whole key range: see the header.
+  auto it = store_.iterate(store::Keyspace::Metrics, point_prefix(id, 0), point_prefix(id + 1, 0));
+  std::vector<BlockPoint> block;
+  for (const Level& level : kLevels) {
+    const int64_t res = level.resolution_s;
+    std::string upper = point_key(id, level.raw_code, end_s);
+    for (it->seek(point_key(id, level.raw_code, align_down(start_s, res))); it->valid() && it->key() < upper; it->next()) {
       std::string_view k = it->key();
-      if (k.size() != prefix.size() + 17) continue;
-      int64_t bucket = static_cast<int64_t>(get_u64(k, prefix.size()));
-      uint8_t u = static_cast<uint8_t>(k[prefix.size() + 8]);
-      if (bucket < start_s || bucket >= end_s) continue;  // a 60 s bucket straddling start
-      if (unit && u != *unit) continue;
+      if (k.size() != kRawKeySize) continue;
       auto agg = Aggregate::decode(it->value());
       if (!agg) continue;
-      int64_t aligned = start_s + (bucket - start_s) / period_s * period_s;
-      out[{aligned, u}].merge(*agg);
+      fold(static_cast<int64_t>(get_u64(k, kPrefixSize)), static_cast<uint8_t>(k[kPrefixSize + 8]), *agg);
+    }
+    if (!level.block_code) continue;
+    upper = point_key(id, level.block_code, end_s);
+    for (it->seek(point_key(id, level.block_code, align_down(start_s, kBlockSpanS))); it->valid() && it->key() < upper;
+         it->next()) {
+      std::string_view k = it->key();
+      if (k.size() != kBlockKeySize) continue;
+      block.clear();
+      if (!decode_point_block(it->value(), static_cast<int64_t>(get_u64(k, kPrefixSize)), res, block)) continue;
+      for (const BlockPoint& p : block) fold(p.bucket_s, p.unit, p.aggregate);
     }
   }
   std::vector<StatBucket> result;
   result.reserve(out.size());
   for (const auto& [k, agg] : out) result.push_back(StatBucket{k.first, k.second, agg});
   return result;
+}
+
+const MetricStore::Level MetricStore::kLevels[4] = {
+    {1, 3 * 3600, 1, 0, 3600},
+    {60, 15 * 86400, 60, 61, kBlockSpanS},
+    {300, 63 * 86400, 150, 151, kBlockSpanS},
+    {3600, 455 * 86400, 240, 241, kBlockSpanS},
+};
+
+MetricStore::CompactionStats MetricStore::last_compaction() const {
+  std::lock_guard lock(compact_mutex_);
+  return last_compaction_;
+}
+
+void MetricStore::compact() {
+  std::lock_guard compacting(compact_mutex_);
+  const int64_t now_s = clock_.now_millis() / 1000;
+  std::vector<uint64_t> ids;
+  {
+    std::lock_guard lock(mutex_);
+    ids.reserve(series_.size());
+    for (const auto& entry : series_) ids.push_back(entry.second.id);
+  }
+  std::sort(ids.begin(), ids.end());  // key order: the store reads sequentially
+  CompactionStats stats;
+  for (uint64_t id : ids) compact_series(id, now_s, stats);
+  last_compaction_ = stats;
+}
+
+void MetricStore::compact_series(uint64_t id, int64_t now_s, CompactionStats& stats) {
+  for (size_t li = 0; li < std::size(kLevels); ++li) {
+    const Level& level = kLevels[li];
+    const bool last = li + 1 == std::size(kLevels);
+    // Points before `cutoff` leave this level: rolled into the next one, or deleted from the
+    // last. Aligned to the next level's resolution so a coarse bucket is rolled whole.
+    const int64_t cutoff = align_down(now_s - level.keep_s, last ? level.resolution_s : kLevels[li + 1].resolution_s);
+    const int64_t pack_cutoff = level.block_code ? now_s - kPackAfterS : 0;
+    const int64_t raw_limit = std::max(cutoff, pack_cutoff);  // raw records before it are folded
+    int64_t pos = 0;
+    while (true) {
+      // The next chunk holding a raw record before raw_limit or a block starting before cutoff.
+      std::optional<int64_t> next;
+      if (pos < raw_limit) {
+        std::string lower = point_key(id, level.raw_code, pos), upper = point_key(id, level.raw_code, raw_limit);
+        auto it = store_.iterate(store::Keyspace::Metrics, lower, upper);
+        for (it->seek(lower); it->valid(); it->next())
+          if (it->key().size() == kRawKeySize) {
+            next = static_cast<int64_t>(get_u64(it->key(), kPrefixSize));
+            break;
+          }
+      }
+      if (level.block_code && pos < cutoff) {
+        std::string lower = point_key(id, level.block_code, pos), upper = point_key(id, level.block_code, cutoff);
+        auto it = store_.iterate(store::Keyspace::Metrics, lower, upper);
+        for (it->seek(lower); it->valid(); it->next())
+          if (it->key().size() == kBlockKeySize) {
+            int64_t day = static_cast<int64_t>(get_u64(it->key(), kPrefixSize));
+            next = next ? std::min(*next, day) : day;
+            break;
+          }
+      }
+      if (!next) break;
+      const int64_t lo = align_down(*next, level.chunk_s);
+      compact_chunk(id, li, lo, lo + level.chunk_s, cutoff, raw_limit, stats);
+      pos = lo + level.chunk_s;
+    }
+  }
+}
+
+void MetricStore::compact_chunk(uint64_t id, size_t li, int64_t lo, int64_t hi, int64_t cutoff, int64_t raw_limit,
+                                CompactionStats& stats) {
+  const Level& level = kLevels[li];
+  const bool last = li + 1 == std::size(kLevels);
+  std::map<std::pair<int64_t, uint8_t>, Aggregate> points;
+  std::vector<std::string> consumed;  // exactly the raw keys read: a concurrent put's survive
+  {
+    std::string lower = point_key(id, level.raw_code, lo), upper = point_key(id, level.raw_code, std::min(hi, raw_limit));
+    auto it = store_.iterate(store::Keyspace::Metrics, lower, upper);
+    for (it->seek(lower); it->valid(); it->next()) {
+      std::string_view k = it->key();
+      if (k.size() != kRawKeySize) continue;
+      auto agg = Aggregate::decode(it->value());
+      if (!agg) continue;  // left alone, as reads skip it
+      points[{static_cast<int64_t>(get_u64(k, kPrefixSize)), static_cast<uint8_t>(k[kPrefixSize + 8])}].merge(*agg);
+      consumed.emplace_back(k);
+    }
+  }
+  stats.raw_records_read += consumed.size();
+  bool had_block = false;
+  std::string block_key;
+  if (level.block_code) {
+    block_key = point_key(id, level.block_code, lo);
+    if (auto bytes = store_.get(store::Keyspace::Metrics, block_key)) {
+      std::vector<BlockPoint> block;
+      if (!decode_point_block(*bytes, lo, level.resolution_s, block)) return;  // never drop what we cannot read
+      had_block = true;
+      ++stats.blocks_read;
+      for (BlockPoint& p : block) points[{p.bucket_s, p.unit}].merge(p.aggregate);
+    }
+  }
+  if (consumed.empty() && !had_block) return;
+  ++stats.chunks;
+  std::map<std::pair<int64_t, uint8_t>, Aggregate> rolled;
+  std::vector<BlockPoint> keep;
+  bool changed = !consumed.empty();
+  for (auto& [key, agg] : points) {
+    if (key.first < cutoff) {
+      changed = true;
+      if (last)
+        ++stats.points_dropped;
+      else
+        rolled[{align_down(key.first, kLevels[li + 1].resolution_s), key.second}].merge(agg);
+    } else {
+      keep.push_back(BlockPoint{key.first, key.second, std::move(agg)});
+    }
+  }
+  if (!changed) return;
+  store::WriteBatch batch(store_);
+  for (const std::string& k : consumed) batch.erase(store::Keyspace::Metrics, k);
+  if (level.block_code) {
+    if (!keep.empty()) {
+      batch.put(store::Keyspace::Metrics, block_key, encode_point_block(lo, level.resolution_s, keep));
+      ++stats.blocks_written;
+    } else if (had_block) {
+      batch.erase(store::Keyspace::Metrics, block_key);
+      ++stats.blocks_deleted;
+    }
+  } else if (!keep.empty()) {
+    return;  // cannot happen (raw_limit == cutoff without blocks): keep the records as they are
+  }
+  for (const auto& [key, agg] : rolled) {
+    std::string k = point_key(id, kLevels[li + 1].raw_code, key.first);
+    k.push_back(static_cast<char>(key.second));
+    put_u64(k, write_seq_++);
+    batch.put(store::Keyspace::Metrics, k, agg.encode());
+  }
+  stats.rolled_records_written += rolled.size();
+  store_.write(batch, store::Durability::Sync);
 }
 
 std::vector<ListedSeries> MetricStore::list(const std::string& account, const std::string& region, const ListFilter& filter,

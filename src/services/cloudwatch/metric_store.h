@@ -4,16 +4,27 @@
 //   "S" account \0 region \0 namespace \0 name \0 dims     -> series id (8) + last put ms (8)
 //       dims = each "name\x01value\x02", sorted by name: one canonical key per series, and a
 //       prefix scan lists a namespace's (or a metric's) series in ListMetrics' order.
-//   "P" series id (8) resolution (1) bucket start s (8) unit (1) write seq (8)
+//   "P" series id (8) resolution code (1) bucket start s (8) unit (1) write seq (8)
 //                                                         -> Aggregate (format byte + 4 doubles)
-//       A PutMetricData call folds its values per (series, resolution bucket, unit) in memory
-//       and writes one record per group: no read-modify-write on the hot path. A query is a
-//       range scan of one series' key range [start, end) per resolution that merges records
-//       of the same bucket; nothing loads a whole history. Roll-ups/retention (later) rewrite
-//       a bucket range into one record and range-delete the originals, the resolution byte
-//       before the time lets them drop a resolution's old points with one erase_range.
+//       A raw record. A PutMetricData call folds its values per (series, resolution bucket,
+//       unit) in memory and writes one record per group: no read-modify-write on the hot path.
+//       Resolution codes: 1 = 1 s, 60 = 60 s, 150 = 5 min, 240 = 1 h (see kLevels).
+//   "P" series id (8) block code (1) day start s (8)     -> point_block (encode_point_block)
+//       A block: the settled points of one series, resolution and UTC day, packed by
+//       compact(). Block codes are the resolution code + 1, so a resolution's raw records and
+//       its blocks are two separate key ranges of the series' range (compaction finds the raw
+//       records it must fold with one bounded seek, without stepping over blocks).
+//   A query reads the series' whole key range through ONE iterator (one snapshot), seeking to
+//   [start, end) in each resolution's raw and block ranges and merging records of the same
+//   bucket: compaction rewrites records atomically (one batch), so a reader sees either the
+//   records before a compaction step or after it, never both. Nothing loads a whole history.
+//   Retention and roll-ups (compact(), as AWS): 1 s points are kept 3 hours, then rolled up
+//   into 60 s buckets; 60 s kept 15 days, then 5 min; 5 min kept 63 days, then 1 h; 1 h kept
+//   455 days, then deleted. Raw 60 s/5 min/1 h records older than 2 hours are packed into
+//   their day's block.
 //   "C"                                                   -> next series id (8)
-// Aggregate's format byte leaves room for a mergeable percentile sketch after the doubles.
+// Aggregate's format byte: 1 = the four doubles (all values were equal: the sketch is
+// rebuilt from min and count on decode), 2 = the doubles then the percentile sketch.
 #pragma once
 
 #include <atomic>
@@ -26,6 +37,7 @@
 #include <vector>
 
 #include "core/clock.h"
+#include "services/cloudwatch/quantile_sketch.h"
 #include "store/store.h"
 
 namespace vigil::cloudwatch {
@@ -34,6 +46,9 @@ using Dimensions = std::vector<std::pair<std::string, std::string>>;  // sorted 
 
 struct Aggregate {
   double count = 0, sum = 0, min = 0, max = 0;
+  // Values for percentiles and the other extended statistics (1% relative error). Empty for
+  // data put as StatisticValues with Minimum != Maximum: AWS has no percentiles for those.
+  QuantileSketch sketch;
   void add(double value, double n = 1);
   void merge(const Aggregate& other);
   std::string encode() const;
@@ -81,8 +96,9 @@ class MetricStore {
   // (series, bucket, unit) of the call, one synced write for the whole call.
   void put(const std::string& account, const std::string& region, const std::vector<PointBatch>& points);
 
-  // Cost: one series lookup, then a range scan of that series over [start, end) for each
-  // storage resolution: O(records in range). Buckets are aligned to `period` seconds.
+  // Cost: one series lookup, then a range scan of that series over [start, end) in each
+  // resolution's raw and block ranges (blocks from the day holding `start`): O(records in
+  // range + points of the blocks touched). Buckets are aligned to `period` seconds.
   // unit: filter, or nullopt for all units (buckets of different units stay separate).
   std::vector<StatBucket> statistics(const std::string& account, const std::string& region, const SeriesId& series,
                                      int64_t start_s, int64_t end_s, int64_t period_s, std::optional<uint8_t> unit) const;
@@ -99,7 +115,37 @@ class MetricStore {
 
   void reset();
 
+  // Roll-ups, retention and packing (see the top of this file), as of the injected clock:
+  // one series, resolution and chunk (one hour of 1 s records, one day otherwise) at a time,
+  // each chunk one synced batch, so memory is bounded by one chunk. Concurrent put() and
+  // statistics() are safe: a chunk deletes exactly the raw records it read (never a range a
+  // concurrent late put could write into) and replaces them atomically. Cost per call: a few
+  // seeks per series and resolution when there is nothing to do; otherwise proportional to
+  // the records folded plus one block (at most one day of points) read and written per day
+  // touched. Calls are serialized.
+  struct CompactionStats {
+    uint64_t chunks = 0, raw_records_read = 0, blocks_read = 0, blocks_written = 0, blocks_deleted = 0,
+             rolled_records_written = 0, points_dropped = 0;
+  };
+  void compact();
+  CompactionStats last_compaction() const;
+
+  // Resolution levels (storage resolution in seconds, how long it is kept, key codes).
+  struct Level {
+    int64_t resolution_s;
+    int64_t keep_s;
+    uint8_t raw_code, block_code;  // block_code 0: never packed (1 s points only live 3 hours)
+    int64_t chunk_s;
+  };
+  static const Level kLevels[4];
+  static constexpr int64_t kPackAfterS = 2 * 3600;
+  static constexpr int64_t kBlockSpanS = 86400;
+
  private:
+  void compact_series(uint64_t id, int64_t now_s, CompactionStats& stats);
+  void compact_chunk(uint64_t id, size_t level, int64_t lo, int64_t hi, int64_t cutoff, int64_t raw_limit,
+                     CompactionStats& stats);
+
   struct SeriesInfo {
     uint64_t id;
     int64_t last_put_ms;
@@ -110,6 +156,8 @@ class MetricStore {
   std::unordered_map<std::string, SeriesInfo> series_;  // by series key
   uint64_t next_id_ = 1;
   std::atomic<uint64_t> write_seq_;
+  mutable std::mutex compact_mutex_;
+  CompactionStats last_compaction_;
 };
 
 std::string series_key(const std::string& account, const std::string& region, const SeriesId& id);
