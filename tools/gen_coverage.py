@@ -51,6 +51,12 @@ SERVICES = {
         "PutDashboard": "body validated (widgets metric/text/log/alarm/explorer..., 24-column grid) with AWS's InvalidParameterInput message listing dataPath/message errors",
         "ListDashboards": "prefix, pages of 1,000",
     }),
+    "sns": ("sns", "SNS", {
+        "CreateTopic": "idempotent by name (AWS's error when attributes or tags differ), standard and FIFO topics",
+        "Subscribe": "http and https endpoints: SubscriptionConfirmation POSTed with Token and a SubscribeURL that confirms on a plain GET; other protocols answer InvalidParameter",
+        "Publish": "Subject, MessageAttributes, MessageStructure=json; signed Notification POSTs (SignatureVersion 1 or 2, certificate served at SigningCertURL) on a delivery thread with the delivery policy's retries; FIFO group/dedup ids",
+        "ListTopics": "pages of 100",
+    }),
     "s3": ("s3", "S3", {
         "CreateBucket": "name rules, LocationConstraint vs the signing region, BucketAlreadyOwnedByYou / BucketAlreadyExists (409); bucket names global, owned by one account",
         "GetBucketLocation": "empty element for us-east-1",

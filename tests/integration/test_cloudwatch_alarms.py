@@ -49,6 +49,18 @@ class CloudWatchAlarms(ServerTestCase):
                 self.fail(f"{name} stayed {a['StateValue']} ({a['StateReason']}), expected {state}")
             time.sleep(0.3)
 
+    def subscribed_topic(self, name):
+        """An SNS topic with a confirmed http subscription to a local receiver."""
+        from test_sns_core import Receiver
+        sns = self.server.client("sns")
+        topic = sns.create_topic(Name=name)["TopicArn"]
+        receiver = Receiver()
+        self.addCleanup(receiver.close)
+        sns.subscribe(TopicArn=topic, Protocol="http", Endpoint=receiver.url)
+        _, confirmation = receiver.next()
+        urllib.request.urlopen(confirmation["SubscribeURL"]).read()
+        return topic, receiver
+
     def simple_alarm(self, name="high-latency", metric="Latency", threshold=100.0, **extra):
         args = dict(AlarmName=name, Namespace="App", MetricName=metric, Statistic="Average", Period=60,
                     EvaluationPeriods=1, Threshold=threshold, ComparisonOperator="GreaterThanThreshold")
@@ -180,7 +192,7 @@ class CloudWatchAlarms(ServerTestCase):
         self.assertEqual(code, "ValidationError")
 
     def test_set_alarm_state_actions_flags_tags_and_delete(self):
-        self.simple_alarm("manual", metric="Nothing", Tags=[{"Key": "team", "Value": "core"}])
+        self.simple_alarm("manual", metric="Nothing", TreatMissingData="ignore", Tags=[{"Key": "team", "Value": "core"}])
         self.cw.set_alarm_state(AlarmName="manual", StateValue="ALARM", StateReason="testing",
                                 StateReasonData=json.dumps({"why": "test"}))
         a = self.alarm("manual")
@@ -207,7 +219,7 @@ class CloudWatchAlarms(ServerTestCase):
         self.assertEqual(code, "ResourceNotFoundException")
 
         # Updating keeps the state; deleting a list with an unknown name deletes nothing.
-        self.simple_alarm("manual", metric="Nothing", threshold=5.0)
+        self.simple_alarm("manual", metric="Nothing", threshold=5.0, TreatMissingData="ignore")
         self.assertEqual(self.alarm("manual")["StateValue"], "ALARM")
         self.assertEqual(self.alarm("manual")["Threshold"], 5.0)
         code, _ = self.error_of(self.cw.delete_alarms, AlarmNames=["manual", "nope"])
@@ -217,14 +229,7 @@ class CloudWatchAlarms(ServerTestCase):
         self.assertEqual(self.cw.describe_alarms()["MetricAlarms"], [])
 
     def test_alarm_actions_publish_to_sns(self):
-        from test_sns_core import Receiver
-        sns = self.server.client("sns")
-        topic = sns.create_topic(Name="alarms")["TopicArn"]
-        receiver = Receiver()
-        self.addCleanup(receiver.close)
-        sns.subscribe(TopicArn=topic, Protocol="http", Endpoint=receiver.url)
-        _, confirmation = receiver.next()
-        urllib.request.urlopen(confirmation["SubscribeURL"]).read()
+        topic, receiver = self.subscribed_topic("alarms")
         self.simple_alarm("paged", metric="Pager", AlarmActions=[topic], OKActions=[topic])
         self.cw.set_alarm_state(AlarmName="paged", StateValue="ALARM", StateReason="forced")
         _, note = receiver.next()
@@ -251,14 +256,7 @@ class CloudWatchAlarms(ServerTestCase):
         self.assertEqual(actions[0]["HistorySummary"], "Failed to execute action " + missing)
 
     def test_composite_actions_suppressor(self):
-        from test_sns_core import Receiver
-        sns = self.server.client("sns")
-        topic = sns.create_topic(Name="composite")["TopicArn"]
-        receiver = Receiver()
-        self.addCleanup(receiver.close)
-        sns.subscribe(TopicArn=topic, Protocol="http", Endpoint=receiver.url)
-        _, confirmation = receiver.next()
-        urllib.request.urlopen(confirmation["SubscribeURL"]).read()
+        topic, receiver = self.subscribed_topic("composite")
         self.simple_alarm("maintenance", metric="Maint", TreatMissingData="breaching")
         self.wait_for_state("maintenance", "ALARM")
         # "ignore" keeps whatever state SetAlarmState gives the child while it has no data.

@@ -83,6 +83,19 @@ Value public_view(const Value& record) {
   return out;
 }
 
+// The members metric and composite alarms share, from the Put request.
+Value common_members(const std::string& account, const std::string& region, const std::string& name, const Value& request, double now) {
+  Value record = Value::map();
+  record.set("AlarmName", name);
+  record.set("AlarmArn", "arn:aws:cloudwatch:" + region + ":" + account + ":alarm:" + name);
+  if (const Value* d = request.get("AlarmDescription")) record.set("AlarmDescription", *d);
+  record.set("AlarmConfigurationUpdatedTimestamp", Timestamp{now});
+  record.set("ActionsEnabled", request.flag("ActionsEnabled", true));
+  for (const char* list : {"OKActions", "AlarmActions", "InsufficientDataActions"})
+    record.set(list, request.has(list) ? *request.get(list) : Value::list());
+  return record;
+}
+
 Value parse_json_or_null(std::string_view text) {
   try {
     return protocol::json_to_value(text, nullptr);
@@ -145,6 +158,37 @@ void AlarmStore::add_history(const Alarm& alarm, const std::string& type, const 
   store_.write(batch);
 }
 
+AlarmStore::Alarm& AlarmStore::store_configuration(const std::string& account, const std::string& region, const std::string& name,
+                                                   Value record, const Value& request) {
+  const double now = clock_.now_millis() / 1000.0;
+  auto existing = alarms_.find(key_of(account, region, name));
+  Alarm* alarm;
+  std::string summary, data;
+  if (existing != alarms_.end()) {
+    // AWS: an update leaves the state unchanged but overwrites the whole configuration.
+    for (const char* kept : {"StateValue", "StateReason", "StateReasonData", "StateUpdatedTimestamp", "StateTransitionedTimestamp", "__tags",
+                             "__previous_state"})
+      if (const Value* v = existing->second.record.get(kept)) record.set(kept, *v);
+    existing->second.record = std::move(record);
+    existing->second.next_evaluation_ms = 0;
+    alarm = &existing->second;
+    summary = "Alarm \"" + name + "\" updated";
+    data = "{\"version\":\"1.0\",\"type\":\"Update\",\"updatedAlarm\":" + protocol::value_to_json(public_view(alarm->record)) + "}";
+  } else {
+    record.set("StateValue", "INSUFFICIENT_DATA");
+    record.set("StateReason", "Unchecked: Initial alarm creation");
+    record.set("StateUpdatedTimestamp", Timestamp{now});
+    record.set("StateTransitionedTimestamp", Timestamp{now});
+    if (const Value* tags = request.get("Tags")) record.set("__tags", *tags);
+    alarm = &alarms_.emplace(key_of(account, region, name), Alarm{account, region, name, std::move(record), 0}).first->second;
+    summary = "Alarm \"" + name + "\" created";
+    data = "{\"version\":\"1.0\",\"type\":\"Create\",\"createdAlarm\":" + protocol::value_to_json(public_view(alarm->record)) + "}";
+  }
+  add_history(*alarm, "ConfigurationUpdate", summary, data);
+  save(*alarm);
+  return *alarm;
+}
+
 void AlarmStore::put_metric_alarm(const std::string& account, const std::string& region, const Value& request) {
   std::lock_guard lock(mutex_);
   const std::string name(request.str("AlarmName"));
@@ -154,14 +198,7 @@ void AlarmStore::put_metric_alarm(const std::string& account, const std::string&
   if (existing != alarms_.end() && is_composite(existing->second.record))
     throw AwsError("ValidationError", "An alarm named " + name + " already exists as a composite alarm.", 400);
 
-  Value record = Value::map();
-  record.set("AlarmName", name);
-  record.set("AlarmArn", "arn:aws:cloudwatch:" + region + ":" + account + ":alarm:" + name);
-  if (const Value* d = request.get("AlarmDescription")) record.set("AlarmDescription", *d);
-  record.set("AlarmConfigurationUpdatedTimestamp", Timestamp{now});
-  record.set("ActionsEnabled", request.flag("ActionsEnabled", true));
-  for (const char* list : {"OKActions", "AlarmActions", "InsufficientDataActions"})
-    record.set(list, request.has(list) ? *request.get(list) : Value::list());
+  Value record = common_members(account, region, name, request, now);
   for (const char* member : {"MetricName", "Namespace", "Statistic", "ExtendedStatistic", "Dimensions", "Period", "Unit",
                              "EvaluationPeriods", "DatapointsToAlarm", "Threshold", "ComparisonOperator", "TreatMissingData",
                              "EvaluateLowSampleCountPercentile", "Metrics", "ThresholdMetricId"})
@@ -169,27 +206,7 @@ void AlarmStore::put_metric_alarm(const std::string& account, const std::string&
   if (request.has("MetricName") && !record.has("Dimensions")) record.set("Dimensions", Value::list());
   record.set("__kind", "metric");
 
-  Alarm* alarm;
-  if (existing != alarms_.end()) {
-    // AWS: an update leaves the state unchanged but overwrites the whole configuration.
-    for (const char* kept : {"StateValue", "StateReason", "StateReasonData", "StateUpdatedTimestamp", "StateTransitionedTimestamp", "__tags", "__previous_state"})
-      if (const Value* v = existing->second.record.get(kept)) record.set(kept, *v);
-    existing->second.record = std::move(record);
-    existing->second.next_evaluation_ms = 0;
-    alarm = &existing->second;
-    add_history(*alarm, "ConfigurationUpdate", "Alarm \"" + name + "\" updated",
-                "{\"version\":\"1.0\",\"type\":\"Update\",\"updatedAlarm\":" + protocol::value_to_json(public_view(alarm->record)) + "}");
-  } else {
-    record.set("StateValue", "INSUFFICIENT_DATA");
-    record.set("StateReason", "Unchecked: Initial alarm creation");
-    record.set("StateUpdatedTimestamp", Timestamp{now});
-    record.set("StateTransitionedTimestamp", Timestamp{now});
-    if (const Value* tags = request.get("Tags")) record.set("__tags", *tags);
-    alarm = &alarms_.emplace(key, Alarm{account, region, name, std::move(record), 0}).first->second;
-    add_history(*alarm, "ConfigurationUpdate", "Alarm \"" + name + "\" created",
-                "{\"version\":\"1.0\",\"type\":\"Create\",\"createdAlarm\":" + protocol::value_to_json(public_view(alarm->record)) + "}");
-  }
-  save(*alarm);
+  store_configuration(account, region, name, std::move(record), request);
 }
 
 void AlarmStore::put_composite_alarm(const std::string& account, const std::string& region, const Value& request) {
@@ -215,15 +232,8 @@ void AlarmStore::put_composite_alarm(const std::string& account, const std::stri
       throw AwsError("ValidationError", "Could not save the composite alarm as alarms [" + child + "] in the alarm rule do not exist", 400);
   }
 
-  Value record = Value::map();
-  record.set("AlarmName", name);
-  record.set("AlarmArn", "arn:aws:cloudwatch:" + region + ":" + account + ":alarm:" + name);
-  if (const Value* d = request.get("AlarmDescription")) record.set("AlarmDescription", *d);
+  Value record = common_members(account, region, name, request, now);
   record.set("AlarmRule", std::string(request.str("AlarmRule")));
-  record.set("AlarmConfigurationUpdatedTimestamp", Timestamp{now});
-  record.set("ActionsEnabled", request.flag("ActionsEnabled", true));
-  for (const char* list : {"OKActions", "AlarmActions", "InsufficientDataActions"})
-    record.set(list, request.has(list) ? *request.get(list) : Value::list());
   if (const Value* s = request.get("ActionsSuppressor")) {
     record.set("ActionsSuppressor", *s);
     record.set("ActionsSuppressorWaitPeriod", request.i64("ActionsSuppressorWaitPeriod", 0));
@@ -231,25 +241,7 @@ void AlarmStore::put_composite_alarm(const std::string& account, const std::stri
   }
   record.set("__kind", "composite");
 
-  Alarm* alarm;
-  if (existing != alarms_.end()) {
-    for (const char* kept : {"StateValue", "StateReason", "StateReasonData", "StateUpdatedTimestamp", "StateTransitionedTimestamp", "__tags", "__previous_state"})
-      if (const Value* v = existing->second.record.get(kept)) record.set(kept, *v);
-    existing->second.record = std::move(record);
-    alarm = &existing->second;
-    add_history(*alarm, "ConfigurationUpdate", "Alarm \"" + name + "\" updated",
-                "{\"version\":\"1.0\",\"type\":\"Update\",\"updatedAlarm\":" + protocol::value_to_json(public_view(alarm->record)) + "}");
-  } else {
-    record.set("StateValue", "INSUFFICIENT_DATA");
-    record.set("StateReason", "Unchecked: Initial alarm creation");
-    record.set("StateUpdatedTimestamp", Timestamp{now});
-    record.set("StateTransitionedTimestamp", Timestamp{now});
-    if (const Value* tags = request.get("Tags")) record.set("__tags", *tags);
-    alarm = &alarms_.emplace(key, Alarm{account, region, name, std::move(record), 0}).first->second;
-    add_history(*alarm, "ConfigurationUpdate", "Alarm \"" + name + "\" created",
-                "{\"version\":\"1.0\",\"type\":\"Create\",\"createdAlarm\":" + protocol::value_to_json(public_view(alarm->record)) + "}");
-  }
-  save(*alarm);
+  store_configuration(account, region, name, std::move(record), request);
   // A composite alarm is evaluated at once from its children's current states.
   evaluate_composites({key});
 }

@@ -96,6 +96,10 @@ class AlarmStore {
   static Key key_of(const std::string& account, const std::string& region, const std::string& name);
 
   void save(const Alarm& alarm);
+  // Creates the alarm (INSUFFICIENT_DATA, "Unchecked: Initial alarm creation") or replaces its
+  // configuration keeping its state and tags, with the ConfigurationUpdate history item.
+  Alarm& store_configuration(const std::string& account, const std::string& region, const std::string& name, Value record,
+                             const Value& request);
   void add_history(const Alarm& alarm, const std::string& type, const std::string& summary, const std::string& data);
   // Applies a state change: record, history, actions, bus event; then parents re-evaluate.
   void transition(Alarm& alarm, const std::string& state, const std::string& reason, const std::string& reason_data,
