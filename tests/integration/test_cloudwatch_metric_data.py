@@ -85,6 +85,20 @@ class CloudWatchMetricData(ServerTestCase):
         self.assertEqual(sorted(r["Values"][-1] for r in found), [3.0, 30.0, 300.0])
         self.assertTrue(all(r["Id"] == "s" for r in found))
 
+    def test_dynamic_labels(self):
+        self.put("Cpu", [(0, 10), (1, 30), (2, 20)], dims=[{"Name": "Host", "Value": "web-1"}])
+        q = stat("c", "Cpu", "Maximum", dims=[{"Name": "Host", "Value": "web-1"}],
+                 label="${PROP('Dim.Host')} ${LABEL} avg ${AVG} max ${MAX} last ${LAST} n=${DATAPOINT_COUNT} ${NOPE}")
+        out = self.get([q])
+        self.assertEqual(out["MetricDataResults"][0]["Label"], "web-1 Cpu avg 20 max 30 last 20 n=3 ${NOPE}")
+        q["Label"] = "peak at ${MAX_TIME}"
+        out = self.get([q], LabelOptions={"Timezone": "+0130"})
+        peak = (self.at(1, 0) + datetime.timedelta(hours=1, minutes=30)).strftime("%Y-%m-%dT%H:%M:%S")
+        self.assertEqual(out["MetricDataResults"][0]["Label"], "peak at %s+01:30" % peak)
+        with self.assertRaises(ClientError) as e:
+            self.get([q], LabelOptions={"Timezone": "UTC"})
+        self.assertEqual(e.exception.response["Error"]["Code"], "InvalidParameterValue")
+
     def test_paging_with_max_datapoints(self):
         self.put("Steady", [(m, m) for m in range(50)])
         values, token, pages = [], None, 0

@@ -285,6 +285,15 @@ Value CloudWatchService::get_metric_data(CallContext& ctx, const Value& in) {
     if (!raw || raw->rfind("gmd:", 0) != 0) throw AwsError("InvalidNextToken", "The service returned an invalid NextToken.", 400);
     skip = std::strtoll(raw->c_str() + 4, nullptr, 10);
   }
+  // LabelOptions.Timezone ("+0130", "-0500"): the offset of the *_TIME values of dynamic labels.
+  int64_t timezone_offset = 0;
+  if (const Value* options = in.get("LabelOptions"))
+    if (const Value* tz = options->get("Timezone")) {
+      const std::string& z = tz->as_string();
+      if (z.size() != 5 || (z[0] != '+' && z[0] != '-') || !std::all_of(z.begin() + 1, z.end(), ::isdigit) || std::stoi(z.substr(3)) > 59)
+        throw invalid_value("The value " + z + " for parameter LabelOptions.Timezone is invalid. It must be of the form +HHMM or -HHMM.");
+      timezone_offset = (z[0] == '-' ? -1 : 1) * (std::stoi(z.substr(1, 2)) * 3600 + std::stoi(z.substr(3)) * 60);
+    }
   // Timestamps are whole seconds; a query window [start, end) of whole seconds covers them.
   const int64_t start = static_cast<int64_t>(std::floor(start_time));
   const int64_t end = static_cast<int64_t>(std::ceil(end_time));
@@ -319,7 +328,10 @@ Value CloudWatchService::get_metric_data(CallContext& ctx, const Value& in) {
       if (skip > 0 && (n > 0 ? position <= skip : series_start <= skip)) continue;
       Value result = Value::map();
       result.set("Id", r.id);
-      result.set("Label", s.label.empty() ? r.label : s.label);
+      auto metric_name = r.properties.find("MetricName");
+      const std::string default_label = metric_name != r.properties.end() ? metric_name->second : r.id;
+      result.set("Label", expand_dynamic_label(s.label.empty() ? r.label : s.label, default_label, s, r.properties, timezone_offset,
+                                               clock_.now_millis() / 1000));
       result.set("Timestamps", std::move(timestamps));
       result.set("Values", std::move(values));
       result.set("StatusCode", partial ? std::string("PartialData") : r.status);

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <ctime>
 #include <map>
 #include <set>
 
@@ -173,6 +175,98 @@ std::string search_label(const SeriesId& id) {
 
 }  // namespace
 
+namespace {
+
+std::string label_number(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.6g", v);
+  return buf;
+}
+
+std::string label_time(int64_t t, int64_t offset_s) {
+  std::time_t shifted = static_cast<std::time_t>(t + offset_s);
+  std::tm tm{};
+  gmtime_r(&shifted, &tm);
+  char buf[40];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  std::string out = buf;
+  if (offset_s == 0) return out + "Z";
+  const int64_t a = offset_s < 0 ? -offset_s : offset_s;
+  std::snprintf(buf, sizeof buf, "%c%02d:%02d", offset_s < 0 ? '-' : '+', static_cast<int>(a / 3600 % 100), static_cast<int>(a % 3600 / 60));
+  return out + buf;
+}
+
+// "2d 3h 4m 5s" style, as the console shows durations.
+std::string label_duration(int64_t seconds) {
+  if (seconds < 0) seconds = -seconds;
+  std::string out;
+  for (auto [unit, size] : {std::pair<const char*, int64_t>{"d", 86400}, {"h", 3600}, {"m", 60}, {"s", 1}}) {
+    if (seconds >= size || (size == 1 && out.empty())) {
+      if (!out.empty()) out += ' ';
+      out += std::to_string(seconds / size) + unit;
+      seconds %= size;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string expand_dynamic_label(const std::string& label, const std::string& default_label, const math::Series& series,
+                                 const std::map<std::string, std::string>& properties, int64_t timezone_offset_s, int64_t now_s) {
+  if (label.find("${") == std::string::npos) return label;
+  const auto& v = series.values;
+  const auto& t = series.timestamps;
+  size_t first = 0, last = v.empty() ? 0 : v.size() - 1, min_i = 0, max_i = 0;
+  double sum = 0;
+  for (size_t i = 0; i < v.size(); ++i) {
+    sum += v[i];
+    if (v[i] < v[min_i]) min_i = i;
+    if (v[i] > v[max_i]) max_i = i;
+  }
+  auto value_of = [&](const std::string& name) -> std::optional<std::string> {
+    if (name == "LABEL") return default_label;
+    if (name.rfind("PROP('", 0) == 0 && name.size() > 8 && name.compare(name.size() - 2, 2, "')") == 0) {
+      auto it = properties.find(name.substr(6, name.size() - 8));
+      return it == properties.end() ? std::string() : it->second;
+    }
+    if (name == "DATAPOINT_COUNT") return std::to_string(v.size());
+    if (v.empty()) return std::string();  // no points: the statistic is blank
+    if (name == "AVG") return label_number(sum / static_cast<double>(v.size()));
+    if (name == "SUM") return label_number(sum);
+    if (name == "MIN") return label_number(v[min_i]);
+    if (name == "MAX") return label_number(v[max_i]);
+    if (name == "FIRST") return label_number(v[first]);
+    if (name == "LAST") return label_number(v[last]);
+    if (name == "FIRST_LAST_RANGE") return label_number(v[last] - v[first]);
+    if (name == "MIN_MAX_RANGE") return label_number(v[max_i] - v[min_i]);
+    const std::pair<const char*, size_t> times[] = {{"FIRST", first}, {"LAST", last}, {"MIN", min_i}, {"MAX", max_i}};
+    for (const auto& [prefix, index] : times) {
+      const std::string p = prefix;
+      if (name == p + "_TIME") return label_time(t[index], timezone_offset_s);
+      if (name == p + "_TIME_RELATIVE") return label_duration(now_s - t[index]);
+    }
+    if (name == "FIRST_LAST_TIME_RANGE") return label_duration(t[last] - t[first]);
+    if (name == "MIN_MAX_TIME_RANGE") return label_duration(t[max_i] - t[min_i]);
+    return std::nullopt;  // unknown: left as written
+  };
+  std::string out;
+  size_t i = 0;
+  while (i < label.size()) {
+    size_t open = label.find("${", i);
+    size_t close = open == std::string::npos ? std::string::npos : label.find('}', open);
+    if (close == std::string::npos) {
+      out.append(label, i, std::string::npos);
+      break;
+    }
+    out.append(label, i, open - i);
+    std::optional<std::string> value = value_of(label.substr(open + 2, close - open - 2));
+    out += value ? *value : label.substr(open, close - open + 1);
+    i = close + 1;
+  }
+  return out;
+}
+
 bool valid_statistic(const std::string& s) {
   for (const char* standard : {"SampleCount", "Sum", "Average", "Minimum", "Maximum"})
     if (s == standard) return true;
@@ -295,6 +389,9 @@ std::vector<QueryResult> MetricQueryEngine::run(const std::string& account, cons
         throw validation("The value " + std::to_string(period) + " for parameter " + at + ".Period is invalid.");
     }
     if (const Value* label = q.get("Label")) r.label = label->as_string();
+    r.properties["AccountId"] = account;
+    r.properties["Region"] = region;
+    if (expr) r.properties["MetricExpression"] = expr->as_string();
   }
   // An alarm returns one series, plus its anomaly band (ThresholdMetricId): the handler checks
   // which one is which.
@@ -326,6 +423,12 @@ std::vector<QueryResult> MetricQueryEngine::run(const std::string& account, cons
     }
     math::Series s = fetch(account, region, id, std::string(stat->str("Stat")), stat->i64("Period", 60), unit, start_s, end_s);
     identities[i] = StatIdentity{id, std::string(stat->str("Stat")), stat->i64("Period", 60)};
+    auto& props = results[i].properties;
+    props["MetricName"] = id.metric_name;
+    props["Namespace"] = id.namespace_;
+    props["Stat"] = std::string(stat->str("Stat"));
+    props["Period"] = std::to_string(stat->i64("Period", 60));
+    for (const auto& d : id.dimensions) props["Dim." + d.first] = d.second;
     if (results[i].label.empty()) results[i].label = id.metric_name;
     s.label = results[i].label;
     results[i].series.push_back(std::move(s));

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -27,7 +28,16 @@ struct QueryResult {
   std::string status = "Complete";  // Complete | PartialData | InternalError
   std::vector<math::Series> series;  // a MetricStat gives one; an expression may give several
   std::vector<QueryMessage> messages;
+  // What ${PROP('...')} of a dynamic label reads: MetricName, Namespace, Dim.<name>, Period,
+  // Stat (MetricStat queries), MetricExpression (expressions), AccountId, Region.
+  std::map<std::string, std::string> properties;
 };
+
+// Expands the dynamic values of a label (${AVG}, ${MAX}, ${LAST_TIME}, ${PROP('Dim.Host')},
+// ${LABEL}...) from the series' points. `timezone_offset_s` is LabelOptions.Timezone's offset
+// for the *_TIME values; `now_s` anchors the *_RELATIVE ones. Cost: O(points).
+std::string expand_dynamic_label(const std::string& label, const std::string& default_label, const math::Series& series,
+                                 const std::map<std::string, std::string>& properties, int64_t timezone_offset_s, int64_t now_s);
 
 // The value of one statistic ("Average", "p99", "tm(10%:90%)"...) for a bucket; nullopt when
 // the bucket has no value for it (an extended statistic over summary-only data).
