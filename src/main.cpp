@@ -8,6 +8,7 @@
 
 #include "core/clock.h"
 #include "server/app.h"
+#include "tools/trail_validate.h"
 
 namespace {
 
@@ -16,6 +17,8 @@ int usage(FILE* out) {
                "usage: vigil serve [--listen HOST:PORT] [--data-dir DIR] [--config FILE]\n"
                "                   [--trail-delivery-interval SECONDS] [--trail-digest-interval SECONDS]\n"
                "                   [--alarm-evaluation-interval SECONDS]\n"
+               "       vigil trail validate --trail-arn ARN --start-time TIME [--end-time TIME] [--verbose]\n"
+               "                            (--endpoint URL | --data-dir DIR)   (vigil trail validate --help)\n"
                "       vigil --version\n");
   return out == stderr ? 2 : 0;
 }
@@ -101,6 +104,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (argc >= 2 && std::strcmp(argv[1], "serve") == 0) return serve(argc, argv);
+  if (argc >= 3 && std::strcmp(argv[1], "trail") == 0 && std::strcmp(argv[2], "validate") == 0) return vigil::tools::trail_validate_main(argc, argv);
   if (argc >= 2 && (std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "help") == 0)) return usage(stdout);
   return usage(stderr);
 }

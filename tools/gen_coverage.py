@@ -21,13 +21,13 @@ SERVICES = {
     }),
     "cloudtrail": ("cloudtrail", "CloudTrail", {
         "LookupEvents": "all eight lookup attributes, time range, pagination; management events of the last 90 days",
-        "CreateTrail": "AWS's trail name rules, 5 trails per region, bucket must exist and belong to the caller's account (InsufficientS3BucketPolicyException otherwise, until bucket policies exist); EnableLogFileValidation (signed hourly digest files, --trail-digest-interval); KmsKeyId, SnsTopicName, CloudWatchLogs* and organization trails answer UnsupportedOperationException",
-        "UpdateTrail": "bucket, prefix, multi-region, global events, EnableLogFileValidation (disabling breaks the digest chain); home region only (InvalidHomeRegionException)",
+        "CreateTrail": "AWS's trail name rules, 5 trails per region; the bucket must exist and its bucket policy must let cloudtrail.amazonaws.com do s3:GetBucketAcl and s3:PutObject on [prefix/]AWSLogs/<account>/* (IAM subset incl. aws:SourceArn / aws:SourceAccount / s3:x-amz-acl conditions; InsufficientS3BucketPolicyException otherwise, also for a bucket without a policy, as on AWS); SnsTopicName (name or ARN of a topic of the trail's account and region: InsufficientSnsTopicPolicyException / InvalidSnsTopicNameException; topic policies not evaluated); CloudWatchLogsLogGroupArn + CloudWatchLogsRoleArn (existing group of the account and region; the role is checked for its form only, no IAM roles yet); EnableLogFileValidation (signed hourly digest files, --trail-digest-interval); KmsKeyId and organization trails answer UnsupportedOperationException",
+        "UpdateTrail": "bucket and prefix (bucket policy checked again), multi-region, global events, SnsTopicName (empty: off), CloudWatchLogs* (both empty: off), EnableLogFileValidation (disabling breaks the digest chain); home region only (InvalidHomeRegionException)",
         "DeleteTrail": "home region only; drops the trail's undelivered records",
         "GetTrail": "name or ARN; multi-region trails visible from every region (shadow trails)",
         "DescribeTrails": "trailNameList (names or ARNs; unknown ones left out), includeShadowTrails",
         "ListTrails": "trails of the region plus multi-region shadows, one page",
-        "GetTrailStatus": "IsLogging, Start/StopLoggingTime, LatestDeliveryTime, LatestDeliveryAttemptTime, LatestDeliveryError (e.g. NoSuchBucket), LatestDigestDeliveryTime",
+        "GetTrailStatus": "IsLogging, Start/StopLoggingTime, LatestDeliveryTime, LatestDeliveryAttemptTime, LatestDeliveryError (NoSuchBucket, AccessDenied when the bucket policy no longer allows CloudTrail: nothing is written, records wait), LatestDigestDeliveryTime, LatestNotificationTime/Error/AttemptTime/AttemptSucceeded (one SNS message {\"s3Bucket\",\"s3ObjectKey\":[key]} per log file), LatestCloudWatchLogsDeliveryTime/Error (one log event per record in stream <account>_CloudTrail_<region>, not retried)",
         "ListPublicKeys": "digest signing keys of the account and region (RSA-2048, rotated daily, retired keys kept) overlapping StartTime/EndTime; PKCS#1 DER Value, MD5 fingerprint; one page",
         "StartLogging": "log files `{\"Records\":[...]}` gzip JSON per account and region every `--trail-delivery-interval` s (default 300), AWS's key layout; records buffered durably in the store",
         "StopLogging": "the StopLogging call itself is delivered, later records are not",
@@ -68,6 +68,9 @@ SERVICES = {
         "ListObjects": "prefix, delimiter, marker, max-keys, encoding-type=url; ordered range scan",
         "ListObjectsV2": "continuation-token, start-after, fetch-owner, KeyCount",
         "ListBuckets": "the caller's buckets; prefix (no pagination)",
+        "PutBucketPolicy": "owner only; S3's MalformedPolicy validation (JSON, Statement/Effect/Principal/Action/Resource, resources of this bucket, actions that apply to them, condition operators); 204. Evaluated for service principals writing into the bucket (CloudTrail delivery), not yet for S3 requests",
+        "GetBucketPolicy": "the document as put; NoSuchBucketPolicy (404) when none",
+        "DeleteBucketPolicy": "204, also when there is none; deleting the bucket deletes its policy",
     }),
 }
 

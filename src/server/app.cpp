@@ -114,6 +114,62 @@ struct App::Impl {
       return sns_topics.publish(parts[4], parts[3], topic_arn, subject, message) ? "" : "Topic " + topic_arn + " does not exist";
     });
     alarms.set_evaluation_interval(int64_t{std::max(1, options.alarm_evaluation_interval_seconds)} * 1000);
+    // Trails: AWS's bucket policy requirement, SNS notifications and CloudWatch Logs delivery.
+    trails.set_bucket_policy_required(true);
+    {
+      cloudtrail::TrailHooks hooks;
+      hooks.topic_exists = [this](const std::string& account, const std::string& region, const std::string& topic_arn) {
+        try {
+          sns_topics.get_topic_attributes(account, region, topic_arn);
+          return true;
+        } catch (const AwsError&) {
+          return false;
+        }
+      };
+      hooks.publish = [this](const std::string& account, const std::string& region, const std::string& topic_arn, const std::string& message) {
+        return sns_topics.publish(account, region, topic_arn, "", message).has_value();
+      };
+      hooks.log_group_exists = [this](const std::string& account, const std::string& region, const std::string& group) {
+        try {
+          log_store.with_group(account, region, group, [](const logs::LogGroup&) {});
+          return true;
+        } catch (const AwsError&) {
+          return false;
+        }
+      };
+      hooks.put_log_events = [this](const std::string& account, const std::string& region, const std::string& group, const std::string& stream,
+                                    const cloudtrail::TrailHooks::LogEvents& events) -> std::string {
+        try {
+          try {
+            log_store.create_stream(account, region, group, stream);
+          } catch (const AwsError& e) {
+            if (e.code() != "ResourceAlreadyExistsException") throw;
+          }
+          // PutLogEvents' limits: 10,000 events, 1 MB (26 bytes per event overhead), 24 hours.
+          std::vector<logs::InputEvent> batch;
+          size_t bytes = 0;
+          auto flush = [&] {
+            if (!batch.empty()) log_store.put_events(account, region, group, stream, batch);
+            batch.clear();
+            bytes = 0;
+          };
+          for (const auto& event : events) {
+            size_t size = event.second.size() + 26;
+            if (!batch.empty() && (batch.size() >= 10000 || bytes + size > 1048576 || event.first - batch.front().timestamp >= 24LL * 3600 * 1000))
+              flush();
+            batch.push_back({event.first, event.second});
+            bytes += size;
+          }
+          flush();
+          return {};
+        } catch (const AwsError& e) {
+          return e.code();
+        } catch (const std::exception&) {
+          return "InternalFailure";
+        }
+      };
+      trails.set_hooks(std::move(hooks));
+    }
     bus.subscribe([this](const BusEvent& event) { trails.on_event(event); });
     history.set_data_events_wanted([this](const std::string& account) { return trails.wants_data_events(account); });
     dispatcher.add_service(&logs_service);

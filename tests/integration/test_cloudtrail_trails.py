@@ -1,14 +1,16 @@
 """Trails and log file delivery: a logging trail writes its account's calls as gzip JSON log
 files into its S3 bucket, under AWS's key layout, driven by boto3 and the AWS CLI."""
+import calendar
 import gzip
 import json
 import re
 import time
 import unittest
+import urllib.request
 
 from botocore.exceptions import ClientError
 
-from vigil_testing import ServerTestCase, VigilServer
+from vigil_testing import ServerTestCase, VigilServer, allow_cloudtrail, cloudtrail_bucket_policy
 
 PATH_STYLE = {"s3": {"addressing_style": "path"}}
 ACCOUNT = "000000000000"
@@ -62,6 +64,7 @@ class TrailTestCase(ServerTestCase):
 class TrailManagement(TrailTestCase):
     def test_create_get_describe_list_update_delete(self):
         self.s3.create_bucket(Bucket="trail-bucket")
+        allow_cloudtrail(self.s3, "trail-bucket", prefix="audit")
         created = self.ct.create_trail(Name="main", S3BucketName="trail-bucket", S3KeyPrefix="audit",
                                        TagsList=[{"Key": "team", "Value": "sec"}])
         arn = "arn:aws:cloudtrail:us-east-1:%s:trail/main" % ACCOUNT
@@ -98,6 +101,12 @@ class TrailManagement(TrailTestCase):
 
     def test_errors(self):
         self.s3.create_bucket(Bucket="trail-bucket")
+        # As on AWS, the bucket must have a policy that lets CloudTrail write.
+        with self.assertRaises(ClientError) as ctx:
+            self.ct.create_trail(Name="main", S3BucketName="trail-bucket")
+        self.assertEqual(error_code(ctx), "InsufficientS3BucketPolicyException")
+        self.assertEqual(ctx.exception.response["Error"]["Message"], "Incorrect S3 bucket policy is detected for bucket: trail-bucket")
+        allow_cloudtrail(self.s3, "trail-bucket")
         with self.assertRaises(ClientError) as ctx:
             self.ct.create_trail(Name="t", S3BucketName="trail-bucket")
         self.assertEqual(error_code(ctx), "InvalidTrailNameException")
@@ -121,6 +130,7 @@ class TrailManagement(TrailTestCase):
 class Delivery(TrailTestCase):
     def test_logs_calls_are_delivered(self):
         self.s3.create_bucket(Bucket="trail-bucket")
+        allow_cloudtrail(self.s3, "trail-bucket", prefix="audit")
         self.ct.create_trail(Name="main", S3BucketName="trail-bucket", S3KeyPrefix="audit")
         self.logs.create_log_group(logGroupName="/before")  # not logging yet
         self.ct.start_logging(Name="main")
@@ -154,6 +164,7 @@ class Delivery(TrailTestCase):
 
     def test_delivery_error_is_reported(self):
         self.s3.create_bucket(Bucket="doomed-bucket")
+        allow_cloudtrail(self.s3, "doomed-bucket")
         self.ct.create_trail(Name="main", S3BucketName="doomed-bucket")
         self.ct.start_logging(Name="main")
         self.s3.delete_bucket(Bucket="doomed-bucket")
@@ -168,9 +179,198 @@ class Delivery(TrailTestCase):
         self.assertEqual(status.get("LatestDeliveryError"), "NoSuchBucket")
 
 
+class Notifications(TrailTestCase):
+    def setUp(self):
+        super().setUp()
+        from test_sns_core import Receiver  # the SNS tests' http subscriber endpoint
+        self.sns = self.server.client("sns")
+        self.receiver = Receiver()
+        self.addCleanup(self.receiver.close)
+
+    def test_topic_validation_and_view(self):
+        self.s3.create_bucket(Bucket="trail-bucket")
+        allow_cloudtrail(self.s3, "trail-bucket")
+        with self.assertRaises(ClientError) as ctx:
+            self.ct.create_trail(Name="main", S3BucketName="trail-bucket", SnsTopicName="missing-topic")
+        self.assertEqual(error_code(ctx), "InsufficientSnsTopicPolicyException")
+        self.assertEqual(ctx.exception.response["Error"]["Message"], "SNS Topic does not exist or the topic policy is incorrect!")
+        with self.assertRaises(ClientError) as ctx:
+            self.ct.create_trail(Name="main", S3BucketName="trail-bucket", SnsTopicName="bad name!")
+        self.assertEqual(error_code(ctx), "InvalidSnsTopicNameException")
+        topic = self.sns.create_topic(Name="trail-files")["TopicArn"]
+        created = self.ct.create_trail(Name="main", S3BucketName="trail-bucket", SnsTopicName="trail-files")
+        self.assertEqual(created["SnsTopicARN"], topic)
+        self.assertEqual(created["SnsTopicName"], "trail-files")
+        trail = self.ct.describe_trails(trailNameList=["main"])["trailList"][0]
+        self.assertEqual((trail["SnsTopicName"], trail["SnsTopicARN"]), ("trail-files", topic))
+        # By ARN too; an empty name turns notifications off.
+        self.ct.update_trail(Name="main", SnsTopicName=topic)
+        self.assertEqual(self.ct.get_trail(Name="main")["Trail"]["SnsTopicARN"], topic)
+        self.ct.update_trail(Name="main", SnsTopicName="")
+        self.assertNotIn("SnsTopicARN", self.ct.get_trail(Name="main")["Trail"])
+
+    def test_one_notification_per_log_file(self):
+        self.s3.create_bucket(Bucket="trail-bucket")
+        allow_cloudtrail(self.s3, "trail-bucket")
+        topic = self.sns.create_topic(Name="trail-files")["TopicArn"]
+        self.sns.subscribe(TopicArn=topic, Protocol="http", Endpoint=self.receiver.url)
+        _, confirmation = self.receiver.next()
+        with urllib.request.urlopen(confirmation["SubscribeURL"]) as r:
+            self.assertEqual(r.status, 200)
+        self.ct.create_trail(Name="main", S3BucketName="trail-bucket", SnsTopicName=topic)
+        self.ct.start_logging(Name="main")
+        self.logs.create_log_group(logGroupName="/notified")
+        headers, m = self.receiver.next(timeout=15)
+        self.assertEqual(headers["x-amz-sns-message-type"], "Notification")
+        self.assertEqual(m["TopicArn"], topic)
+        body = json.loads(m["Message"])
+        self.assertEqual(list(body), ["s3Bucket", "s3ObjectKey"])
+        self.assertEqual(body["s3Bucket"], "trail-bucket")
+        self.assertEqual(len(body["s3ObjectKey"]), 1)
+        self.assertRegex(body["s3ObjectKey"][0], KEY_RE)
+        # The named file exists.
+        self.s3.head_object(Bucket="trail-bucket", Key=body["s3ObjectKey"][0])
+        status = self.ct.get_trail_status(Name="main")
+        self.assertIn("LatestNotificationTime", status)
+        self.assertNotIn("LatestNotificationError", status)
+        self.assertTrue(status["LatestNotificationAttemptSucceeded"])
+        # A topic deleted later: the file is still delivered and the error shows.
+        self.sns.delete_topic(TopicArn=topic)
+        self.logs.create_log_group(logGroupName="/unnotified")
+        deadline = time.time() + 15
+        while time.time() < deadline and "LatestNotificationError" not in status:
+            time.sleep(0.25)
+            status = self.ct.get_trail_status(Name="main")
+        self.assertEqual(status.get("LatestNotificationError"), "NotFound")
+
+
+class CloudWatchLogsDelivery(TrailTestCase):
+    ROLE = "arn:aws:iam::%s:role/CloudTrail_CloudWatchLogs_Role" % ACCOUNT
+
+    def test_validation(self):
+        self.s3.create_bucket(Bucket="trail-bucket")
+        allow_cloudtrail(self.s3, "trail-bucket")
+        group_arn = "arn:aws:logs:us-east-1:%s:log-group:CloudTrail/logs:*" % ACCOUNT
+        for kwargs, code in [
+            (dict(CloudWatchLogsLogGroupArn=group_arn, CloudWatchLogsRoleArn=self.ROLE), "InvalidCloudWatchLogsLogGroupArnException"),
+            (dict(CloudWatchLogsLogGroupArn=group_arn), "InvalidCloudWatchLogsRoleArnException"),
+            (dict(CloudWatchLogsRoleArn=self.ROLE), "InvalidCloudWatchLogsLogGroupArnException"),
+            (dict(CloudWatchLogsLogGroupArn="not-an-arn", CloudWatchLogsRoleArn=self.ROLE), "InvalidCloudWatchLogsLogGroupArnException"),
+        ]:
+            with self.assertRaises(ClientError) as ctx:
+                self.ct.create_trail(Name="main", S3BucketName="trail-bucket", **kwargs)
+            self.assertEqual(error_code(ctx), code, kwargs)
+        self.logs.create_log_group(logGroupName="CloudTrail/logs")
+        with self.assertRaises(ClientError) as ctx:
+            self.ct.create_trail(Name="main", S3BucketName="trail-bucket", CloudWatchLogsLogGroupArn=group_arn,
+                                 CloudWatchLogsRoleArn="arn:aws:iam::111111111111:role/elsewhere")
+        self.assertEqual(error_code(ctx), "InvalidCloudWatchLogsRoleArnException")
+        created = self.ct.create_trail(Name="main", S3BucketName="trail-bucket", CloudWatchLogsLogGroupArn=group_arn,
+                                       CloudWatchLogsRoleArn=self.ROLE)
+        self.assertEqual(created["CloudWatchLogsLogGroupArn"], group_arn)
+        self.assertEqual(created["CloudWatchLogsRoleArn"], self.ROLE)
+        # Both empty: delivery to CloudWatch Logs off.
+        self.ct.update_trail(Name="main", CloudWatchLogsLogGroupArn="", CloudWatchLogsRoleArn="")
+        self.assertNotIn("CloudWatchLogsLogGroupArn", self.ct.get_trail(Name="main")["Trail"])
+
+    def test_events_are_delivered_to_the_log_group(self):
+        self.s3.create_bucket(Bucket="trail-bucket")
+        allow_cloudtrail(self.s3, "trail-bucket")
+        self.logs.create_log_group(logGroupName="CloudTrail/logs")
+        group_arn = [g["arn"] for g in self.logs.describe_log_groups(logGroupNamePrefix="CloudTrail/logs")["logGroups"]][0]
+        self.ct.create_trail(Name="main", S3BucketName="trail-bucket", CloudWatchLogsLogGroupArn=group_arn,
+                             CloudWatchLogsRoleArn=self.ROLE)
+        self.ct.start_logging(Name="main")
+        self.logs.create_log_group(logGroupName="/to-cwl")
+        stream = "%s_CloudTrail_us-east-1" % ACCOUNT
+        deadline = time.time() + 15
+        messages = []
+        while time.time() < deadline:
+            try:
+                events = self.logs.get_log_events(logGroupName="CloudTrail/logs", logStreamName=stream, startFromHead=True)["events"]
+            except ClientError:
+                events = []
+            messages = [json.loads(e["message"]) for e in events]
+            if "CreateLogGroup" in [m["eventName"] for m in messages if m.get("requestParameters", {}).get("logGroupName") == "/to-cwl"]:
+                break
+            time.sleep(0.25)
+        record = [m for m in messages if m["eventName"] == "CreateLogGroup" and m["requestParameters"]["logGroupName"] == "/to-cwl"][0]
+        event = [e for e in events if json.loads(e["message"]) == record][0]
+        event_ms = calendar.timegm(time.strptime(record["eventTime"], "%Y-%m-%dT%H:%M:%SZ")) * 1000
+        self.assertEqual(event["timestamp"], event_ms)
+        streams = [s["logStreamName"] for s in self.logs.describe_log_streams(logGroupName="CloudTrail/logs")["logStreams"]]
+        self.assertEqual(streams, [stream])
+        status = self.ct.get_trail_status(Name="main")
+        self.assertIn("LatestCloudWatchLogsDeliveryTime", status)
+        self.assertNotIn("LatestCloudWatchLogsDeliveryError", status)
+        # The group deleted: S3 delivery goes on, the error shows.
+        self.logs.delete_log_group(logGroupName="CloudTrail/logs")
+        deadline = time.time() + 15
+        while time.time() < deadline and "LatestCloudWatchLogsDeliveryError" not in status:
+            time.sleep(0.25)
+            status = self.ct.get_trail_status(Name="main")
+        self.assertEqual(status.get("LatestCloudWatchLogsDeliveryError"), "ResourceNotFoundException")
+
+
+class BucketPolicyEnforcement(TrailTestCase):
+    def test_policy_must_cover_the_prefix_and_conditions(self):
+        self.s3.create_bucket(Bucket="trail-bucket")
+        allow_cloudtrail(self.s3, "trail-bucket")  # covers AWSLogs/..., not audit/AWSLogs/...
+        with self.assertRaises(ClientError) as ctx:
+            self.ct.create_trail(Name="main", S3BucketName="trail-bucket", S3KeyPrefix="audit")
+        self.assertEqual(error_code(ctx), "InsufficientS3BucketPolicyException")
+        # AWS's documented policy with aws:SourceArn: only the named trail may write.
+        policy = cloudtrail_bucket_policy("trail-bucket")
+        for statement in policy["Statement"]:
+            statement.setdefault("Condition", {})["StringEquals"] = dict(
+                statement.get("Condition", {}).get("StringEquals", {}),
+                **{"aws:SourceArn": "arn:aws:cloudtrail:us-east-1:%s:trail/main" % ACCOUNT})
+        self.s3.put_bucket_policy(Bucket="trail-bucket", Policy=json.dumps(policy))
+        with self.assertRaises(ClientError) as ctx:
+            self.ct.create_trail(Name="other", S3BucketName="trail-bucket")
+        self.assertEqual(error_code(ctx), "InsufficientS3BucketPolicyException")
+        self.ct.create_trail(Name="main", S3BucketName="trail-bucket")
+        # Moving to a bucket without a policy is refused the same way.
+        self.s3.create_bucket(Bucket="bare-bucket")
+        with self.assertRaises(ClientError) as ctx:
+            self.ct.update_trail(Name="main", S3BucketName="bare-bucket")
+        self.assertEqual(error_code(ctx), "InsufficientS3BucketPolicyException")
+
+    def test_policy_removed_after_creation_stops_delivery(self):
+        self.s3.create_bucket(Bucket="trail-bucket")
+        allow_cloudtrail(self.s3, "trail-bucket")
+        self.ct.create_trail(Name="main", S3BucketName="trail-bucket")
+        self.s3.delete_bucket_policy(Bucket="trail-bucket")
+        self.ct.start_logging(Name="main")
+        self.logs.create_log_group(logGroupName="/denied")
+        deadline = time.time() + 15
+        status = {}
+        while time.time() < deadline:
+            status = self.ct.get_trail_status(Name="main")
+            if status.get("LatestDeliveryError"):
+                break
+            time.sleep(0.25)
+        self.assertEqual(status.get("LatestDeliveryError"), "AccessDenied")
+        self.assertEqual(self.s3.list_objects_v2(Bucket="trail-bucket").get("KeyCount"), 0)
+        # An explicit Deny wins over the Allow.
+        policy = cloudtrail_bucket_policy("trail-bucket")
+        policy["Statement"].append({"Effect": "Deny", "Principal": "*", "Action": "s3:PutObject",
+                                    "Resource": "arn:aws:s3:::trail-bucket/*"})
+        self.s3.put_bucket_policy(Bucket="trail-bucket", Policy=json.dumps(policy))
+        time.sleep(3)
+        self.assertEqual(self.ct.get_trail_status(Name="main").get("LatestDeliveryError"), "AccessDenied")
+        self.assertEqual(self.s3.list_objects_v2(Bucket="trail-bucket").get("KeyCount"), 0)
+        # The policy restored: the buffered records are delivered.
+        allow_cloudtrail(self.s3, "trail-bucket")
+        _, records = self.wait_for_records("trail-bucket", "CreateLogGroup")
+        self.assertIn("/denied", [r["requestParameters"].get("logGroupName") for r in records if r["eventName"] == "CreateLogGroup"])
+
+
 class Cli(TrailTestCase):
     def test_cli_trail_and_delivery(self):
         self.server.cli("s3api", "create-bucket", "--bucket", "cli-trail-bucket")
+        self.server.cli("s3api", "put-bucket-policy", "--bucket", "cli-trail-bucket",
+                        "--policy", json.dumps(cloudtrail_bucket_policy("cli-trail-bucket")))
         created = self.server.cli_json("cloudtrail", "create-trail", "--name", "cli-trail", "--s3-bucket-name", "cli-trail-bucket")
         self.assertEqual(created["Name"], "cli-trail")
         self.server.cli("cloudtrail", "start-logging", "--name", "cli-trail")
@@ -197,6 +397,7 @@ class DurableBuffer(unittest.TestCase):
             ct = server.client("cloudtrail")
             logs = server.client("logs")
             s3.create_bucket(Bucket="durable-bucket")
+            allow_cloudtrail(s3, "durable-bucket")
             ct.create_trail(Name="durable", S3BucketName="durable-bucket")
             ct.start_logging(Name="durable")
             names = ["/durable/%d" % i for i in range(20)]

@@ -145,3 +145,25 @@ class ServerTestCase(unittest.TestCase):
 
 def now_ms():
     return int(time.time() * 1000)
+
+
+def cloudtrail_bucket_policy(bucket, account="000000000000", prefix=""):
+    """The bucket policy AWS documents for CloudTrail log delivery (what `aws cloudtrail
+    create-subscription` attaches): cloudtrail.amazonaws.com may read the bucket ACL and write
+    under [prefix/]AWSLogs/<account>/ with bucket-owner-full-control."""
+    key = (prefix + "/" if prefix else "") + "AWSLogs/%s/*" % account
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Sid": "AWSCloudTrailAclCheck", "Effect": "Allow", "Principal": {"Service": "cloudtrail.amazonaws.com"},
+             "Action": "s3:GetBucketAcl", "Resource": "arn:aws:s3:::%s" % bucket},
+            {"Sid": "AWSCloudTrailWrite", "Effect": "Allow", "Principal": {"Service": "cloudtrail.amazonaws.com"},
+             "Action": "s3:PutObject", "Resource": "arn:aws:s3:::%s/%s" % (bucket, key),
+             "Condition": {"StringEquals": {"s3:x-amz-acl": "bucket-owner-full-control"}}},
+        ],
+    }
+
+
+def allow_cloudtrail(s3_client, bucket, account="000000000000", prefix=""):
+    """Gives an existing bucket the policy CloudTrail needs before CreateTrail (as on AWS)."""
+    s3_client.put_bucket_policy(Bucket=bucket, Policy=json.dumps(cloudtrail_bucket_policy(bucket, account, prefix)))

@@ -9,6 +9,7 @@
 
 #include "core/aws_error.h"
 #include "core/clock.h"
+#include "core/encoding.h"
 #include "core/event_bus.h"
 #include "core/scheduler.h"
 #include "protocol/json_codec.h"
@@ -365,6 +366,145 @@ TEST_F(TrailsTest, DeliveryErrorIsReportedAndRetried) {
   st = trails_->status(kAccount, kRegion, "trail1");
   EXPECT_FALSE(st.has("LatestDeliveryError"));
   EXPECT_TRUE(st.has("LatestDeliveryTime"));
+}
+
+// The policy AWS documents for CloudTrail (with the optional aws:SourceAccount condition).
+std::string cloudtrail_policy(const std::string& bucket, const std::string& account = kAccount) {
+  return R"({"Version":"2012-10-17","Statement":[)"
+         R"({"Effect":"Allow","Principal":{"Service":"cloudtrail.amazonaws.com"},"Action":"s3:GetBucketAcl","Resource":"arn:aws:s3:::)" +
+         bucket + R"("},)"
+                  R"({"Effect":"Allow","Principal":{"Service":"cloudtrail.amazonaws.com"},"Action":"s3:PutObject","Resource":"arn:aws:s3:::)" +
+         bucket + "/AWSLogs/" + account + R"(/*","Condition":{"StringEquals":{"s3:x-amz-acl":"bucket-owner-full-control","aws:SourceAccount":")" +
+         account + R"("}}}]})";
+}
+
+TEST_F(TrailsTest, BucketPolicyIsRequiredAndEnforcedAtDelivery) {
+  trails_->set_bucket_policy_required(true);
+  bucket("own-bucket");
+  EXPECT_EQ(code_of([&] { create("trail1", "own-bucket"); }), "InsufficientS3BucketPolicyException");
+  // Another account's bucket whose policy lets CloudTrail write for this account.
+  bucket("shared-bucket", "111111111111");
+  objects_->put_bucket_policy("shared-bucket", cloudtrail_policy("shared-bucket", "222222222222"));
+  EXPECT_EQ(code_of([&] { create("trail1", "shared-bucket"); }), "InsufficientS3BucketPolicyException");
+  objects_->put_bucket_policy("shared-bucket", cloudtrail_policy("shared-bucket"));
+  create("trail1", "shared-bucket");
+  trails_->set_logging(kAccount, kRegion, "trail1", true);
+  call("CreateLogGroup");
+  clock_.advance(std::chrono::seconds(300));
+  scheduler_->run_due();
+  EXPECT_EQ(objects("shared-bucket").size(), 1u);
+  // The policy withdrawn: nothing written, AccessDenied, records kept for later.
+  objects_->delete_bucket_policy("shared-bucket");
+  call("CreateLogGroup");
+  clock_.advance(std::chrono::seconds(300));
+  scheduler_->run_due();
+  EXPECT_EQ(objects("shared-bucket").size(), 1u);
+  EXPECT_EQ(trails_->status(kAccount, kRegion, "trail1").str("LatestDeliveryError"), "AccessDenied");
+  objects_->put_bucket_policy("shared-bucket", cloudtrail_policy("shared-bucket"));
+  clock_.advance(std::chrono::seconds(300));
+  scheduler_->run_due();
+  EXPECT_EQ(objects("shared-bucket").size(), 2u);
+  EXPECT_FALSE(trails_->status(kAccount, kRegion, "trail1").has("LatestDeliveryError"));
+}
+
+TEST_F(TrailsTest, NotificationsAndCloudWatchLogsDelivery) {
+  struct Published {
+    std::string account, region, topic, message;
+  };
+  std::vector<Published> published;
+  struct Put {
+    std::string group, stream;
+    TrailHooks::LogEvents events;
+  };
+  std::vector<Put> puts;
+  bool topic_alive = true;
+  TrailHooks hooks;
+  hooks.topic_exists = [&](const std::string&, const std::string&, const std::string& arn) {
+    return topic_alive && arn == "arn:aws:sns:us-east-1:000000000000:files";
+  };
+  hooks.publish = [&](const std::string& a, const std::string& r, const std::string& t, const std::string& m) {
+    published.push_back({a, r, t, m});
+    return topic_alive;
+  };
+  hooks.log_group_exists = [](const std::string&, const std::string&, const std::string& g) { return g == "CloudTrail/logs"; };
+  hooks.put_log_events = [&](const std::string&, const std::string&, const std::string& g, const std::string& s, const TrailHooks::LogEvents& e) {
+    puts.push_back({g, s, e});
+    return std::string();
+  };
+  trails_->set_hooks(hooks);
+  bucket("trail-bucket");
+  auto with = [&](const char* json) {
+    Value in = protocol::json_to_value(json, nullptr);
+    in.set("Name", "trail1");
+    in.set("S3BucketName", "trail-bucket");
+    return in;
+  };
+  EXPECT_EQ(code_of([&] { trails_->create(kAccount, kRegion, with(R"({"SnsTopicName":"nope"})")); }), "InsufficientSnsTopicPolicyException");
+  EXPECT_EQ(code_of([&] { trails_->create(kAccount, kRegion, with(R"({"SnsTopicName":"a b"})")); }), "InvalidSnsTopicNameException");
+  EXPECT_EQ(code_of([&] { trails_->create(kAccount, kRegion, with(R"({"SnsTopicName":"arn:aws:sns:eu-west-1:000000000000:files"})")); }),
+            "InsufficientSnsTopicPolicyException");
+  const char* group = "arn:aws:logs:us-east-1:000000000000:log-group:CloudTrail/logs:*";
+  const char* role = "arn:aws:iam::000000000000:role/ct";
+  EXPECT_EQ(code_of([&] {
+              Value in = with("{}");
+              in.set("CloudWatchLogsLogGroupArn", group);
+              trails_->create(kAccount, kRegion, in);
+            }),
+            "InvalidCloudWatchLogsRoleArnException");
+  EXPECT_EQ(code_of([&] {
+              Value in = with("{}");
+              in.set("CloudWatchLogsLogGroupArn", "arn:aws:logs:us-east-1:000000000000:log-group:missing:*");
+              in.set("CloudWatchLogsRoleArn", role);
+              trails_->create(kAccount, kRegion, in);
+            }),
+            "InvalidCloudWatchLogsLogGroupArnException");
+  Value in = with(R"({"SnsTopicName":"files"})");
+  in.set("CloudWatchLogsLogGroupArn", group);
+  in.set("CloudWatchLogsRoleArn", role);
+  Value out = trails_->create(kAccount, kRegion, in);
+  EXPECT_EQ(out.str("SnsTopicName"), "files");
+  EXPECT_EQ(out.str("SnsTopicARN"), "arn:aws:sns:us-east-1:000000000000:files");
+  EXPECT_EQ(out.str("CloudWatchLogsLogGroupArn"), group);
+  Value view = *trails_->get(kAccount, kRegion, "trail1").get("Trail");
+  EXPECT_EQ(view.str("CloudWatchLogsRoleArn"), role);
+
+  trails_->set_logging(kAccount, kRegion, "trail1", true);
+  call("CreateLogGroup");
+  call("DeleteLogGroup");
+  clock_.advance(std::chrono::seconds(300));
+  scheduler_->run_due();
+  auto files = objects("trail-bucket");
+  ASSERT_EQ(files.size(), 1u);
+  ASSERT_EQ(published.size(), 1u);
+  EXPECT_EQ(published[0].topic, "arn:aws:sns:us-east-1:000000000000:files");
+  EXPECT_EQ(published[0].message, R"({"s3Bucket":"trail-bucket","s3ObjectKey":[")" + files[0].key + R"("]})");
+  ASSERT_EQ(puts.size(), 1u);
+  EXPECT_EQ(puts[0].group, "CloudTrail/logs");
+  EXPECT_EQ(puts[0].stream, "000000000000_CloudTrail_us-east-1");
+  ASSERT_EQ(puts[0].events.size(), 2u);
+  Value first = protocol::json_to_value(puts[0].events[0].second, nullptr);
+  EXPECT_EQ(first.str("eventName"), "CreateLogGroup");
+  EXPECT_EQ(puts[0].events[0].first, static_cast<int64_t>(*parse_iso8601(first.str("eventTime")) * 1000));
+  // The messages are the records as delivered to S3.
+  EXPECT_EQ(protocol::value_to_json(*records_of("trail-bucket", files[0]).get("Records")->as_list().data()), protocol::value_to_json(first));
+  Value st = trails_->status(kAccount, kRegion, "trail1");
+  EXPECT_EQ(st.get("LatestNotificationTime")->as_double(), clock_.now_seconds());
+  EXPECT_EQ(st.get("LatestCloudWatchLogsDeliveryTime")->as_double(), clock_.now_seconds());
+  EXPECT_FALSE(st.has("LatestNotificationError"));
+
+  // The topic gone: the file is still written, the notification error shows.
+  topic_alive = false;
+  call("CreateLogGroup");
+  clock_.advance(std::chrono::seconds(300));
+  scheduler_->run_due();
+  EXPECT_EQ(objects("trail-bucket").size(), 2u);
+  EXPECT_EQ(trails_->status(kAccount, kRegion, "trail1").str("LatestNotificationError"), "NotFound");
+
+  // Updates: notifications and log delivery off.
+  Value u = protocol::json_to_value(R"({"Name":"trail1","SnsTopicName":"","CloudWatchLogsLogGroupArn":"","CloudWatchLogsRoleArn":""})", nullptr);
+  Value updated = trails_->update(kAccount, kRegion, u);
+  EXPECT_FALSE(updated.has("SnsTopicARN"));
+  EXPECT_FALSE(updated.has("CloudWatchLogsLogGroupArn"));
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <random>
 #include <string>
@@ -199,8 +200,11 @@ TEST_F(MetricRollupTest, PacksSettledMinutesIntoDayBlocksWithTheSameStatistics) 
   metrics_->compact();
   auto st = metrics_->last_compaction();
   EXPECT_EQ(st.raw_records_read, 2 * 1440u + 2 - 60);  // the last 2 hours (60 min put) stay raw
-  EXPECT_EQ(st.blocks_written, 2u);
-  EXPECT_EQ(point_records(), 2u + 60);  // two day blocks + the unsettled hour
+  // Day 0 is settled: one day block. Day 1 is not (it ended 1 h ago): hour blocks for its
+  // first 23 hours, the last hour stays raw.
+  EXPECT_EQ(st.blocks_written, 1u);
+  EXPECT_EQ(st.hour_blocks_written, 23u);
+  EXPECT_EQ(point_records(), 1u + 23 + 60);
   expect_same(before60, stats(t0, t0 + 2 * kDay, 60));
   expect_same(before3600, stats(t0, t0 + 2 * kDay, 3600));
   expect_same(before_day, stats(t0 + 300, t0 + kDay + 300, kDay));
@@ -212,7 +216,7 @@ TEST_F(MetricRollupTest, PacksSettledMinutesIntoDayBlocksWithTheSameStatistics) 
   EXPECT_EQ(late[0].aggregate.max, 1000);
   metrics_->compact();
   EXPECT_EQ(metrics_->last_compaction().blocks_written, 1u);
-  EXPECT_EQ(point_records(), 2u + 60);
+  EXPECT_EQ(point_records(), 1u + 23 + 60);
   open();  // and after a restart
   late = stats(t0 + 120, t0 + 180, 60);
   ASSERT_EQ(late.size(), 1u);
@@ -220,6 +224,18 @@ TEST_F(MetricRollupTest, PacksSettledMinutesIntoDayBlocksWithTheSameStatistics) 
   // A second compaction with nothing to do writes nothing.
   metrics_->compact();
   EXPECT_EQ(metrics_->last_compaction().chunks, 0u);
+  // Once day 1 is settled too, its hour blocks and last raw hour become one day block.
+  clock_.set_millis((t0 + 2 * kDay + 2 * 3600) * 1000);
+  metrics_->compact();
+  EXPECT_EQ(metrics_->last_compaction().blocks_written, 1u);
+  EXPECT_EQ(metrics_->last_compaction().hour_blocks_written, 0u);
+  EXPECT_EQ(point_records(), 2u);
+  late = stats(t0 + 120, t0 + 180, 60);
+  ASSERT_EQ(late.size(), 1u);
+  EXPECT_EQ(late[0].aggregate.sum, 1000 + 7);
+  auto all = stats(t0, t0 + 2 * kDay, 3600);
+  ASSERT_EQ(all.size(), before3600.size());
+  for (size_t i = 0; i < all.size(); ++i) EXPECT_EQ(all[i].aggregate.count, before3600[i].aggregate.count + (i == 0 ? 1 : 0));
 }
 
 TEST_F(MetricRollupTest, HighResolutionRollsUpToMinutesAfterThreeHours) {
@@ -232,7 +248,7 @@ TEST_F(MetricRollupTest, HighResolutionRollsUpToMinutesAfterThreeHours) {
   metrics_->compact();
   // Everything before now - 3h is now at 60 s (and packed, being older than 2 h).
   EXPECT_GT(metrics_->last_compaction().rolled_records_written, 0u);
-  EXPECT_EQ(metrics_->last_compaction().blocks_written, 1u);
+  EXPECT_EQ(metrics_->last_compaction().hour_blocks_written, 1u);  // the day is not settled yet
   expect_same(before60, stats(t0, t0 + 4 * 3600, 60));
   expect_same(before300, stats(t0, t0 + 4 * 3600, 300));
   // 1 s periods are gone for the rolled hour, kept for the last 3 hours.
@@ -302,8 +318,69 @@ TEST_F(MetricRollupTest, SeriesAreIndependentAndReadsDuringCompactionAreConsiste
   metrics_->compact();
   done = true;
   reader.join();
-  EXPECT_EQ(point_records(), 3u);
+  EXPECT_EQ(point_records(), 3u * 10);  // 10 hour blocks per series (the day is not settled)
   expect_same(before, stats(t0, t0 + 600 * 60, 3600, "b"));
+}
+
+TEST_F(MetricRollupTest, LateHighResolutionPointsAndUnitFiltersAfterPacking) {
+  const int64_t t0 = kStart;
+  std::vector<PointBatch> batch;
+  for (int64_t m = 0; m < 120; ++m) {
+    PointBatch p = point(static_cast<double>(m), t0 + m * 60);
+    p.unit = m % 2 ? *unit_index("Percent") : 0;
+    batch.push_back(p);
+  }
+  metrics_->put(kAccount, kRegion, batch);
+  clock_.set_millis((t0 + kDay + 3 * 3600) * 1000);
+  metrics_->compact();
+  EXPECT_EQ(point_records(), 1u);  // one day block holding both units
+  // A late 1 s point (older than 3 hours) lands raw at 1 s, is readable at once, and the next
+  // compaction rolls it into 60 s and folds it into the day block.
+  metrics_->put(kAccount, kRegion, {point(1000, t0 + 61, 1)});
+  auto minute = stats(t0 + 60, t0 + 120, 60);
+  ASSERT_EQ(minute.size(), 2u);  // None (the late point) and Percent (m = 1)
+  EXPECT_EQ(minute[0].unit, 0);
+  EXPECT_EQ(minute[0].aggregate.sum, 1000);
+  EXPECT_EQ(minute[1].aggregate.sum, 1);
+  metrics_->compact();
+  EXPECT_EQ(point_records(), 1u);
+  auto percent = metrics_->statistics(kAccount, kRegion, series(), t0, t0 + 7200, 3600, unit_index("Percent"));
+  ASSERT_EQ(percent.size(), 2u);
+  EXPECT_EQ(percent[0].aggregate.count, 30);
+  EXPECT_EQ(percent[0].aggregate.min, 1);
+  EXPECT_EQ(percent[0].aggregate.max, 59);
+  auto none = metrics_->statistics(kAccount, kRegion, series(), t0, t0 + 3600, 3600, uint8_t{0});
+  ASSERT_EQ(none.size(), 1u);
+  EXPECT_EQ(none[0].aggregate.count, 31);
+  EXPECT_EQ(none[0].aggregate.max, 1000);
+  EXPECT_EQ(none[0].aggregate.sketch.total_count(), 31);
+}
+
+TEST_F(MetricRollupTest, SteadyIngestWithCompactionEveryTenMinutes) {
+  // As the server runs: one value per minute per series, compact() every 10 minutes, for 27
+  // hours; every hour's statistics stay exact and the store ends with few keys.
+  const int64_t t0 = kStart;
+  std::map<int64_t, double> hourly_sum;
+  for (int64_t m = 0; m < 27 * 60; ++m) {
+    clock_.set_millis((t0 + m * 60 + 5) * 1000);
+    double v = static_cast<double>((m * 13) % 97) / 4;
+    metrics_->put(kAccount, kRegion, {point(v, t0 + m * 60, 60, "a"), point(v + 1, t0 + m * 60, 60, "b")});
+    hourly_sum[(m * 60) / 3600 * 3600 + t0] += v;
+    if (m % 10 == 9) metrics_->compact();
+    if (m % 120 == 119) {  // reads stay exact mid-way
+      auto hours = stats(t0, t0 + (m + 1) * 60, 3600);
+      ASSERT_EQ(hours.size(), static_cast<size_t>((m + 1) / 60));
+      for (const StatBucket& b : hours) EXPECT_EQ(b.aggregate.sum, hourly_sum[b.start_s]) << m;
+    }
+  }
+  auto hours = stats(t0, t0 + 27 * 3600, 3600);
+  ASSERT_EQ(hours.size(), 27u);
+  for (const StatBucket& b : hours) {
+    EXPECT_EQ(b.aggregate.count, 60);
+    EXPECT_EQ(b.aggregate.sum, hourly_sum[b.start_s]);
+  }
+  // Day 0 settled into one day block per series; day 1: hour blocks up to 2 h ago, then raw.
+  EXPECT_LE(point_records(), 2u * (1 + 1 + 120 + 10));
 }
 
 }  // namespace

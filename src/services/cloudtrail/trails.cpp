@@ -2,6 +2,7 @@
 
 #include <zlib.h>
 
+#include <algorithm>
 #include <cmath>
 #include <ctime>
 #include <random>
@@ -12,6 +13,7 @@
 #include "core/encoding.h"
 #include "core/ids.h"
 #include "protocol/json_codec.h"
+#include "services/s3/bucket_policy.h"
 
 namespace vigil::cloudtrail {
 
@@ -162,10 +164,45 @@ void reject_unsupported(const Value& input) {
     return AwsError("UnsupportedOperationException", "Vigil does not support " + what + " on trails yet (see docs/coverage.md).", 400);
   };
   if (!input.str("KmsKeyId").empty()) throw unsupported("KmsKeyId (SSE-KMS of log files)");
-  if (!input.str("SnsTopicName").empty()) throw unsupported("SnsTopicName (delivery notifications)");
-  if (!input.str("CloudWatchLogsLogGroupArn").empty() || !input.str("CloudWatchLogsRoleArn").empty())
-    throw unsupported("CloudWatchLogsLogGroupArn (delivery to CloudWatch Logs)");
   if (bool_member(input, "IsOrganizationTrail", false)) throw unsupported("organization trails");
+}
+
+constexpr std::string_view kCloudTrailPrincipal = "cloudtrail.amazonaws.com";
+
+AwsError insufficient_topic_policy() {
+  return AwsError("InsufficientSnsTopicPolicyException", "SNS Topic does not exist or the topic policy is incorrect!", 400);
+}
+AwsError invalid_log_group() {
+  return AwsError("InvalidCloudWatchLogsLogGroupArnException", "CloudTrail cannot validate the specified log group ARN.", 400);
+}
+
+// arn:aws:logs:REGION:ACCOUNT:log-group:NAME[:*] -> (region, account, name); empty name if not one.
+struct LogGroupArn {
+  std::string region, account, name;
+};
+LogGroupArn parse_log_group_arn(std::string_view arn) {
+  LogGroupArn out;
+  constexpr std::string_view kStart = "arn:aws:logs:";
+  if (arn.rfind(kStart, 0) != 0) return out;
+  std::string_view rest = arn.substr(kStart.size());
+  size_t c1 = rest.find(':');
+  if (c1 == std::string_view::npos) return out;
+  size_t c2 = rest.find(':', c1 + 1);
+  if (c2 == std::string_view::npos) return out;
+  std::string_view resource = rest.substr(c2 + 1);
+  if (resource.rfind("log-group:", 0) != 0) return out;
+  std::string_view name = resource.substr(10);
+  if (name.size() >= 2 && name.substr(name.size() - 2) == ":*") name.remove_suffix(2);
+  if (name.empty() || name.find(':') != std::string_view::npos) return out;
+  out.region = std::string(rest.substr(0, c1));
+  out.account = std::string(rest.substr(c1 + 1, c2 - c1 - 1));
+  out.name = std::string(name);
+  return out;
+}
+
+int64_t event_millis(const std::string& event_time, double fallback_seconds) {
+  auto t = parse_iso8601(event_time);
+  return static_cast<int64_t>(std::llround((t ? *t : fallback_seconds) * 1000));
 }
 
 }  // namespace
@@ -254,15 +291,73 @@ TrailStore::Trail& TrailStore::find_in_home(const std::string& account, const st
   return const_cast<Trail&>(t);
 }
 
-void TrailStore::check_bucket(const std::string& account, const std::string& bucket) const {
+void TrailStore::set_hooks(TrailHooks hooks) { hooks_ = std::move(hooks); }
+
+std::string TrailStore::bucket_access(const std::string& account, const std::string& trail_arn, const std::string& bucket,
+                                      const std::string& object_arn) const {
+  auto b = objects_.bucket(bucket);
+  if (!b) return "NoSuchBucket";
+  if (!objects_.bucket_policy(bucket)) return !policy_required_ && b->owner_account == account ? "" : "AccessDenied";
+  // The request context CloudTrail's own calls carry (AWS's documented bucket policy uses
+  // aws:SourceArn / aws:SourceAccount and s3:x-amz-acl).
+  std::map<std::string, std::string> context{{"aws:SourceArn", trail_arn},
+                                             {"aws:SourceAccount", account},
+                                             {"aws:SecureTransport", "true"},
+                                             {"aws:PrincipalServiceName", std::string(kCloudTrailPrincipal)}};
+  std::string service(kCloudTrailPrincipal);
+  if (s3::service_access(objects_, bucket, service, "s3:GetBucketAcl", "arn:aws:s3:::" + bucket, context) != iam::Decision::Allow)
+    return "AccessDenied";
+  context.emplace("s3:x-amz-acl", "bucket-owner-full-control");
+  if (s3::service_access(objects_, bucket, service, "s3:PutObject", object_arn, context) != iam::Decision::Allow) return "AccessDenied";
+  return {};
+}
+
+void TrailStore::check_bucket(const std::string& account, const std::string& trail_arn, const std::string& bucket, const std::string& prefix) const {
   if (bucket.empty() || !s3::valid_bucket_name(bucket))
     throw AwsError("InvalidS3BucketNameException", "Bucket name is not valid: " + bucket, 400);
-  auto b = objects_.bucket(bucket);
-  if (!b) throw AwsError("S3BucketDoesNotExistException", "S3 bucket " + bucket + " does not exist.", 400);
-  // Without bucket policies (not served yet), CloudTrail may write only to the account's own
-  // buckets: another account's bucket would need a policy granting cloudtrail.amazonaws.com.
-  if (b->owner_account != account)
+  if (!objects_.bucket(bucket)) throw AwsError("S3BucketDoesNotExistException", "S3 bucket " + bucket + " does not exist.", 400);
+  // What every log file key of the trail starts with.
+  std::string object_arn = "arn:aws:s3:::" + bucket + "/" + (prefix.empty() ? std::string() : prefix + "/") + "AWSLogs/" + account + "/*";
+  if (!bucket_access(account, trail_arn, bucket, object_arn).empty())
     throw AwsError("InsufficientS3BucketPolicyException", "Incorrect S3 bucket policy is detected for bucket: " + bucket, 400);
+}
+
+std::string TrailStore::resolve_topic(const std::string& account, const std::string& region, const std::string& name_or_arn) const {
+  std::string arn;
+  if (name_or_arn.rfind("arn:", 0) == 0) {
+    std::vector<std::string> parts;
+    size_t start = 0;
+    for (size_t colon; (colon = name_or_arn.find(':', start)) != std::string::npos && parts.size() < 5; start = colon + 1)
+      parts.push_back(name_or_arn.substr(start, colon - start));
+    std::string name = name_or_arn.substr(start);
+    if (parts.size() != 5 || parts[2] != "sns" || name.empty() || name.find(':') != std::string::npos)
+      throw AwsError("InvalidSnsTopicNameException", "Invalid SNS topic name or ARN: " + name_or_arn, 400);
+    // A topic of another account or region: CloudTrail cannot see it (no cross-account topic policies here).
+    if (parts[3] != region || parts[4] != account) throw insufficient_topic_policy();
+    arn = name_or_arn;
+  } else {
+    bool valid = !name_or_arn.empty() && name_or_arn.size() <= 256;
+    for (char c : name_or_arn)
+      valid = valid && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_');
+    if (!valid) throw AwsError("InvalidSnsTopicNameException", "Invalid SNS topic name or ARN: " + name_or_arn, 400);
+    arn = "arn:aws:sns:" + region + ":" + account + ":" + name_or_arn;
+  }
+  if (!hooks_.topic_exists || !hooks_.topic_exists(account, region, arn)) throw insufficient_topic_policy();
+  return arn;
+}
+
+void TrailStore::check_log_group(const std::string& account, const std::string& region, const std::string& group_arn, const std::string& role_arn) const {
+  if (group_arn.empty()) throw AwsError("InvalidCloudWatchLogsLogGroupArnException", "You must specify a log group and a role ARN.", 400);
+  if (role_arn.empty()) throw AwsError("InvalidCloudWatchLogsRoleArnException", "You must specify a role ARN as well as a log group.", 400);
+  LogGroupArn g = parse_log_group_arn(group_arn);
+  if (g.name.empty() || g.region != region || g.account != account) throw invalid_log_group();
+  // Roles: arn:aws:iam::ACCOUNT:role/NAME of the trail's account. Vigil has no IAM roles yet,
+  // so the role is checked for its form only (docs/coverage.md).
+  constexpr std::string_view kRole = "arn:aws:iam::";
+  bool role_ok = role_arn.rfind(kRole, 0) == 0 && role_arn.compare(kRole.size(), account.size(), account) == 0 &&
+                 role_arn.compare(kRole.size() + account.size(), 6, ":role/") == 0 && role_arn.size() > kRole.size() + account.size() + 6;
+  if (!role_ok) throw AwsError("InvalidCloudWatchLogsRoleArnException", "Access denied. Check the trust relationships for your role.", 400);
+  if (!hooks_.log_group_exists || !hooks_.log_group_exists(account, region, g.name)) throw invalid_log_group();
 }
 
 Value TrailStore::trail_view(const Trail& trail) const {
@@ -271,11 +366,20 @@ Value TrailStore::trail_view(const Trail& trail) const {
   v.set("Name", trail.name);
   v.set("S3BucketName", std::string(s.str("S3BucketName")));
   if (!s.str("S3KeyPrefix").empty()) v.set("S3KeyPrefix", std::string(s.str("S3KeyPrefix")));
+  if (!s.str("SnsTopicARN").empty()) {
+    std::string arn(s.str("SnsTopicARN"));
+    v.set("SnsTopicName", arn.substr(arn.rfind(':') + 1));
+    v.set("SnsTopicARN", arn);
+  }
   v.set("IncludeGlobalServiceEvents", bool_member(s, "IncludeGlobalServiceEvents", true));
   v.set("IsMultiRegionTrail", bool_member(s, "IsMultiRegionTrail", false));
   v.set("HomeRegion", trail.home_region);
   v.set("TrailARN", std::string(s.str("TrailARN")));
   v.set("LogFileValidationEnabled", bool_member(s, "LogFileValidationEnabled", false));
+  if (!s.str("CloudWatchLogsLogGroupArn").empty()) {
+    v.set("CloudWatchLogsLogGroupArn", std::string(s.str("CloudWatchLogsLogGroupArn")));
+    v.set("CloudWatchLogsRoleArn", std::string(s.str("CloudWatchLogsRoleArn")));
+  }
   v.set("HasCustomEventSelectors", bool_member(s, "HasCustomEventSelectors", false));
   v.set("HasInsightSelectors", false);
   v.set("IsOrganizationTrail", false);
@@ -308,9 +412,18 @@ Value TrailStore::create(const std::string& account, const std::string& region, 
     if (t.account == account && t.home_region == region) ++in_region;
   if (in_region >= kMaxTrailsPerRegion)
     throw AwsError("MaximumNumberOfTrailsExceededException", "User: " + account + " already has 5 trails in " + region + ".", 400);
-  check_bucket(account, bucket);
+  check_bucket(account, trail_arn(account, region, name), bucket, prefix);
+  std::string topic_arn;
+  if (!input.str("SnsTopicName").empty()) topic_arn = resolve_topic(account, region, std::string(input.str("SnsTopicName")));
+  std::string group_arn(input.str("CloudWatchLogsLogGroupArn")), role_arn(input.str("CloudWatchLogsRoleArn"));
+  if (!group_arn.empty() || !role_arn.empty()) check_log_group(account, region, group_arn, role_arn);
 
   Trail t{account, region, name, Value::map()};
+  if (!topic_arn.empty()) t.state.set("SnsTopicARN", topic_arn);
+  if (!group_arn.empty()) {
+    t.state.set("CloudWatchLogsLogGroupArn", group_arn);
+    t.state.set("CloudWatchLogsRoleArn", role_arn);
+  }
   t.state.set("Name", name);
   t.state.set("S3BucketName", bucket);
   if (!prefix.empty()) t.state.set("S3KeyPrefix", prefix);
@@ -340,16 +453,32 @@ Value TrailStore::update(const std::string& account, const std::string& region, 
   std::lock_guard lock(mutex_);
   Trail& t = find_in_home(account, region, input.str("Name"));
   Value next = t.state;
-  if (input.has("S3BucketName")) {
-    std::string bucket(input.str("S3BucketName"));
-    check_bucket(account, bucket);
-    next.set("S3BucketName", bucket);
-  }
+  if (input.has("S3BucketName")) next.set("S3BucketName", std::string(input.str("S3BucketName")));
   if (input.has("S3KeyPrefix")) {
     std::string prefix(input.str("S3KeyPrefix"));
     if (prefix.size() > 200) throw AwsError("InvalidS3PrefixException", "S3 prefix is longer than 200 characters.", 400);
     if (prefix.empty()) erase_member(next, "S3KeyPrefix");
     else next.set("S3KeyPrefix", prefix);
+  }
+  // A new bucket or prefix must let CloudTrail write where the files will now go.
+  if (input.has("S3BucketName") || input.has("S3KeyPrefix"))
+    check_bucket(account, std::string(t.state.str("TrailARN")), std::string(next.str("S3BucketName")), std::string(next.str("S3KeyPrefix")));
+  if (input.has("SnsTopicName")) {  // an empty name turns notifications off
+    std::string topic(input.str("SnsTopicName"));
+    if (topic.empty()) erase_member(next, "SnsTopicARN");
+    else next.set("SnsTopicARN", resolve_topic(account, region, topic));
+  }
+  if (input.has("CloudWatchLogsLogGroupArn") || input.has("CloudWatchLogsRoleArn")) {
+    std::string group(input.has("CloudWatchLogsLogGroupArn") ? input.str("CloudWatchLogsLogGroupArn") : next.str("CloudWatchLogsLogGroupArn"));
+    std::string role(input.has("CloudWatchLogsRoleArn") ? input.str("CloudWatchLogsRoleArn") : next.str("CloudWatchLogsRoleArn"));
+    if (group.empty() && role.empty()) {  // both empty: delivery to CloudWatch Logs off
+      erase_member(next, "CloudWatchLogsLogGroupArn");
+      erase_member(next, "CloudWatchLogsRoleArn");
+    } else {
+      check_log_group(account, region, group, role);
+      next.set("CloudWatchLogsLogGroupArn", group);
+      next.set("CloudWatchLogsRoleArn", role);
+    }
   }
   if (input.has("IsMultiRegionTrail")) next.set("IsMultiRegionTrail", bool_member(input, "IsMultiRegionTrail", false));
   if (input.has("IncludeGlobalServiceEvents")) next.set("IncludeGlobalServiceEvents", bool_member(input, "IncludeGlobalServiceEvents", true));
@@ -464,8 +593,15 @@ Value TrailStore::status(const std::string& account, const std::string& region, 
     out.set("LatestDeliveryAttemptSucceeded", ok >= attempt ? format_iso8601(ok) : std::string());
   }
   if (!s.str("LatestDeliveryError").empty()) out.set("LatestDeliveryError", std::string(s.str("LatestDeliveryError")));
-  out.set("LatestNotificationAttemptTime", std::string());
-  out.set("LatestNotificationAttemptSucceeded", std::string());
+  time_member("LatestNotificationTime", "LatestNotificationTime", nullptr);
+  if (!s.str("LatestNotificationError").empty()) out.set("LatestNotificationError", std::string(s.str("LatestNotificationError")));
+  double notified = s.f64("LatestNotificationAttemptTime", 0);
+  out.set("LatestNotificationAttemptTime", notified > 0 ? format_iso8601(notified) : std::string());
+  double notified_ok = s.f64("LatestNotificationTime", 0);
+  out.set("LatestNotificationAttemptSucceeded", notified > 0 && notified_ok >= notified ? format_iso8601(notified_ok) : std::string());
+  time_member("LatestCloudWatchLogsDeliveryTime", "LatestCloudWatchLogsDeliveryTime", nullptr);
+  if (!s.str("LatestCloudWatchLogsDeliveryError").empty())
+    out.set("LatestCloudWatchLogsDeliveryError", std::string(s.str("LatestCloudWatchLogsDeliveryError")));
   return out;
 }
 
@@ -695,7 +831,7 @@ int TrailStore::deliver() {
 }
 
 int TrailStore::deliver_trail(const Key& key) {
-  std::string account, home, bucket, prefix;
+  std::string account, home, bucket, prefix, arn, topic, log_group;
   {
     std::lock_guard lock(mutex_);
     auto it = trails_.find(key);
@@ -704,6 +840,9 @@ int TrailStore::deliver_trail(const Key& key) {
     home = it->second.home_region;
     bucket = std::string(it->second.state.str("S3BucketName"));
     prefix = std::string(it->second.state.str("S3KeyPrefix"));
+    arn = std::string(it->second.state.str("TrailARN"));
+    topic = std::string(it->second.state.str("SnsTopicARN"));
+    log_group = parse_log_group_arn(it->second.state.str("CloudWatchLogsLogGroupArn")).name;
   }
   // Pending records by region, in arrival order.
   struct Pending {
@@ -731,6 +870,8 @@ int TrailStore::deliver_trail(const Key& key) {
   std::string error;
   double delivered_at = 0;
   Value delivered_logs = Value::list();  // for the digest files
+  double notify_attempt = 0, notified_at = 0, logs_attempt = 0, logs_delivered_at = 0;
+  std::string notify_error, logs_error;
   for (auto& [region, records] : by_region) {
     for (size_t start = 0; start < records.size(); start += kMaxDeliveryRecords) {
       size_t stop = std::min(records.size(), start + kMaxDeliveryRecords);
@@ -752,9 +893,8 @@ int TrailStore::deliver_trail(const Key& key) {
       object_key += "AWSLogs/" + account + "/CloudTrail/" + region + "/" + date + "/" + account + "_CloudTrail_" + region + "_" + stamp + "_" +
                     random_alnum(16) + ".json.gz";
       try {
-        auto b = objects_.bucket(bucket);
-        if (!b) throw AwsError("NoSuchBucket", "The specified bucket does not exist", 404);
-        if (b->owner_account != account) throw AwsError("AccessDenied", "Access Denied", 403);
+        if (std::string denied = bucket_access(account, arn, bucket, "arn:aws:s3:::" + bucket + "/" + object_key); !denied.empty())
+          throw AwsError(denied, denied == "NoSuchBucket" ? "The specified bucket does not exist" : "Access Denied", denied == "NoSuchBucket" ? 404 : 403);
         s3::ObjectRecord meta;
         meta.content_type = "application/json";
         meta.headers.emplace_back("ContentEncoding", "gzip");  // as AWS delivers them
@@ -781,6 +921,38 @@ int TrailStore::deliver_trail(const Key& key) {
       delivered_logs.push(std::move(log));
       ++files;
       delivered_at = now;
+      // One notification per log file, in AWS's format.
+      if (!topic.empty()) {
+        Value note = Value::map();
+        Value keys = Value::list();
+        keys.push(object_key);
+        note.set("s3Bucket", bucket);
+        note.set("s3ObjectKey", std::move(keys));
+        notify_attempt = now;
+        if (hooks_.publish && hooks_.publish(account, home, topic, protocol::value_to_json(note))) {
+          notified_at = now;
+          notify_error.clear();
+        } else {
+          notify_error = "NotFound";  // SNS's code for a topic that no longer exists
+        }
+      }
+      // The same records as log events in the trail's log group (home region), one stream per
+      // region the events happened in.
+      if (!log_group.empty()) {
+        TrailHooks::LogEvents events;
+        events.reserve(stop - start);
+        for (size_t i = start; i < stop; ++i) events.emplace_back(event_millis(records[i].event_time, now), records[i].json);
+        std::stable_sort(events.begin(), events.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+        logs_attempt = now;
+        std::string problem = hooks_.put_log_events ? hooks_.put_log_events(account, home, log_group, account + "_CloudTrail_" + region, events)
+                                                    : std::string("ResourceNotFoundException");
+        if (problem.empty()) {
+          logs_delivered_at = now;
+          logs_error.clear();
+        } else {
+          logs_error = problem;
+        }
+      }
     }
     if (!error.empty()) break;
   }
@@ -792,6 +964,17 @@ int TrailStore::deliver_trail(const Key& key) {
   if (delivered_at > 0) t->second.state.set("LatestDeliveryTime", delivered_at);
   if (!error.empty()) t->second.state.set("LatestDeliveryError", error);
   else erase_member(t->second.state, "LatestDeliveryError");
+  if (notify_attempt > 0) {
+    t->second.state.set("LatestNotificationAttemptTime", notify_attempt);
+    if (notified_at > 0) t->second.state.set("LatestNotificationTime", notified_at);
+    if (!notify_error.empty()) t->second.state.set("LatestNotificationError", notify_error);
+    else erase_member(t->second.state, "LatestNotificationError");
+  }
+  if (logs_attempt > 0) {
+    if (logs_delivered_at > 0) t->second.state.set("LatestCloudWatchLogsDeliveryTime", logs_delivered_at);
+    if (!logs_error.empty()) t->second.state.set("LatestCloudWatchLogsDeliveryError", logs_error);
+    else erase_member(t->second.state, "LatestCloudWatchLogsDeliveryError");
+  }
   if (bool_member(t->second.state, "LogFileValidationEnabled", false) && delivered_logs.size() > 0) {
     Value logs = t->second.state.get("DigestLogs") ? *t->second.state.get("DigestLogs") : Value::list();
     for (const Value& l : delivered_logs.as_list()) logs.push(l);
@@ -895,9 +1078,9 @@ int TrailStore::digest() {
         std::string hash = sha256_hex(json);
         std::string to_sign = end_text + "\n" + bucket + "/" + object_key + "\n" + hash + "\n" + (prev ? std::string(prev->str("Signature")) : "null");
         std::string signature = hex_encode(SigningKeys::sign(signing, to_sign));
-        auto b = objects_.bucket(bucket);
-        if (!b) throw AwsError("NoSuchBucket", "The specified bucket does not exist", 404);
-        if (b->owner_account != snapshot.account) throw AwsError("AccessDenied", "Access Denied", 403);
+        if (std::string denied = bucket_access(snapshot.account, std::string(s.str("TrailARN")), bucket, "arn:aws:s3:::" + bucket + "/" + object_key);
+            !denied.empty())
+          throw AwsError(denied, "Access Denied", 403);
         s3::ObjectRecord meta;
         meta.content_type = "application/json";
         meta.headers.emplace_back("ContentEncoding", "gzip");

@@ -24,12 +24,33 @@
 // SigningKeys, chained through "DigestChains" (region -> previous digest). StopLogging or
 // disabling validation drops the chain, so the next digest starts a new one: a gap the
 // validator reports, as on AWS.
+//
+// Bucket access is AWS's: CloudTrail (the service principal cloudtrail.amazonaws.com, with
+// aws:SourceArn = the trail ARN, aws:SourceAccount = its account) needs the bucket policy to
+// allow s3:GetBucketAcl on the bucket and s3:PutObject on
+// [prefix/]AWSLogs/<account>/* (x-amz-acl bucket-owner-full-control). CreateTrail and
+// UpdateTrail check it (InsufficientS3BucketPolicyException); every delivery checks it again
+// (LatestDeliveryError AccessDenied, nothing written). With set_bucket_policy_required(false)
+// (the model's default, for embedders and unit tests) a bucket of the trail's own account
+// without any policy is also accepted; the server requires the policy, as AWS does.
+//
+// Notifications and CloudWatch Logs go through TrailHooks (wired by the server, so this folder
+// depends on neither SNS nor CloudWatch Logs): after each log file is written, one SNS message
+// {"s3Bucket":...,"s3ObjectKey":[key]} to the trail's topic, and the file's records as log
+// events (message = the record's JSON, timestamp = its eventTime) in the trail's log group,
+// stream "<account>_CloudTrail_<region of the events>". A failed notification or log delivery
+// shows in GetTrailStatus (LatestNotificationError / LatestCloudWatchLogsDeliveryError) and is
+// not retried: the S3 file is the record of truth.
 #pragma once
 
 #include <atomic>
+#include <cstdint>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "core/clock.h"
 #include "core/event_bus.h"
@@ -43,12 +64,30 @@ namespace vigil::cloudtrail {
 // AWS's trail name rules; the InvalidTrailNameException message, or empty when valid.
 std::string trail_name_problem(std::string_view name);
 
+// What trails need from SNS and CloudWatch Logs. An unset hook behaves as if the topic or log
+// group does not exist.
+struct TrailHooks {
+  using LogEvents = std::vector<std::pair<int64_t, std::string>>;  // (timestamp ms, message)
+  std::function<bool(const std::string& account, const std::string& region, const std::string& topic_arn)> topic_exists;
+  // Publishes a message; false when the topic is gone.
+  std::function<bool(const std::string& account, const std::string& region, const std::string& topic_arn, const std::string& message)> publish;
+  std::function<bool(const std::string& account, const std::string& region, const std::string& group)> log_group_exists;
+  // Appends the events (sorted by timestamp) to the stream, creating it if missing; an error
+  // code ("ResourceNotFoundException", ...) or empty on success.
+  std::function<std::string(const std::string& account, const std::string& region, const std::string& group, const std::string& stream,
+                            const LogEvents& events)>
+      put_log_events;
+};
+
 class TrailStore {
  public:
   TrailStore(store::Store& store, const Clock& clock, s3::ObjectStore& objects);
 
   void load();   // reads every trail from the store (startup)
   void reset();  // after the store was cleared
+  void set_hooks(TrailHooks hooks);
+  // Whether a bucket without a policy is refused even when the trail's account owns it (AWS).
+  void set_bucket_policy_required(bool required) { policy_required_ = required; }
 
   // The operations, in the caller's account and region, with AWS's validation and errors.
   Value create(const std::string& account, const std::string& region, const Value& input);
@@ -91,7 +130,13 @@ class TrailStore {
   const Trail& find(const std::string& account, const std::string& region, std::string_view name_or_arn) const;
   Trail& find_in_home(const std::string& account, const std::string& region, std::string_view name_or_arn);
   void save(const Trail& trail);
-  void check_bucket(const std::string& account, const std::string& bucket) const;
+  void check_bucket(const std::string& account, const std::string& trail_arn, const std::string& bucket, const std::string& prefix) const;
+  // Whether CloudTrail may write the object into the bucket: empty, or the S3 error code
+  // ("NoSuchBucket", "AccessDenied").
+  std::string bucket_access(const std::string& account, const std::string& trail_arn, const std::string& bucket, const std::string& object_arn) const;
+  // SnsTopicName (name or ARN) -> topic ARN, validated; CloudWatch Logs pair validated.
+  std::string resolve_topic(const std::string& account, const std::string& region, const std::string& name_or_arn) const;
+  void check_log_group(const std::string& account, const std::string& region, const std::string& group_arn, const std::string& role_arn) const;
   Value trail_view(const Trail& trail) const;
   bool selects(const Trail& trail, const BusEvent& event) const;
   int deliver_trail(const Key& key);
@@ -104,6 +149,8 @@ class TrailStore {
   std::atomic<uint64_t> sequence_;
   std::mutex delivery_mutex_;  // one delivery or digest run at a time
   SigningKeys keys_;
+  TrailHooks hooks_;  // set once at startup, before any request
+  std::atomic<bool> policy_required_{false};
 };
 
 }  // namespace vigil::cloudtrail

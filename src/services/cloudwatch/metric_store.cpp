@@ -169,47 +169,82 @@ void MetricStore::load() {
 void MetricStore::reset() { load(); }
 
 void MetricStore::put(const std::string& account, const std::string& region, const std::vector<PointBatch>& points) {
-  // Group by (series, resolution, bucket, unit) so one call writes one record per group.
-  std::map<std::tuple<uint64_t, uint8_t, int64_t, uint8_t>, Aggregate> groups;
+  // Group by (series, resolution, bucket, unit) so one call writes one record per group: sort
+  // indexes to the points (no copies of aggregates unless a group has several points).
+  struct Group {
+    uint64_t series;
+    uint8_t code;
+    int64_t bucket;
+    uint8_t unit;
+    uint32_t point;
+    bool operator<(const Group& o) const {
+      return std::tie(series, code, bucket, unit, point) < std::tie(o.series, o.code, o.bucket, o.unit, o.point);
+    }
+    bool same(const Group& o) const { return series == o.series && code == o.code && bucket == o.bucket && unit == o.unit; }
+  };
+  std::vector<Group> groups;
+  groups.reserve(points.size());
   store::WriteBatch batch(store_);
   const int64_t now = clock_.now_millis();
+  std::string key, value;  // reused buffers
   {
     std::lock_guard lock(mutex_);
     bool new_series = false;
-    for (const PointBatch& p : points) {
-      std::string key = series_key(account, region, SeriesId{p.namespace_, p.metric_name, p.dimensions});
-      auto [it, inserted] = series_.try_emplace(std::move(key), SeriesInfo{0, 0});
-      if (inserted) {
-        it->second.id = next_id_++;
-        new_series = true;
+    for (uint32_t i = 0; i < points.size(); ++i) {
+      const PointBatch& p = points[i];
+      key = directory_prefix(account, region);
+      key += p.namespace_;
+      key.push_back('\0');
+      key += p.metric_name;
+      key.push_back('\0');
+      for (const auto& dim : p.dimensions) {
+        key += dim.first;
+        key.push_back('\x01');
+        key += dim.second;
+        key.push_back('\x02');
+      }
+      auto it = series_.find(key);
+      bool inserted = false;
+      if (it == series_.end()) {
+        it = series_.emplace(key, SeriesInfo{next_id_++, 0}).first;
+        inserted = new_series = true;
       }
       // The directory's last-put time serves ListMetrics' RecentlyActive (3 hours): refreshing
       // it at most every 5 minutes keeps a steady series from writing it on every call.
       if (inserted || now - it->second.last_put_ms > 5 * 60 * 1000) {
         it->second.last_put_ms = now;
-        std::string v;
-        put_u64(v, it->second.id);
-        put_u64(v, static_cast<uint64_t>(now));
-        batch.put(store::Keyspace::Metrics, it->first, v);
+        value.clear();
+        put_u64(value, it->second.id);
+        put_u64(value, static_cast<uint64_t>(now));
+        batch.put(store::Keyspace::Metrics, it->first, value);
       }
       const int resolution = p.storage_resolution == 1 ? 1 : 60;
       int64_t ts_s = p.timestamp_ms / 1000;
-      int64_t bucket = ts_s - ts_s % resolution;
-      groups[{it->second.id, raw_code_of(resolution), bucket, p.unit}].merge(p.aggregate);
+      groups.push_back(Group{it->second.id, raw_code_of(resolution), ts_s - ts_s % resolution, p.unit, i});
     }
     if (new_series) {
-      std::string v;
-      put_u64(v, next_id_);
-      batch.put(store::Keyspace::Metrics, "C", v);
+      value.clear();
+      put_u64(value, next_id_);
+      batch.put(store::Keyspace::Metrics, "C", value);
     }
+    std::sort(groups.begin(), groups.end());
     // Written under the lock so a new series' directory record and counter are ordered.
-    for (const auto& [k, agg] : groups) {
-      auto [series, resolution, bucket, unit] = k;
-      std::string key = point_prefix(series, resolution);
-      put_u64(key, static_cast<uint64_t>(bucket));
-      key.push_back(static_cast<char>(unit));
+    for (size_t g = 0; g < groups.size();) {
+      size_t end = g + 1;
+      while (end < groups.size() && groups[end].same(groups[g])) ++end;
+      const Group& first = groups[g];
+      key = point_prefix(first.series, first.code);
+      put_u64(key, static_cast<uint64_t>(first.bucket));
+      key.push_back(static_cast<char>(first.unit));
       put_u64(key, write_seq_++);
-      batch.put(store::Keyspace::Metrics, key, agg.encode());
+      if (end == g + 1) {
+        batch.put(store::Keyspace::Metrics, key, points[first.point].aggregate.encode());
+      } else {
+        Aggregate merged = points[first.point].aggregate;
+        for (size_t j = g + 1; j < end; ++j) merged.merge(points[groups[j].point].aggregate);
+        batch.put(store::Keyspace::Metrics, key, merged.encode());
+      }
+      g = end;
     }
   }
   store_.write(batch, store::Durability::Sync);
@@ -224,17 +259,38 @@ std::vector<StatBucket> MetricStore::statistics(const std::string& account, cons
     if (it == series_.end()) return {};
     id = it->second.id;
   }
-  std::map<std::pair<int64_t, uint8_t>, Aggregate> out;
   if (end_s <= start_s || period_s <= 0) return {};
-  auto fold = [&](int64_t bucket, uint8_t u, const Aggregate& agg) {
+  // Records come in (bucket, unit) order within each resolution's range: fold each into the
+  // last period when it matches (the common case: no map, no copies), else append; one sort
+  // and merge at the end only when several resolutions or units interleave.
+  std::vector<StatBucket> out;
+  bool sorted = true;
+  // Folds one point: an aggregate, or (agg == nullptr) one simple value of a block.
+  auto fold = [&](int64_t bucket, uint8_t u, Aggregate* agg, double value) {
     if (bucket < start_s || bucket >= end_s) return;  // a coarser bucket straddling start
     if (unit && u != *unit) return;
     int64_t aligned = start_s + (bucket - start_s) / period_s * period_s;
-    out[{aligned, u}].merge(agg);
+    if (!out.empty()) {
+      StatBucket& last = out.back();
+      if (last.start_s == aligned && last.unit == u) {
+        if (agg)
+          last.aggregate.merge(*agg);
+        else
+          last.aggregate.add(value);
+        return;
+      }
+      if (std::make_pair(aligned, u) < std::make_pair(last.start_s, last.unit)) sorted = false;
+    }
+    if (agg) {
+      out.push_back(StatBucket{aligned, u, std::move(*agg)});
+    } else {
+      out.push_back(StatBucket{aligned, u, {}});
+      out.back().aggregate.add(value);
+    }
   };
   // One iterator (one snapshot) over the series' whole key range: see the header.
   auto it = store_.iterate(store::Keyspace::Metrics, point_prefix(id, 0), point_prefix(id + 1, 0));
-  std::vector<BlockPoint> block;
+  DecodedBlock block;
   for (const Level& level : kLevels) {
     const int64_t res = level.resolution_s;
     std::string upper = point_key(id, level.raw_code, end_s);
@@ -243,30 +299,41 @@ std::vector<StatBucket> MetricStore::statistics(const std::string& account, cons
       if (k.size() != kRawKeySize) continue;
       auto agg = Aggregate::decode(it->value());
       if (!agg) continue;
-      fold(static_cast<int64_t>(get_u64(k, kPrefixSize)), static_cast<uint8_t>(k[kPrefixSize + 8]), *agg);
+      fold(static_cast<int64_t>(get_u64(k, kPrefixSize)), static_cast<uint8_t>(k[kPrefixSize + 8]), &*agg, 0);
     }
     if (!level.block_code) continue;
-    upper = point_key(id, level.block_code, end_s);
-    for (it->seek(point_key(id, level.block_code, align_down(start_s, kBlockSpanS))); it->valid() && it->key() < upper;
-         it->next()) {
-      std::string_view k = it->key();
-      if (k.size() != kBlockKeySize) continue;
-      block.clear();
-      if (!decode_point_block(it->value(), static_cast<int64_t>(get_u64(k, kPrefixSize)), res, block)) continue;
-      for (const BlockPoint& p : block) fold(p.bucket_s, p.unit, p.aggregate);
+    for (auto [code, span] : {std::pair<uint8_t, int64_t>{level.block_code, kBlockSpanS}, {level.hour_code, 3600}}) {
+      upper = point_key(id, code, end_s);
+      for (it->seek(point_key(id, code, align_down(start_s, span))); it->valid() && it->key() < upper; it->next()) {
+        std::string_view k = it->key();
+        if (k.size() != kBlockKeySize) continue;
+        if (!decode_point_block(it->value(), static_cast<int64_t>(get_u64(k, kPrefixSize)), res, block)) continue;
+        for (size_t i = 0; i < block.size(); ++i)
+          fold(block.bucket_s[i], block.unit[i],
+               block.full[i] < 0 ? nullptr : &block.full_aggregates[static_cast<size_t>(block.full[i])], block.value[i]);
+      }
     }
   }
-  std::vector<StatBucket> result;
-  result.reserve(out.size());
-  for (const auto& [k, agg] : out) result.push_back(StatBucket{k.first, k.second, agg});
-  return result;
+  if (sorted) return out;
+  std::stable_sort(out.begin(), out.end(), [](const StatBucket& a, const StatBucket& b) {
+    return std::make_pair(a.start_s, a.unit) < std::make_pair(b.start_s, b.unit);
+  });
+  std::vector<StatBucket> merged;
+  merged.reserve(out.size());
+  for (StatBucket& b : out) {
+    if (!merged.empty() && merged.back().start_s == b.start_s && merged.back().unit == b.unit)
+      merged.back().aggregate.merge(b.aggregate);
+    else
+      merged.push_back(std::move(b));
+  }
+  return merged;
 }
 
 const MetricStore::Level MetricStore::kLevels[4] = {
-    {1, 3 * 3600, 1, 0, 3600},
-    {60, 15 * 86400, 60, 61, kBlockSpanS},
-    {300, 63 * 86400, 150, 151, kBlockSpanS},
-    {3600, 455 * 86400, 240, 241, kBlockSpanS},
+    {1, 3 * 3600, 1, 0, 0, 3600},
+    {60, 15 * 86400, 60, 61, 62, kBlockSpanS},
+    {300, 63 * 86400, 150, 151, 152, kBlockSpanS},
+    {3600, 455 * 86400, 240, 241, 242, kBlockSpanS},
 };
 
 MetricStore::CompactionStats MetricStore::last_compaction() const {
@@ -285,11 +352,32 @@ void MetricStore::compact() {
   }
   std::sort(ids.begin(), ids.end());  // key order: the store reads sequentially
   CompactionStats stats;
-  for (uint64_t id : ids) compact_series(id, now_s, stats);
+  std::optional<store::WriteBatch> batch(std::in_place, store_);
+  for (uint64_t id : ids) compact_series(id, now_s, batch, stats);
+  flush_compaction(batch, true);
   last_compaction_ = stats;
 }
 
-void MetricStore::compact_series(uint64_t id, int64_t now_s, CompactionStats& stats) {
+void MetricStore::flush_compaction(std::optional<store::WriteBatch>& batch, bool force) {
+  if (batch->empty() || (!force && batch->size_bytes() < (4u << 20))) return;
+  store_.write(*batch, store::Durability::Sync);
+  batch.emplace(store_);
+}
+
+namespace {
+// The first key's time in [from, below) of one code's range of a series, if any.
+std::optional<int64_t> first_time(const store::Store& store, uint64_t id, uint8_t code, int64_t from, int64_t below,
+                                  size_t key_size) {
+  if (from >= below) return std::nullopt;
+  std::string lower = point_key(id, code, from), upper = point_key(id, code, below);
+  auto it = store.iterate(store::Keyspace::Metrics, lower, upper);
+  for (it->seek(lower); it->valid(); it->next())
+    if (it->key().size() == key_size) return static_cast<int64_t>(get_u64(it->key(), kPrefixSize));
+  return std::nullopt;
+}
+}  // namespace
+
+void MetricStore::compact_series(uint64_t id, int64_t now_s, std::optional<store::WriteBatch>& batch, CompactionStats& stats) {
   for (size_t li = 0; li < std::size(kLevels); ++li) {
     const Level& level = kLevels[li];
     const bool last = li + 1 == std::size(kLevels);
@@ -298,39 +386,34 @@ void MetricStore::compact_series(uint64_t id, int64_t now_s, CompactionStats& st
     const int64_t cutoff = align_down(now_s - level.keep_s, last ? level.resolution_s : kLevels[li + 1].resolution_s);
     const int64_t pack_cutoff = level.block_code ? now_s - kPackAfterS : 0;
     const int64_t raw_limit = std::max(cutoff, pack_cutoff);  // raw records before it are folded
+    // Days before this are settled: their hour blocks and raw records become one day block.
+    const int64_t settled_limit = level.block_code ? align_down(pack_cutoff, kBlockSpanS) : 0;
     int64_t pos = 0;
+    const uint64_t rolled_before = stats.rolled_records_written;
     while (true) {
-      // The next chunk holding a raw record before raw_limit or a block starting before cutoff.
-      std::optional<int64_t> next;
-      if (pos < raw_limit) {
-        std::string lower = point_key(id, level.raw_code, pos), upper = point_key(id, level.raw_code, raw_limit);
-        auto it = store_.iterate(store::Keyspace::Metrics, lower, upper);
-        for (it->seek(lower); it->valid(); it->next())
-          if (it->key().size() == kRawKeySize) {
-            next = static_cast<int64_t>(get_u64(it->key(), kPrefixSize));
-            break;
-          }
-      }
-      if (level.block_code && pos < cutoff) {
-        std::string lower = point_key(id, level.block_code, pos), upper = point_key(id, level.block_code, cutoff);
-        auto it = store_.iterate(store::Keyspace::Metrics, lower, upper);
-        for (it->seek(lower); it->valid(); it->next())
-          if (it->key().size() == kBlockKeySize) {
-            int64_t day = static_cast<int64_t>(get_u64(it->key(), kPrefixSize));
-            next = next ? std::min(*next, day) : day;
-            break;
-          }
+      // The next chunk holding a raw record to fold, a day block to roll up, or an hour block
+      // of a settled day (or one to roll up).
+      std::optional<int64_t> next = first_time(store_, id, level.raw_code, pos, raw_limit, kRawKeySize);
+      auto earliest = [&](std::optional<int64_t> t) {
+        if (t && (!next || *t < *next)) next = t;
+      };
+      if (level.block_code) {
+        earliest(first_time(store_, id, level.block_code, pos, cutoff, kBlockKeySize));
+        earliest(first_time(store_, id, level.hour_code, pos, std::max(cutoff, settled_limit), kBlockKeySize));
       }
       if (!next) break;
       const int64_t lo = align_down(*next, level.chunk_s);
-      compact_chunk(id, li, lo, lo + level.chunk_s, cutoff, raw_limit, stats);
+      compact_chunk(id, li, lo, lo + level.chunk_s, cutoff, raw_limit, settled_limit, batch, stats);
+      flush_compaction(batch, false);
       pos = lo + level.chunk_s;
     }
+    // Rolled records must be visible to the next level's step of this same run.
+    if (stats.rolled_records_written != rolled_before) flush_compaction(batch, true);
   }
 }
 
 void MetricStore::compact_chunk(uint64_t id, size_t li, int64_t lo, int64_t hi, int64_t cutoff, int64_t raw_limit,
-                                CompactionStats& stats) {
+                                int64_t settled_limit, std::optional<store::WriteBatch>& batch, CompactionStats& stats) {
   const Level& level = kLevels[li];
   const bool last = li + 1 == std::size(kLevels);
   std::map<std::pair<int64_t, uint8_t>, Aggregate> points;
@@ -348,23 +431,49 @@ void MetricStore::compact_chunk(uint64_t id, size_t li, int64_t lo, int64_t hi, 
     }
   }
   stats.raw_records_read += consumed.size();
-  bool had_block = false;
-  std::string block_key;
-  if (level.block_code) {
-    block_key = point_key(id, level.block_code, lo);
-    if (auto bytes = store_.get(store::Keyspace::Metrics, block_key)) {
-      std::vector<BlockPoint> block;
-      if (!decode_point_block(*bytes, lo, level.resolution_s, block)) return;  // never drop what we cannot read
-      had_block = true;
-      ++stats.blocks_read;
-      for (BlockPoint& p : block) points[{p.bucket_s, p.unit}].merge(p.aggregate);
+  // A settled day (or one reaching the roll-up cutoff) becomes one day block: read its day
+  // block and every hour block. Otherwise only the hour blocks of the hours touched.
+  const bool whole_day = level.block_code && (lo < settled_limit || lo < cutoff);
+  std::vector<std::string> blocks_read;  // keys of the blocks merged into `points`
+  bool had_day_block = false;
+  auto read_block = [&](const std::string& key, int64_t start) {
+    auto bytes = store_.get(store::Keyspace::Metrics, key);
+    if (!bytes) return true;
+    std::vector<BlockPoint> block;
+    if (!decode_point_block(*bytes, start, level.resolution_s, block)) return false;
+    ++stats.blocks_read;
+    for (BlockPoint& p : block) points[{p.bucket_s, p.unit}].merge(p.aggregate);
+    blocks_read.push_back(key);
+    return true;
+  };
+  if (whole_day) {
+    std::string day_key = point_key(id, level.block_code, lo);
+    size_t before = blocks_read.size();
+    if (!read_block(day_key, lo)) return;  // never drop what we cannot read
+    had_day_block = blocks_read.size() > before;
+    std::vector<int64_t> hours;
+    {
+      std::string lower = point_key(id, level.hour_code, lo), upper = point_key(id, level.hour_code, hi);
+      auto it = store_.iterate(store::Keyspace::Metrics, lower, upper);
+      for (it->seek(lower); it->valid(); it->next())
+        if (it->key().size() == kBlockKeySize) hours.push_back(static_cast<int64_t>(get_u64(it->key(), kPrefixSize)));
     }
+    for (int64_t h : hours)
+      if (!read_block(point_key(id, level.hour_code, h), h)) return;
+  } else if (level.block_code) {
+    std::vector<int64_t> hours;
+    for (const auto& entry : points) {
+      int64_t h = align_down(entry.first.first, 3600);
+      if (hours.empty() || hours.back() != h) hours.push_back(h);
+    }
+    for (int64_t h : hours)
+      if (!read_block(point_key(id, level.hour_code, h), h)) return;
   }
-  if (consumed.empty() && !had_block) return;
+  if (consumed.empty() && blocks_read.empty()) return;
   ++stats.chunks;
   std::map<std::pair<int64_t, uint8_t>, Aggregate> rolled;
   std::vector<BlockPoint> keep;
-  bool changed = !consumed.empty();
+  bool changed = !consumed.empty() || (whole_day && blocks_read.size() > (had_day_block ? 1u : 0u));
   for (auto& [key, agg] : points) {
     if (key.first < cutoff) {
       changed = true;
@@ -377,27 +486,37 @@ void MetricStore::compact_chunk(uint64_t id, size_t li, int64_t lo, int64_t hi, 
     }
   }
   if (!changed) return;
-  store::WriteBatch batch(store_);
-  for (const std::string& k : consumed) batch.erase(store::Keyspace::Metrics, k);
-  if (level.block_code) {
+  if (!level.block_code && !keep.empty()) return;  // cannot happen (raw_limit == cutoff): keep the records
+  for (const std::string& k : consumed) batch->erase(store::Keyspace::Metrics, k);
+  for (const std::string& k : blocks_read) batch->erase(store::Keyspace::Metrics, k);
+  stats.blocks_deleted += blocks_read.size();
+  if (whole_day) {
     if (!keep.empty()) {
-      batch.put(store::Keyspace::Metrics, block_key, encode_point_block(lo, level.resolution_s, keep));
+      batch->put(store::Keyspace::Metrics, point_key(id, level.block_code, lo), encode_point_block(lo, level.resolution_s, keep));
       ++stats.blocks_written;
-    } else if (had_block) {
-      batch.erase(store::Keyspace::Metrics, block_key);
-      ++stats.blocks_deleted;
+      if (had_day_block) --stats.blocks_deleted;  // rewritten, not deleted
     }
-  } else if (!keep.empty()) {
-    return;  // cannot happen (raw_limit == cutoff without blocks): keep the records as they are
+  } else if (level.block_code) {
+    for (size_t i = 0; i < keep.size();) {  // one block per hour
+      const int64_t h = align_down(keep[i].bucket_s, 3600);
+      size_t j = i;
+      while (j < keep.size() && align_down(keep[j].bucket_s, 3600) == h) ++j;
+      std::vector<BlockPoint> hour(std::make_move_iterator(keep.begin() + static_cast<std::ptrdiff_t>(i)),
+                                   std::make_move_iterator(keep.begin() + static_cast<std::ptrdiff_t>(j)));
+      std::string key = point_key(id, level.hour_code, h);
+      batch->put(store::Keyspace::Metrics, key, encode_point_block(h, level.resolution_s, hour));
+      ++stats.hour_blocks_written;
+      if (std::find(blocks_read.begin(), blocks_read.end(), key) != blocks_read.end()) --stats.blocks_deleted;
+      i = j;
+    }
   }
   for (const auto& [key, agg] : rolled) {
     std::string k = point_key(id, kLevels[li + 1].raw_code, key.first);
     k.push_back(static_cast<char>(key.second));
     put_u64(k, write_seq_++);
-    batch.put(store::Keyspace::Metrics, k, agg.encode());
+    batch->put(store::Keyspace::Metrics, k, agg.encode());
   }
   stats.rolled_records_written += rolled.size();
-  store_.write(batch, store::Durability::Sync);
 }
 
 std::vector<ListedSeries> MetricStore::list(const std::string& account, const std::string& region, const ListFilter& filter,

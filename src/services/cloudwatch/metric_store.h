@@ -9,11 +9,16 @@
 //       A raw record. A PutMetricData call folds its values per (series, resolution bucket,
 //       unit) in memory and writes one record per group: no read-modify-write on the hot path.
 //       Resolution codes: 1 = 1 s, 60 = 60 s, 150 = 5 min, 240 = 1 h (see kLevels).
-//   "P" series id (8) block code (1) day start s (8)     -> point_block (encode_point_block)
-//       A block: the settled points of one series, resolution and UTC day, packed by
-//       compact(). Block codes are the resolution code + 1, so a resolution's raw records and
-//       its blocks are two separate key ranges of the series' range (compaction finds the raw
-//       records it must fold with one bounded seek, without stepping over blocks).
+//   "P" series id (8) day block code (1) day start s (8)        -> point_block
+//   "P" series id (8) hour block code (1) hour start s (8)      -> point_block
+//       Blocks (encode_point_block): the settled points of one series and resolution, packed
+//       by compact(). Points older than 2 hours are folded into their hour's block (so a
+//       compaction run rewrites at most an hour of points per series, not a growing day);
+//       once the whole UTC day is older than 2 hours its hour blocks, raw records and any late
+//       points become one day block (the dense, long-lived form: ~1 key per series per day).
+//       Codes: day block = resolution code + 1, hour block = resolution code + 2, so raw
+//       records, hour blocks and day blocks are three key ranges of the series' range and
+//       compaction finds its work with bounded seeks, without stepping over blocks.
 //   A query reads the series' whole key range through ONE iterator (one snapshot), seeking to
 //   [start, end) in each resolution's raw and block ranges and merging records of the same
 //   bucket: compaction rewrites records atomically (one batch), so a reader sees either the
@@ -21,7 +26,8 @@
 //   Retention and roll-ups (compact(), as AWS): 1 s points are kept 3 hours, then rolled up
 //   into 60 s buckets; 60 s kept 15 days, then 5 min; 5 min kept 63 days, then 1 h; 1 h kept
 //   455 days, then deleted. Raw 60 s/5 min/1 h records older than 2 hours are packed into
-//   their day's block.
+//   blocks (above). Compaction deletes exactly the raw keys it read (point deletes, never a
+//   range), so a late PutMetricData into a range being compacted is never lost.
 //   "C"                                                   -> next series id (8)
 // Aggregate's format byte: 1 = the four doubles (all values were equal: the sketch is
 // rebuilt from min and count on decode), 2 = the doubles then the percentile sketch.
@@ -116,8 +122,10 @@ class MetricStore {
   void reset();
 
   // Roll-ups, retention and packing (see the top of this file), as of the injected clock:
-  // one series, resolution and chunk (one hour of 1 s records, one day otherwise) at a time,
-  // each chunk one synced batch, so memory is bounded by one chunk. Concurrent put() and
+  // one series, resolution and chunk (one hour of 1 s records, one day otherwise) at a time;
+  // chunks are written in synced batches of at most ~4 MB (a chunk never spans two batches),
+  // so memory is bounded by one chunk plus one batch. A chunk's keys (one series' raw records
+  // and blocks of one day) are touched by no other chunk of the same run. Concurrent put() and
   // statistics() are safe: a chunk deletes exactly the raw records it read (never a range a
   // concurrent late put could write into) and replaces them atomically. Cost per call: a few
   // seeks per series and resolution when there is nothing to do; otherwise proportional to
@@ -125,7 +133,7 @@ class MetricStore {
   // touched. Calls are serialized.
   struct CompactionStats {
     uint64_t chunks = 0, raw_records_read = 0, blocks_read = 0, blocks_written = 0, blocks_deleted = 0,
-             rolled_records_written = 0, points_dropped = 0;
+             hour_blocks_written = 0, rolled_records_written = 0, points_dropped = 0;
   };
   void compact();
   CompactionStats last_compaction() const;
@@ -134,7 +142,7 @@ class MetricStore {
   struct Level {
     int64_t resolution_s;
     int64_t keep_s;
-    uint8_t raw_code, block_code;  // block_code 0: never packed (1 s points only live 3 hours)
+    uint8_t raw_code, block_code, hour_code;  // block codes 0: never packed (1 s points live 3 hours)
     int64_t chunk_s;
   };
   static const Level kLevels[4];
@@ -142,9 +150,11 @@ class MetricStore {
   static constexpr int64_t kBlockSpanS = 86400;
 
  private:
-  void compact_series(uint64_t id, int64_t now_s, CompactionStats& stats);
+  void compact_series(uint64_t id, int64_t now_s, std::optional<store::WriteBatch>& batch, CompactionStats& stats);
+  // Writes `batch` (synced) once it holds ~4 MB, or whenever `force`; then starts a new one.
+  void flush_compaction(std::optional<store::WriteBatch>& batch, bool force);
   void compact_chunk(uint64_t id, size_t level, int64_t lo, int64_t hi, int64_t cutoff, int64_t raw_limit,
-                     CompactionStats& stats);
+                     int64_t settled_limit, std::optional<store::WriteBatch>& batch, CompactionStats& stats);
 
   struct SeriesInfo {
     uint64_t id;

@@ -337,61 +337,83 @@ std::string encode_point_block(int64_t block_start_s, int64_t resolution_s, cons
   return out;
 }
 
-bool decode_point_block(std::string_view bytes, int64_t block_start_s, int64_t resolution_s, std::vector<BlockPoint>& out) {
+bool decode_point_block(std::string_view bytes, int64_t block_start_s, int64_t resolution_s, DecodedBlock& out) {
+  out.bucket_s.clear();
+  out.unit.clear();
+  out.value.clear();
+  out.full.clear();
+  out.full_aggregates.clear();
   Reader r(bytes);
   uint8_t version;
   uint64_t n64;
   if (!r.byte(version) || version != kVersion || !r.varint(n64) || n64 > bytes.size() * 8 + 1) return false;
   const size_t n = static_cast<size_t>(n64);
-  if (n == 0) return true;
-  std::vector<int64_t> offsets;
-  offsets.reserve(n);
+  if (n == 0) return r.pos() == bytes.size();
+  std::vector<int64_t>& buckets = out.bucket_s;
+  buckets.reserve(n);
   uint64_t first;
   if (!r.varint(first) || first > (uint64_t{1} << 40)) return false;
-  offsets.push_back(static_cast<int64_t>(first));
-  while (offsets.size() < n) {
+  int64_t offset = static_cast<int64_t>(first);
+  buckets.push_back(block_start_s + offset * resolution_s);
+  while (buckets.size() < n) {
     uint64_t delta, run;
-    if (!r.varint(delta) || !r.varint(run) || run == 0 || run > n - offsets.size() || delta > (uint64_t{1} << 40))
+    if (!r.varint(delta) || !r.varint(run) || run == 0 || run > n - buckets.size() || delta > (uint64_t{1} << 40))
       return false;
-    for (uint64_t i = 0; i < run; ++i) offsets.push_back(offsets.back() + static_cast<int64_t>(delta));
+    for (uint64_t i = 0; i < run; ++i) {
+      offset += static_cast<int64_t>(delta);
+      buckets.push_back(block_start_s + offset * resolution_s);
+    }
   }
-  std::vector<uint8_t> unit_of;
-  unit_of.reserve(n);
-  while (unit_of.size() < n) {
+  out.unit.reserve(n);
+  while (out.unit.size() < n) {
     uint8_t unit;
     uint64_t run;
-    if (!r.byte(unit) || !r.varint(run) || run == 0 || run > n - unit_of.size()) return false;
-    unit_of.insert(unit_of.end(), run, unit);
+    if (!r.byte(unit) || !r.varint(run) || run == 0 || run > n - out.unit.size()) return false;
+    out.unit.insert(out.unit.end(), run, unit);
   }
   std::vector<uint64_t> runs;
   if (!read_runs(r, n, runs)) return false;
-  std::vector<bool> simple_of;
-  simple_of.reserve(n);
+  out.full.reserve(n);
   size_t simple_count = 0;
   for (size_t i = 0; i < runs.size(); ++i) {
-    simple_of.insert(simple_of.end(), runs[i], i % 2 == 0);
+    out.full.insert(out.full.end(), runs[i], i % 2 == 0 ? -1 : 0);
     if (i % 2 == 0) simple_count += runs[i];
   }
-  std::vector<double> values;
-  if (!decode_values(r, simple_count, values) || values.size() != simple_count) return false;
+  std::vector<double> simple_values;
+  if (!decode_values(r, simple_count, simple_values) || simple_values.size() != simple_count) return false;
+  out.value.assign(n, 0);
   size_t next_simple = 0;
   for (size_t i = 0; i < n; ++i) {
-    BlockPoint p;
-    p.bucket_s = block_start_s + offsets[i] * resolution_s;
-    p.unit = unit_of[i];
-    if (simple_of[i]) {
-      p.aggregate.add(values[next_simple++]);
-    } else {
-      uint64_t len;
-      std::string_view full;
-      if (!r.varint(len) || !r.bytes(len, full)) return false;
-      std::optional<Aggregate> a = Aggregate::decode(full);
-      if (!a) return false;
-      p.aggregate = std::move(*a);
+    if (out.full[i] < 0) {
+      out.value[i] = simple_values[next_simple++];
+      continue;
     }
-    out.push_back(std::move(p));
+    uint64_t len;
+    std::string_view bytes_of_full;
+    if (!r.varint(len) || !r.bytes(len, bytes_of_full)) return false;
+    std::optional<Aggregate> a = Aggregate::decode(bytes_of_full);
+    if (!a) return false;
+    out.full[i] = static_cast<int32_t>(out.full_aggregates.size());
+    out.full_aggregates.push_back(std::move(*a));
   }
   return r.pos() == bytes.size();
+}
+
+bool decode_point_block(std::string_view bytes, int64_t block_start_s, int64_t resolution_s, std::vector<BlockPoint>& out) {
+  DecodedBlock block;
+  if (!decode_point_block(bytes, block_start_s, resolution_s, block)) return false;
+  out.reserve(out.size() + block.size());
+  for (size_t i = 0; i < block.size(); ++i) {
+    BlockPoint p;
+    p.bucket_s = block.bucket_s[i];
+    p.unit = block.unit[i];
+    if (block.full[i] < 0)
+      p.aggregate.add(block.value[i]);
+    else
+      p.aggregate = std::move(block.full_aggregates[static_cast<size_t>(block.full[i])]);
+    out.push_back(std::move(p));
+  }
+  return true;
 }
 
 }  // namespace vigil::cloudwatch

@@ -36,6 +36,18 @@ struct BlockPoint {
 
 // points: sorted by (bucket_s, unit), unique, each bucket_s >= block_start_s and aligned.
 std::string encode_point_block(int64_t block_start_s, int64_t resolution_s, const std::vector<BlockPoint>& points);
+// A decoded block as parallel arrays, for readers that fold values without building one
+// Aggregate per point: full[i] < 0 means a simple point (count 1) whose value is value[i];
+// otherwise full_aggregates[full[i]] is the point's aggregate.
+struct DecodedBlock {
+  std::vector<int64_t> bucket_s;
+  std::vector<uint8_t> unit;
+  std::vector<double> value;
+  std::vector<int32_t> full;
+  std::vector<Aggregate> full_aggregates;
+  size_t size() const { return bucket_s.size(); }
+};
+bool decode_point_block(std::string_view bytes, int64_t block_start_s, int64_t resolution_s, DecodedBlock& out);
 // Appends the block's points to `out`; false (out unspecified) if the bytes are malformed.
 bool decode_point_block(std::string_view bytes, int64_t block_start_s, int64_t resolution_s, std::vector<BlockPoint>& out);
 

@@ -22,6 +22,7 @@ constexpr std::string_view kBucketPrefix = "s3:b:";
 constexpr std::string_view kObjectPrefix = "s3:o:";
 
 std::string bucket_key(std::string_view name) { return std::string(kBucketPrefix) + std::string(name); }
+std::string policy_key(std::string_view name) { return "s3:p:" + std::string(name); }
 std::string object_base(std::string_view bucket) {
   std::string k(kObjectPrefix);
   k += bucket;
@@ -270,8 +271,28 @@ bool ObjectStore::delete_bucket_if_empty(std::string_view name) {
   if (!bucket_empty(name)) return false;
   store::WriteBatch batch(store_);
   batch.erase(store::Keyspace::Meta, bucket_key(name));
+  batch.erase(store::Keyspace::Meta, policy_key(name));  // a bucket created later under this name starts without one
   store_.write(batch);
   return true;
+}
+
+std::optional<std::string> ObjectStore::bucket_policy(std::string_view bucket) const {
+  return store_.get(store::Keyspace::Meta, policy_key(bucket));
+}
+
+void ObjectStore::put_bucket_policy(std::string_view bucket, std::string_view policy) {
+  std::lock_guard lock(write_mutex_);
+  if (!this->bucket(bucket)) throw AwsError("NoSuchBucket", "The specified bucket does not exist", 404);
+  store::WriteBatch batch(store_);
+  batch.put(store::Keyspace::Meta, policy_key(bucket), policy);
+  store_.write(batch);
+}
+
+void ObjectStore::delete_bucket_policy(std::string_view bucket) {
+  std::lock_guard lock(write_mutex_);
+  store::WriteBatch batch(store_);
+  batch.erase(store::Keyspace::Meta, policy_key(bucket));
+  store_.write(batch);
 }
 
 std::vector<BucketRecord> ObjectStore::buckets_of(std::string_view account) const {

@@ -83,6 +83,12 @@ class ObjectStore {
   bool delete_bucket_if_empty(std::string_view name);
   std::vector<BucketRecord> buckets_of(std::string_view account) const;  // by name
 
+  // The bucket policy document (JSON text as the owner put it), kept at "s3:p:" + bucket and
+  // deleted with the bucket. Validation is the caller's (bucket_policy.h).
+  std::optional<std::string> bucket_policy(std::string_view bucket) const;
+  void put_bucket_policy(std::string_view bucket, std::string_view policy);
+  void delete_bucket_policy(std::string_view bucket);
+
   std::optional<ObjectRecord> head(std::string_view bucket, std::string_view key) const;
   std::string read(const ObjectRecord& object, uint64_t offset, uint64_t length) const;
   // Stores the body durably (file first, then the record) and returns the record as stored.

@@ -1,6 +1,7 @@
 #include "services/s3/s3_service.h"
 
 #include "services/s3/aws_chunked.h"
+#include "services/s3/bucket_policy.h"
 
 #include "core/aws_error.h"
 #include "core/encoding.h"
@@ -111,6 +112,27 @@ S3Service::S3Service(ObjectStore& objects) : Service(*protocol::embedded_model("
   on("CopyObject", [this](CallContext& ctx, const Value& in) { return copy_object(ctx, in); });
   on("ListObjects", [this](CallContext& ctx, const Value& in) { return list_objects(ctx, in, false); });
   on("ListObjectsV2", [this](CallContext& ctx, const Value& in) { return list_objects(ctx, in, true); });
+  // Bucket policies: only the owner reads or changes them. Vigil evaluates them for the
+  // service principals that write into buckets (CloudTrail delivery), not yet for S3 calls.
+  on("PutBucketPolicy", [this](CallContext& ctx, const Value& in) {
+    BucketRecord b = owned_bucket(ctx, in.str("Bucket"));
+    const Value* policy = in.get("Policy");
+    std::string text = policy && policy->is_string() ? policy->as_string() : std::string();
+    parse_bucket_policy(text, b.name);
+    objects_.put_bucket_policy(b.name, text);
+    return Value::map().set(std::string(server::kHttpStatusMember), 204);
+  });
+  on("GetBucketPolicy", [this](CallContext& ctx, const Value& in) {
+    BucketRecord b = owned_bucket(ctx, in.str("Bucket"));
+    auto policy = objects_.bucket_policy(b.name);
+    if (!policy) throw AwsError("NoSuchBucketPolicy", "The bucket policy does not exist", 404);
+    return Value::map().set("Policy", *policy);
+  });
+  on("DeleteBucketPolicy", [this](CallContext& ctx, const Value& in) {
+    BucketRecord b = owned_bucket(ctx, in.str("Bucket"));
+    objects_.delete_bucket_policy(b.name);  // deleting a missing policy succeeds too
+    return Value::map();
+  });
 }
 
 server::AuditClass S3Service::audit_class(std::string_view operation) const {
