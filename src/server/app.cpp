@@ -197,6 +197,11 @@ struct App::Impl {
     // Alarms are due every minute (10 s for high-resolution periods); the job looks every second.
     scheduler.every("alarm-evaluation", std::chrono::seconds(1), [this] { alarms.evaluate_due(); });
     scheduler.every("alarm-history-expiry", std::chrono::hours(1), [this] { alarms.expire_history(); });
+    // Roll-ups and retention of metric points (1 s -> 60 s -> 5 min -> 1 h, deleted after 455
+    // days). A run rewrites at most an hour of points per series, so it stays short.
+    // Staged metric points (one "W" record per PutMetricData call) become point records.
+    scheduler.every("metric-staging-flush", std::chrono::seconds(1), [this] { metric_store.flush_staged(); });
+    scheduler.every("metric-compaction", std::chrono::minutes(10), [this] { metric_store.compact(); });
     scheduler.every("trail-digest", std::chrono::seconds(std::max(1, options.trail_digest_interval_seconds)), [this] { trails.digest(); });
   }
 };

@@ -165,7 +165,7 @@ HttpResponse Dispatcher::handle_internal(const HttpRequest& request) {
     if (codec.name() == "json") {
       if (const RawHandler* raw = service.raw_json_handler(operation->name)) {
         try {
-          if (std::optional<Value> output = (*raw)(context, request.body, input)) {
+          if (std::optional<Value> output = (*raw)(context, payload_request.body, input)) {
             codec.encode_response(*output, *operation, response_context, response);
             if (audit_) audit_(ApiCall{&context, &service, operation->name, &input, &*output, nullptr});
             return response;

@@ -6,6 +6,7 @@
 #include "core/encoding.h"
 #include "http/gzip_body.h"
 #include "services/cloudwatch/extended_statistics.h"
+#include "services/cloudwatch/put_metric_data_decoder.h"
 
 namespace vigil::cloudwatch {
 
@@ -26,9 +27,12 @@ std::string format_number(double v) {
 }
 
 // AWS accepts values whose magnitude is 0 or within [2^-260, 2^360]; NaN and ±Inf never.
-void check_value(double v, const std::string& parameter) {
+bool value_in_range(double v) {
   double a = std::fabs(v);
-  if (std::isnan(v) || std::isinf(v) || a > std::ldexp(1.0, 360) || (a != 0 && a < std::ldexp(1.0, -260)))
+  return !(std::isnan(v) || std::isinf(v) || a > std::ldexp(1.0, 360) || (a != 0 && a < std::ldexp(1.0, -260)));
+}
+void check_value(double v, const std::string& parameter) {
+  if (!value_in_range(v))
     throw invalid_value("The value " + format_number(v) + " for parameter " + parameter + " is invalid.");
 }
 
@@ -61,6 +65,7 @@ CloudWatchService::CloudWatchService(MetricStore& store, const MetricQueryEngine
       anomalies_(anomalies),
       clock_(clock) {
   on("PutMetricData", [this](CallContext& c, const Value& in) { return put_metric_data(c, in); });
+  on_raw("PutMetricData", [this](CallContext& c, std::string_view body, Value& audit) { return put_metric_data_raw(c, body, audit); });
   on("ListMetrics", [this](CallContext& c, const Value& in) { return list_metrics(c, in); });
   on("GetMetricStatistics", [this](CallContext& c, const Value& in) { return get_metric_statistics(c, in); });
   on("GetMetricData", [this](CallContext& c, const Value& in) { return get_metric_data(c, in); });
@@ -94,93 +99,110 @@ std::optional<HttpRequest> CloudWatchService::unwrap_payload(const HttpRequest& 
 }
 
 Value CloudWatchService::put_metric_data(CallContext& ctx, const Value& in) {
-  const std::string ns(in.str("Namespace"));
+  return store_metric_data(ctx, put_metric_data_input(in));
+}
+
+std::optional<Value> CloudWatchService::put_metric_data_raw(CallContext& ctx, std::string_view body, Value& audit_input) {
+  // Per worker thread, reused across calls: the datum vector and its strings keep their
+  // buffers, so a steady stream of calls allocates little here.
+  thread_local PutMetricDataInput in;
+  if (!decode_put_metric_data(body, in)) return std::nullopt;
+  audit_input = Value::map();  // what audit_parameters keeps of a PutMetricData input
+  audit_input.set("namespace", in.namespace_);
+  return store_metric_data(ctx, in);
+}
+
+// AWS's semantic checks of PutMetricData (both wire paths), in AWS's order and words, then one
+// MetricStore::put. Cost: O(values) for validation and the aggregates; see MetricStore::put.
+Value CloudWatchService::store_metric_data(CallContext& ctx, const PutMetricDataInput& in) {
+  const std::string& ns = in.namespace_;
   if (ns.rfind("AWS/", 0) == 0) throw invalid_value("The value " + ns + " for parameter Namespace is invalid.");
-  if (const Value* e = in.get("EntityMetricData"); e && e->size() > 0)
-    throw invalid_value("Vigil does not support EntityMetricData yet (see docs/coverage.md).");
-  const Value* data = in.get("MetricData");
-  if (!data || data->size() == 0) throw missing("MetricData");
-  if (data->size() > 1000) throw invalid_value("The collection MetricData must not have a size greater than 1000.");
+  if (in.has_entity_metric_data) throw invalid_value("Vigil does not support EntityMetricData yet (see docs/coverage.md).");
+  if (!in.metric_data || in.metric_data->empty()) throw missing("MetricData");
+  if (in.metric_data->size() > 1000) throw invalid_value("The collection MetricData must not have a size greater than 1000.");
 
   const int64_t now_ms = clock_.now_millis();
   std::vector<PointBatch> points;
-  points.reserve(data->size());
+  points.reserve(in.metric_data->size());
   size_t index = 0;
-  for (const Value& d : data->as_list()) {
-    const std::string at = "MetricData.member." + std::to_string(++index);
-    PointBatch p;
+  for (const MetricDatumInput& d : *in.metric_data) {
+    ++index;
+    // The parameter's name, only built for an error message.
+    auto at = [&index] { return "MetricData.member." + std::to_string(index); };
+    PointBatch& p = points.emplace_back();
     p.namespace_ = ns;
-    p.metric_name = std::string(d.str("MetricName"));
-    p.dimensions = read_dimensions(d.get("Dimensions"));
+    p.metric_name = d.metric_name;
+    p.dimensions.assign(d.dimensions.begin(), d.dimensions.end());
+    std::sort(p.dimensions.begin(), p.dimensions.end());
     for (size_t i = 1; i < p.dimensions.size(); ++i)
       if (p.dimensions[i].first == p.dimensions[i - 1].first)
-        throw invalid_value("The value " + p.dimensions[i].first + " for parameter " + at + ".Dimensions is a duplicate dimension name.");
+        throw invalid_value("The value " + p.dimensions[i].first + " for parameter " + at() + ".Dimensions is a duplicate dimension name.");
 
-    const Value* value = d.get("Value");
-    const Value* values = d.get("Values");
-    const Value* counts = d.get("Counts");
-    const Value* stats = d.get("StatisticValues");
-    if (value && stats)
-      throw combination("The parameters " + at + ".Value and " + at + ".StatisticValues are mutually exclusive and you have specified both.");
-    if (value && values)
-      throw combination("The parameters " + at + ".Value and " + at + ".Values are mutually exclusive and you have specified both.");
-    if (values && stats)
-      throw combination("The parameters " + at + ".Values and " + at + ".StatisticValues are mutually exclusive and you have specified both.");
-    if (counts && !values) throw missing(at + ".Values");
+    if (d.value && d.statistic_values)
+      throw combination("The parameters " + at() + ".Value and " + at() + ".StatisticValues are mutually exclusive and you have specified both.");
+    if (d.value && d.values)
+      throw combination("The parameters " + at() + ".Value and " + at() + ".Values are mutually exclusive and you have specified both.");
+    if (d.values && d.statistic_values)
+      throw combination("The parameters " + at() + ".Values and " + at() + ".StatisticValues are mutually exclusive and you have specified both.");
+    if (d.counts && !d.values) throw missing(at() + ".Values");
 
-    if (value) {
-      check_value(value->as_double(), at + ".Value");
-      p.aggregate.add(value->as_double());
-    } else if (values) {
-      if (values->size() > 150) throw invalid_value("The collection " + at + ".Values must not have a size greater than 150.");
-      if (counts && counts->size() != values->size())
-        throw invalid_value("The parameters " + at + ".Values and " + at + ".Counts must be of the same size.");
-      for (size_t i = 0; i < values->size(); ++i) {
-        double v = values->as_list()[i].as_double();
-        check_value(v, at + ".Values.member." + std::to_string(i + 1));
+    if (d.value) {
+      if (!value_in_range(*d.value)) check_value(*d.value, at() + ".Value");
+      p.aggregate.add(*d.value);
+    } else if (d.values) {
+      const std::vector<double>& values = *d.values;
+      if (values.size() > 150) throw invalid_value("The collection " + at() + ".Values must not have a size greater than 150.");
+      if (d.counts && d.counts->size() != values.size())
+        throw invalid_value("The parameters " + at() + ".Values and " + at() + ".Counts must be of the same size.");
+      for (size_t i = 0; i < values.size(); ++i) {
+        double v = values[i];
+        if (!value_in_range(v)) check_value(v, at() + ".Values.member." + std::to_string(i + 1));
         double n = 1;
-        if (counts) {
-          n = counts->as_list()[i].as_double();
-          check_value(n, at + ".Counts.member." + std::to_string(i + 1));
-          if (n < 0) throw invalid_value("The value " + format_number(n) + " for parameter " + at + ".Counts.member." + std::to_string(i + 1) + " is invalid.");
+        if (d.counts) {
+          n = (*d.counts)[i];
+          if (!value_in_range(n)) check_value(n, at() + ".Counts.member." + std::to_string(i + 1));
+          if (n < 0) throw invalid_value("The value " + format_number(n) + " for parameter " + at() + ".Counts.member." + std::to_string(i + 1) + " is invalid.");
           if (n == 0) continue;
         }
         p.aggregate.add(v, n);
       }
-      if (p.aggregate.count == 0) continue;  // nothing to record (empty Values, zero Counts)
-    } else if (stats) {
-      Aggregate a{stats->f64("SampleCount", 0), stats->f64("Sum", 0), stats->f64("Minimum", 0), stats->f64("Maximum", 0), {}};
-      check_value(a.count, at + ".StatisticValues.SampleCount");
-      check_value(a.sum, at + ".StatisticValues.Sum");
-      check_value(a.min, at + ".StatisticValues.Minimum");
-      check_value(a.max, at + ".StatisticValues.Maximum");
-      if (a.count <= 0) throw invalid_value("The value " + format_number(a.count) + " for parameter " + at + ".StatisticValues.SampleCount is invalid.");
+      if (p.aggregate.count == 0) {  // nothing to record (empty Values, zero Counts)
+        points.pop_back();
+        continue;
+      }
+    } else if (d.statistic_values) {
+      const StatisticSetInput& st = *d.statistic_values;
+      Aggregate a{st.sample_count, st.sum, st.minimum, st.maximum, {}};
+      check_value(a.count, at() + ".StatisticValues.SampleCount");
+      check_value(a.sum, at() + ".StatisticValues.Sum");
+      check_value(a.min, at() + ".StatisticValues.Minimum");
+      check_value(a.max, at() + ".StatisticValues.Maximum");
+      if (a.count <= 0) throw invalid_value("The value " + format_number(a.count) + " for parameter " + at() + ".StatisticValues.SampleCount is invalid.");
       if (a.min > a.max)
-        throw invalid_value("The parameter " + at + ".StatisticValues.Maximum must be greater than " + at + ".StatisticValues.Minimum.");
+        throw invalid_value("The parameter " + at() + ".StatisticValues.Maximum must be greater than " + at() + ".StatisticValues.Minimum.");
       if (a.min == a.max) a.sketch.add(a.min, a.count);  // all values known: percentiles exist
       p.aggregate = std::move(a);
     } else {
-      throw missing(at + ".Value");
+      throw missing(at() + ".Value");
     }
 
-    p.storage_resolution = static_cast<int>(d.i64("StorageResolution", 60));
-    if (p.storage_resolution != 1 && p.storage_resolution != 60)
-      throw invalid_value("The value " + std::to_string(d.i64("StorageResolution", 60)) + " for parameter " + at + ".StorageResolution is invalid.");
+    p.storage_resolution = static_cast<int>(d.storage_resolution.value_or(60));
+    if (d.storage_resolution && *d.storage_resolution != 1 && *d.storage_resolution != 60)
+      throw invalid_value("The value " + std::to_string(*d.storage_resolution) + " for parameter " + at() + ".StorageResolution is invalid.");
 
     p.timestamp_ms = now_ms;
-    if (const Value* ts = d.get("Timestamp")) {
-      p.timestamp_ms = static_cast<int64_t>(std::floor(ts->as_timestamp().epoch_seconds * 1000));
+    if (d.timestamp_s) {
+      p.timestamp_ms = static_cast<int64_t>(std::floor(*d.timestamp_s * 1000));
       if (p.timestamp_ms < now_ms - 14LL * 24 * 3600 * 1000)
-        throw invalid_value("The parameter " + at + ".Timestamp must specify a time within the past two weeks.");
+        throw invalid_value("The parameter " + at() + ".Timestamp must specify a time within the past two weeks.");
       if (p.timestamp_ms > now_ms + 2LL * 3600 * 1000)
-        throw invalid_value("The parameter " + at + ".Timestamp must specify a time no more than two hours in the future.");
+        throw invalid_value("The parameter " + at() + ".Timestamp must specify a time no more than two hours in the future.");
     }
-    if (const Value* unit = d.get("Unit")) {
-      auto u = unit_index(unit->as_string());
-      if (!u) throw invalid_value("The value " + unit->as_string() + " for parameter " + at + ".Unit is invalid.");
+    if (d.unit) {
+      auto u = unit_index(*d.unit);
+      if (!u) throw invalid_value("The value " + *d.unit + " for parameter " + at() + ".Unit is invalid.");
       p.unit = *u;
     }
-    points.push_back(std::move(p));
   }
   if (!points.empty()) store_.put(ctx.account_id, ctx.region, points);
   return Value::map();

@@ -16,6 +16,8 @@
 
 namespace vigil::cloudwatch {
 
+struct PutMetricDataInput;
+
 class CloudWatchService : public server::Service {
  public:
   CloudWatchService(MetricStore& store, const MetricQueryEngine& queries, AlarmStore& alarms, DashboardStore& dashboards,
@@ -38,6 +40,8 @@ class CloudWatchService : public server::Service {
 
  private:
   Value put_metric_data(server::CallContext& ctx, const Value& in);
+  std::optional<Value> put_metric_data_raw(server::CallContext& ctx, std::string_view body, Value& audit_input);
+  Value store_metric_data(server::CallContext& ctx, const PutMetricDataInput& in);
   Value list_metrics(server::CallContext& ctx, const Value& in);
   Value get_metric_statistics(server::CallContext& ctx, const Value& in);
   Value get_metric_data(server::CallContext& ctx, const Value& in);

@@ -154,22 +154,70 @@ MetricStore::MetricStore(store::Store& store, const Clock& clock)
     : store_(store), clock_(clock), write_seq_(static_cast<uint64_t>(clock.now_millis()) * 1000) {}
 
 void MetricStore::load() {
-  std::lock_guard lock(mutex_);
-  series_.clear();
-  next_id_ = 1;
-  if (auto c = store_.get(store::Keyspace::Metrics, "C"); c && c->size() == 8) next_id_ = get_u64(*c, 0);
-  auto it = store_.iterate(store::Keyspace::Metrics, "S", "T");
-  for (it->seek("S"); it->valid(); it->next()) {
-    std::string_view v = it->value();
-    if (v.size() < 16) continue;
-    series_.emplace(std::string(it->key()), SeriesInfo{get_u64(v, 0), static_cast<int64_t>(get_u64(v, 8))});
+  {
+    std::lock_guard lock(mutex_);
+    series_.clear();
+    next_id_ = 1;
+    if (auto c = store_.get(store::Keyspace::Metrics, "C"); c && c->size() == 8) next_id_ = get_u64(*c, 0);
+    auto it = store_.iterate(store::Keyspace::Metrics, "S", "T");
+    for (it->seek("S"); it->valid(); it->next()) {
+      std::string_view v = it->value();
+      if (v.size() < 16) continue;
+      SeriesInfo info{get_u64(v, 0), static_cast<int64_t>(get_u64(v, 8))};
+      // Concurrent calls may land their counter records out of order: never reuse an id.
+      next_id_ = std::max(next_id_, info.id + 1);
+      series_.emplace(std::string(it->key()), info);
+    }
   }
+  {
+    std::lock_guard lock(staging_mutex_);
+    flushing_.clear();
+    current_ = std::make_shared<Generation>();
+  }
+  replay_staged();
 }
 
 void MetricStore::reset() { load(); }
 
+namespace {
+std::string staged_key(uint64_t generation, uint64_t seq) {
+  std::string k = "W";
+  put_u64(k, generation);
+  put_u64(k, seq);
+  return k;
+}
+void put_varint(std::string& out, uint64_t v) {
+  while (v >= 0x80) {
+    out.push_back(static_cast<char>((v & 0x7f) | 0x80));
+    v >>= 7;
+  }
+  out.push_back(static_cast<char>(v));
+}
+bool get_varint(std::string_view in, size_t& at, uint64_t& v) {
+  v = 0;
+  for (int shift = 0; shift < 64 && at < in.size(); shift += 7) {
+    auto byte = static_cast<unsigned char>(in[at++]);
+    v |= static_cast<uint64_t>(byte & 0x7f) << shift;
+    if (!(byte & 0x80)) return true;
+  }
+  return false;
+}
+constexpr size_t kStagedEntryHeader = 8 + 1 + 8 + 1;
+}  // namespace
+
+std::shared_ptr<MetricStore::Generation> MetricStore::enter_generation() {
+  std::lock_guard lock(staging_mutex_);
+  ++current_->in_flight;
+  return current_;
+}
+
+void MetricStore::leave_generation(const std::shared_ptr<Generation>& generation) {
+  std::lock_guard lock(staging_mutex_);
+  if (--generation->in_flight == 0 && generation != current_) generation_idle_.notify_all();
+}
+
 void MetricStore::put(const std::string& account, const std::string& region, const std::vector<PointBatch>& points) {
-  // Group by (series, resolution, bucket, unit) so one call writes one record per group: sort
+  // Group by (series, resolution, bucket, unit) so the call stages one entry per group: sort
   // indexes to the points (no copies of aggregates unless a group has several points).
   struct Group {
     uint64_t series;
@@ -227,27 +275,164 @@ void MetricStore::put(const std::string& account, const std::string& region, con
       put_u64(value, next_id_);
       batch.put(store::Keyspace::Metrics, "C", value);
     }
-    std::sort(groups.begin(), groups.end());
-    // Written under the lock so a new series' directory record and counter are ordered.
-    for (size_t g = 0; g < groups.size();) {
-      size_t end = g + 1;
-      while (end < groups.size() && groups[end].same(groups[g])) ++end;
-      const Group& first = groups[g];
-      key = point_prefix(first.series, first.code);
-      put_u64(key, static_cast<uint64_t>(first.bucket));
-      key.push_back(static_cast<char>(first.unit));
-      put_u64(key, write_seq_++);
-      if (end == g + 1) {
-        batch.put(store::Keyspace::Metrics, key, points[first.point].aggregate.encode());
+  }
+  std::sort(groups.begin(), groups.end());
+  // Merge each group once; the merged aggregates go to the "W" record and then to staging.
+  // (second: the merged aggregate of a group of several points; a single point is used as is.)
+  std::vector<std::pair<const Group*, std::optional<Aggregate>>> entries;
+  entries.reserve(groups.size());
+  for (size_t g = 0; g < groups.size();) {
+    size_t end = g + 1;
+    while (end < groups.size() && groups[end].same(groups[g])) ++end;
+    if (end == g + 1) {
+      entries.emplace_back(&groups[g], std::nullopt);
+    } else {
+      Aggregate merged = points[groups[g].point].aggregate;
+      for (size_t j = g + 1; j < end; ++j) merged.merge(points[groups[j].point].aggregate);
+      entries.emplace_back(&groups[g], std::move(merged));
+    }
+    g = end;
+  }
+  auto aggregate_of = [&](const std::pair<const Group*, std::optional<Aggregate>>& e) -> const Aggregate& {
+    return e.second ? *e.second : points[e.first->point].aggregate;
+  };
+
+  // Between enter and leave, a flush waits for this call: its "W" record and its staged
+  // points then belong to the same generation, written out (and deleted) together.
+  std::shared_ptr<Generation> generation = enter_generation();
+  try {
+    value.clear();
+    std::string encoded;
+    for (const auto& e : entries) {
+      put_u64(value, e.first->series);
+      value.push_back(static_cast<char>(e.first->code));
+      put_u64(value, static_cast<uint64_t>(e.first->bucket));
+      value.push_back(static_cast<char>(e.first->unit));
+      encoded = aggregate_of(e).encode();
+      put_varint(value, encoded.size());
+      value += encoded;
+    }
+    batch.put(store::Keyspace::Metrics, staged_key(generation->number, write_seq_++), value);
+    store_.write(batch, store::Durability::Sync);  // durable: the call may be acknowledged
+
+    for (auto& e : entries) {
+      StagingShard& shard = generation->shards[e.first->series % Generation::kShards];
+      std::lock_guard lock(shard.mutex);
+      auto& buckets = shard.series[e.first->series];
+      auto [slot, fresh] = buckets.try_emplace(StagedBucket{e.first->code, e.first->bucket, e.first->unit});
+      if (fresh) {
+        slot->second = e.second ? std::move(*e.second) : points[e.first->point].aggregate;
+        generation->entries.fetch_add(1, std::memory_order_relaxed);
       } else {
-        Aggregate merged = points[first.point].aggregate;
-        for (size_t j = g + 1; j < end; ++j) merged.merge(points[groups[j].point].aggregate);
-        batch.put(store::Keyspace::Metrics, key, merged.encode());
+        slot->second.merge(aggregate_of(e));
       }
-      g = end;
+    }
+  } catch (...) {
+    leave_generation(generation);
+    throw;
+  }
+  leave_generation(generation);
+  // A burst of distinct buckets (a backfill) is written out before staging grows unbounded.
+  if (generation->entries.load(std::memory_order_relaxed) > kMaxStagedEntries) flush_staged();
+}
+
+size_t MetricStore::staged_entries() const {
+  std::lock_guard lock(staging_mutex_);
+  size_t n = current_->entries.load(std::memory_order_relaxed);
+  for (const auto& g : flushing_) n += g->entries.load(std::memory_order_relaxed);
+  return n;
+}
+
+void MetricStore::flush_staged() {
+  std::lock_guard flushing(flush_mutex_);
+  std::shared_ptr<Generation> old;
+  {
+    std::unique_lock lock(staging_mutex_);
+    if (current_->entries.load() == 0 && current_->in_flight == 0) return;  // nothing staged
+    old = current_;
+    auto next = std::make_shared<Generation>();
+    next->number = old->number + 1;
+    current_ = next;
+    flushing_.push_back(old);
+    generation_idle_.wait(lock, [&] { return old->in_flight == 0; });
+  }
+  write_generation(*old);
+}
+
+void MetricStore::write_generation(Generation& generation) {
+  // One batch: the points as raw records and the deletion of the generation's "W" records.
+  // If it never lands, load() replays the "W" records; if it lands, they are gone: each point
+  // is counted once either way. Buffered is enough: the "W" records were synced, and RocksDB
+  // applies a batch whole or not at all.
+  store::WriteBatch batch(store_);
+  std::string key;
+  for (StagingShard& shard : generation.shards) {
+    // No put() uses this generation any more (in_flight reached 0), but statistics() may be
+    // copying from it: read under the shard lock.
+    std::lock_guard lock(shard.mutex);
+    for (const auto& [series, buckets] : shard.series) {
+      for (const auto& [b, aggregate] : buckets) {
+        key = point_prefix(series, b.code);
+        put_u64(key, static_cast<uint64_t>(b.bucket));
+        key.push_back(static_cast<char>(b.unit));
+        put_u64(key, write_seq_++);
+        batch.put(store::Keyspace::Metrics, key, aggregate.encode());
+      }
     }
   }
-  store_.write(batch, store::Durability::Sync);
+  batch.erase_range(store::Keyspace::Metrics, staged_key(generation.number, 0), staged_key(generation.number + 1, 0));
+  std::unique_lock publishing(publish_mutex_);
+  store_.write(batch, store::Durability::Buffered);
+  std::lock_guard lock(staging_mutex_);
+  std::erase_if(flushing_, [&](const std::shared_ptr<Generation>& g) { return g.get() == &generation; });
+}
+
+void MetricStore::replay_staged() {
+  // "W" records left by a stop before their flush (any generation numbers: they are from a
+  // previous run). Merged per (series, bucket, unit) and written like a flush, bounded by
+  // kMaxStagedEntries per batch: a batch deletes exactly the "W" records it folded.
+  std::map<std::tuple<uint64_t, uint8_t, int64_t, uint8_t>, Aggregate> merged;
+  std::vector<std::string> folded;
+  auto write_out = [&] {
+    if (folded.empty()) return;
+    store::WriteBatch batch(store_);
+    std::string key;
+    for (const auto& [k, aggregate] : merged) {
+      key = point_prefix(std::get<0>(k), std::get<1>(k));
+      put_u64(key, static_cast<uint64_t>(std::get<2>(k)));
+      key.push_back(static_cast<char>(std::get<3>(k)));
+      put_u64(key, write_seq_++);
+      batch.put(store::Keyspace::Metrics, key, aggregate.encode());
+    }
+    for (const std::string& w : folded) batch.erase(store::Keyspace::Metrics, w);
+    store_.write(batch, store::Durability::Sync);
+    merged.clear();
+    folded.clear();
+  };
+  auto it = store_.iterate(store::Keyspace::Metrics, "W", "X");
+  for (it->seek("W"); it->valid(); it->next()) {
+    std::string_view v = it->value();
+    for (size_t at = 0; at + kStagedEntryHeader <= v.size();) {
+      uint64_t series = get_u64(v, at);
+      auto code = static_cast<uint8_t>(v[at + 8]);
+      auto bucket = static_cast<int64_t>(get_u64(v, at + 9));
+      auto unit = static_cast<uint8_t>(v[at + 17]);
+      at += kStagedEntryHeader;
+      uint64_t length = 0;
+      if (!get_varint(v, at, length) || length > v.size() - at) break;
+      std::optional<Aggregate> aggregate = Aggregate::decode(v.substr(at, length));
+      at += length;
+      if (!aggregate) continue;
+      auto [slot, fresh] = merged.try_emplace({series, code, bucket, unit});
+      if (fresh)
+        slot->second = std::move(*aggregate);
+      else
+        slot->second.merge(*aggregate);
+    }
+    folded.emplace_back(it->key());
+    if (merged.size() > kMaxStagedEntries) write_out();
+  }
+  write_out();
 }
 
 std::vector<StatBucket> MetricStore::statistics(const std::string& account, const std::string& region, const SeriesId& series,
@@ -288,8 +473,29 @@ std::vector<StatBucket> MetricStore::statistics(const std::string& account, cons
       out.back().aggregate.add(value);
     }
   };
-  // One iterator (one snapshot) over the series' whole key range: see the header.
-  auto it = store_.iterate(store::Keyspace::Metrics, point_prefix(id, 0), point_prefix(id + 1, 0));
+  // One iterator (one snapshot) over the series' whole key range (see the header), opened
+  // together with the copy of the series' staged points, so that no flush publishes between
+  // the two: each point is either staged or in the snapshot, never both, never neither.
+  std::unique_ptr<store::Iterator> it;
+  std::vector<std::pair<StagedBucket, Aggregate>> staged;
+  {
+    std::shared_lock publishing(publish_mutex_);
+    it = store_.iterate(store::Keyspace::Metrics, point_prefix(id, 0), point_prefix(id + 1, 0));
+    std::vector<std::shared_ptr<Generation>> generations;
+    {
+      std::lock_guard lock(staging_mutex_);
+      generations = flushing_;
+      generations.push_back(current_);
+    }
+    for (const auto& generation : generations) {
+      StagingShard& shard = generation->shards[id % Generation::kShards];
+      std::lock_guard lock(shard.mutex);
+      auto found = shard.series.find(id);
+      if (found == shard.series.end()) continue;
+      for (const auto& [b, aggregate] : found->second)
+        if (b.bucket >= align_down(start_s, b.code == 1 ? 1 : 60) && b.bucket < end_s) staged.emplace_back(b, aggregate);
+    }
+  }
   DecodedBlock block;
   for (const Level& level : kLevels) {
     const int64_t res = level.resolution_s;
@@ -314,6 +520,7 @@ std::vector<StatBucket> MetricStore::statistics(const std::string& account, cons
       }
     }
   }
+  for (auto& [b, aggregate] : staged) fold(b.bucket, b.unit, &aggregate, 0);
   if (sorted) return out;
   std::stable_sort(out.begin(), out.end(), [](const StatBucket& a, const StatBucket& b) {
     return std::make_pair(a.start_s, a.unit) < std::make_pair(b.start_s, b.unit);
@@ -342,6 +549,7 @@ MetricStore::CompactionStats MetricStore::last_compaction() const {
 }
 
 void MetricStore::compact() {
+  flush_staged();  // roll-ups and retention see every acknowledged point
   std::lock_guard compacting(compact_mutex_);
   const int64_t now_s = clock_.now_millis() / 1000;
   std::vector<uint64_t> ids;

@@ -29,15 +29,34 @@
 //   blocks (above). Compaction deletes exactly the raw keys it read (point deletes, never a
 //   range), so a late PutMetricData into a range being compacted is never lost.
 //   "C"                                                   -> next series id (8)
+//   "W" generation (8) write seq (8)                      -> staged entries of one put() call
+//       The write-ahead form of acknowledged points (see "Staging" below): each entry is
+//       series id (8) code (1) bucket start s (8) unit (1) length (varint) Aggregate.
+// Staging (why: a 1 000-datum call used to insert 1 000 records into the memtable inside its
+// synced write, a third of the CPU at 380 000 datapoints/s): put() writes ONE "W" record per
+// call (synced: the call is durable when acknowledged) and folds its points into an in-memory
+// generation, keyed by (series, resolution, bucket, unit), where repeated puts to the same
+// bucket merge. flush_staged() (the scheduler, every second; compact(); a full generation)
+// swaps in a new generation, waits for the old one's in-flight calls, and writes its merged
+// points as "P" raw records together with the deletion of that generation's "W" range, in one
+// atomic batch. load() replays leftover "W" records the same way, so a crash loses nothing
+// and never counts a point twice. statistics() merges the staged points of the series with
+// the stored ones; it reads staging and opens its snapshot under the same lock the flush holds
+// while publishing, so a point is seen exactly once.
 // Aggregate's format byte: 1 = the four doubles (all values were equal: the sketch is
 // rebuilt from min and count on decode), 2 = the doubles then the percentile sketch.
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
+#include <map>
+#include <memory>
 #include <mutex>
+#include <shared_mutex>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -98,9 +117,16 @@ class MetricStore {
   // Reads the series directory (one record per series) into memory: O(series).
   void load();
 
-  // Cost: one hash lookup per datum (a new series adds one put), one record per distinct
-  // (series, bucket, unit) of the call, one synced write for the whole call.
+  // Cost: one hash lookup per datum (a new series adds one directory put), one staged-map
+  // merge per distinct (series, bucket, unit) of the call, ONE record and one synced write for
+  // the whole call.
   void put(const std::string& account, const std::string& region, const std::vector<PointBatch>& points);
+
+  // Writes the staged points as point records (see "Staging" above). Cost: one map walk and
+  // one batch write of one record per distinct staged (series, bucket, unit). Calls are
+  // serialized; safe with concurrent put() and statistics().
+  void flush_staged();
+  size_t staged_entries() const;
 
   // Cost: one series lookup, then a range scan of that series over [start, end) in each
   // resolution's raw and block ranges (blocks from the day holding `start`): O(records in
@@ -155,6 +181,40 @@ class MetricStore {
   void flush_compaction(std::optional<store::WriteBatch>& batch, bool force);
   void compact_chunk(uint64_t id, size_t level, int64_t lo, int64_t hi, int64_t cutoff, int64_t raw_limit,
                      int64_t settled_limit, std::optional<store::WriteBatch>& batch, CompactionStats& stats);
+
+  // Staging: one generation receives put()'s points until flush_staged() swaps it out.
+  struct StagedBucket {
+    uint8_t code;
+    int64_t bucket;
+    uint8_t unit;
+    bool operator<(const StagedBucket& o) const { return std::tie(code, bucket, unit) < std::tie(o.code, o.bucket, o.unit); }
+  };
+  struct StagingShard {
+    std::mutex mutex;
+    std::unordered_map<uint64_t, std::map<StagedBucket, Aggregate>> series;
+  };
+  struct Generation {
+    static constexpr size_t kShards = 16;  // puts of different series rarely meet on a lock
+    uint64_t number = 0;
+    StagingShard shards[kShards];
+    std::atomic<size_t> entries{0};
+    size_t in_flight = 0;  // puts that took this generation and have not merged yet (staging_mutex_)
+  };
+  std::shared_ptr<Generation> enter_generation();
+  void leave_generation(const std::shared_ptr<Generation>& generation);
+  // Writes `generation`'s points and deletes its "W" records in one atomic batch.
+  void write_generation(Generation& generation);
+  void replay_staged();
+  static constexpr size_t kMaxStagedEntries = 200'000;  // bounds memory (~100 B each) and one flush batch
+
+  mutable std::mutex staging_mutex_;
+  std::condition_variable generation_idle_;
+  std::shared_ptr<Generation> current_;
+  std::vector<std::shared_ptr<Generation>> flushing_;  // swapped out, not yet published
+  // Held exclusively while a flush publishes (writes its batch and drops the generation);
+  // shared by statistics() while it copies staged points and opens its snapshot.
+  mutable std::shared_mutex publish_mutex_;
+  std::mutex flush_mutex_;
 
   struct SeriesInfo {
     uint64_t id;
