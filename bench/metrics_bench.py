@@ -8,9 +8,10 @@ Workloads
 - PutMetricData: one call = 1 000 MetricData entries (10 metric names x 100 Host dimension
   values, AWS's per-call maximum), each with one Value; a "datapoint" is one such value. The
   same signed call is replayed by wrk (C, not boto3, so the load generator is not the
-  bottleneck): a SigV4 signature stays valid for 15 minutes and AWS accepts replays. Two wire
-  protocols: awsJson 1.0 with x-amzn-query-mode (what boto3 1.43 sends, captured from boto3
-  itself) and query (form-encoded, what older SDKs and AWS CLI v2 before 2.2x send).
+  bottleneck): a SigV4 signature stays valid for 15 minutes and AWS accepts replays. Four wire
+  encodings: awsJson 1.0 with x-amzn-query-mode (what boto3 1.43 sends, captured from boto3
+  itself), rpc-v2-cbor (boto3 forced onto it through a model copy), and query (form-encoded,
+  what older SDKs and AWS CLI v2 before 2.2x send).
   Vigil acknowledges a call only after it is fsync'ed; moto keeps it in memory.
 - GetMetricData: 10 series x 24 h at 60 s (1 440 points each, put first with timestamps in
   the last 24 h), one call asking for all 10 series' Average over 24 h at a 60 s period,
@@ -49,6 +50,7 @@ METRICS, HOSTS = 10, 100
 PER_CALL = METRICS * HOSTS
 PROTOCOLS = {"json": "awsJson 1.0 + x-amzn-query-mode, gzip body (boto3 1.43's default)",
              "jsonplain": "awsJson 1.0 + x-amzn-query-mode, uncompressed",
+             "cbor": "rpc-v2-cbor, gzip body (boto3 1.43 with a model that lists only CBOR)",
              "query": "query (form), uncompressed"}
 
 
@@ -58,6 +60,26 @@ class MetricsTarget(Target):
         return boto3.client("cloudwatch", endpoint_url=self.endpoint, region_name="us-east-1",
                             aws_access_key_id="test", aws_secret_access_key="test",
                             config=botocore.config.Config(disable_request_compression=not compress))
+
+
+def cbor_client(endpoint, work):
+    """boto3 speaking rpc-v2-cbor, which it picks only when the model lists nothing else: a copy
+    of the model with protocols = [smithy-rpc-v2-cbor] on a session of its own."""
+    import botocore.session
+    session = botocore.session.get_session()
+    model = session.get_component("data_loader").load_service_model("cloudwatch", "service-2")
+    if "smithy-rpc-v2-cbor" not in model["metadata"].get("protocols", []):
+        return None
+    model["metadata"]["protocols"] = ["smithy-rpc-v2-cbor"]
+    model["metadata"]["protocol"] = "smithy-rpc-v2-cbor"
+    folder = os.path.join(work, "models", "cloudwatch", "2010-08-01")
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, "service-2.json"), "w") as f:
+        json.dump(model, f)
+    session = botocore.session.get_session()
+    session.get_component("data_loader").search_paths.insert(0, os.path.join(work, "models"))
+    return session.create_client("cloudwatch", endpoint_url=endpoint, region_name="us-east-1",
+                                 aws_access_key_id="test", aws_secret_access_key="test")
 
 
 def captured_request(client, operation, **kwargs):
@@ -79,6 +101,8 @@ def captured_request(client, operation, **kwargs):
     body = request.body if isinstance(request.body, bytes) else request.body.encode()
     headers = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in request.headers.items()}
     headers.pop("Content-Length", None)
+    # rpc-v2-cbor posts to /service/<service>/operation/<op>; the signature covers the path.
+    headers[PATH_HEADER] = urllib.parse.urlsplit(request.url).path or "/"
     return body, headers
 
 
@@ -101,8 +125,13 @@ def signed_query_put(endpoint, now):
     return body, dict(request.headers.items())
 
 
+PATH_HEADER = "x-bench-path"  # where a captured request goes; stripped before sending
+
+
 def send_once(endpoint, body, headers):
-    request = urllib.request.Request(endpoint + "/", data=body, headers=headers, method="POST")
+    headers = dict(headers)
+    path = headers.pop(PATH_HEADER, "/")
+    request = urllib.request.Request(endpoint + path, data=body, headers=headers, method="POST")
     try:
         with urllib.request.urlopen(request, timeout=60) as r:
             return r.status, r.read()
@@ -116,6 +145,8 @@ def wrk(url, seconds, connections, threads, method="GET", body=None, headers=Non
     if body is not None:  # bytes (gzip bodies are binary): Lua decimal escapes
         script.write('wrk.body = "%s"\n' % "".join("\\%d" % b for b in body))
     for k, v in (headers or {}).items():
+        if k == PATH_HEADER:
+            continue
         script.write("wrk.headers[%s] = %s\n" % (json.dumps(k), json.dumps(v)))
     script.write("""
 done = function(summary, latency, requests)
@@ -171,6 +202,8 @@ def main():
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--disk-series", type=int, default=1000)
+    parser.add_argument("--skip-moto", action="store_true", help="while iterating: Vigil only (the recorded run has both)")
+    parser.add_argument("--skip-disk", action="store_true", help="while iterating: no bytes-on-disk runs")
     args = parser.parse_args()
 
     work = tempfile.mkdtemp(prefix="vigil-metrics-bench-")
@@ -182,6 +215,8 @@ def main():
             MetricsTarget("vigil", [args.vigil, "serve", "--listen", "127.0.0.1:%d" % vp, "--data-dir", os.path.join(work, "data")], vp, "/_vigil/health"),
             MetricsTarget("moto", ["moto_server", "-p", str(mp)], mp, "/"),
         ]
+        if args.skip_moto:
+            targets = targets[:1]
         for target in targets:
             target.start()
             r = results[target.name] = {"startup_ms": target.startup_s * 1000, "idle_rss_mb": target.idle_rss}
@@ -200,7 +235,7 @@ def main():
             status, _ = send_once(target.endpoint, body, headers)
             r["get_status"] = status
             if status == 200:
-                get = wrk(target.endpoint + "/", max(5, args.seconds), 1, 1, "POST", body, headers)
+                get = wrk(target.endpoint + headers.get(PATH_HEADER, "/"), max(5, args.seconds), 1, 1, "POST", body, headers)
                 r["get_calls_per_s"] = get["rps"]
                 r["get_p50_ms"], r["get_p99_ms"], r["get_errors"] = get["p50_ms"], get["p99_ms"], get["errors"]
             client = target.client()
@@ -208,6 +243,12 @@ def main():
             for protocol in PROTOCOLS:
                 if protocol == "json":
                     body, headers = captured_request(client, "PutMetricData", Namespace="Bench", MetricData=put_metric_data(now))
+                elif protocol == "cbor":
+                    cbor = cbor_client(target.endpoint, work)
+                    if cbor is None:
+                        r["put_cbor_status"] = "this botocore has no rpc-v2-cbor"
+                        continue
+                    body, headers = captured_request(cbor, "PutMetricData", Namespace="Bench", MetricData=put_metric_data(now))
                 elif protocol == "jsonplain":
                     body, headers = captured_request(target.client(compress=False), "PutMetricData", Namespace="Bench",
                                                      MetricData=put_metric_data(now))
@@ -220,7 +261,7 @@ def main():
                     r["put_%s_error" % protocol] = answer[:300].decode(errors="replace")
                     print(target.name, protocol, status, r["put_%s_error" % protocol], file=sys.stderr)
                     continue
-                put = wrk(target.endpoint + "/", args.seconds, args.connections, 2, "POST", body, headers)
+                put = wrk(target.endpoint + headers.get(PATH_HEADER, "/"), args.seconds, args.connections, 2, "POST", body, headers)
                 r["put_%s_calls_per_s" % protocol] = put["rps"]
                 r["put_%s_points_per_s" % protocol] = put["rps"] * PER_CALL
                 r["put_%s_p99_ms" % protocol] = put["p99_ms"]
@@ -229,12 +270,12 @@ def main():
                 time.sleep(1 if target.name == "vigil" else 10)  # let a backlog drain before the next run
             r["loaded_rss_mb"] = rss_mb(target.proc.pid)
             target.stop()
-        if os.path.exists(args.store_bench):
+        if os.path.exists(args.store_bench) and not args.skip_disk:
             results["disk"] = store_bench(args.store_bench, args.disk_series)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
-    v, m = results["vigil"], results["moto"]
+    v, m = results["vigil"], results.get("moto", {"idle_rss_mb": 0, "loaded_rss_mb": 0})
 
     def cell(d, key, fmt="%.0f"):
         if key in d and d[key] == 0 and "p99" not in key:

@@ -48,18 +48,40 @@ std::string format_number(double d) {
   return buf;
 }
 
-void check(const Value& v, const Shape& shape, const std::string& path, std::vector<std::string>& out, int depth) {
+// Where a value sits ("MetricData.3.member.Dimensions"), as a chain of stack frames: the
+// string is only built for a violation, not for each of the thousands of members of a big,
+// valid request (that building was a visible share of a 1 000-datum PutMetricData).
+struct Path {
+  const Path* parent = nullptr;
+  std::string_view name;  // member name, map key, or "key"
+  size_t index = 0;       // list position (1-based) when name is empty
+  void append_to(std::string& out) const {
+    if (parent) {
+      parent->append_to(out);
+      if (!out.empty()) out += '.';
+    }
+    if (!name.empty()) out += name;
+    else if (index) out += std::to_string(index) + ".member";
+  }
+  std::string str() const {
+    std::string out;
+    append_to(out);
+    return out;
+  }
+};
+
+void check(const Value& v, const Shape& shape, const Path& path, std::vector<std::string>& out, int depth) {
   if (depth > 32 || v.is_null()) return;
   auto fail = [&](const std::string& constraint) {
-    out.push_back("Value " + quoted(v) + " at '" + path + "' failed to satisfy constraint: " + constraint);
+    out.push_back("Value " + quoted(v) + " at '" + path.str() + "' failed to satisfy constraint: " + constraint);
   };
   switch (shape.type) {
     case ShapeType::Structure: {
       for (const auto& member : shape.members) {
-        std::string child = path.empty() ? member.name : path + "." + member.name;
+        const Path child{&path, member.name, 0};
         const Value* mv = v.get(member.name);
         if (!mv || mv->is_null()) {
-          if (member.required) out.push_back("Value null at '" + child + "' failed to satisfy constraint: Member must not be null");
+          if (member.required) out.push_back("Value null at '" + child.str() + "' failed to satisfy constraint: Member must not be null");
           continue;
         }
         check(*mv, *member.shape, child, out, depth + 1);
@@ -72,7 +94,7 @@ void check(const Value& v, const Shape& shape, const std::string& path, std::vec
       if (shape.min && n < *shape.min) fail("Member must have length greater than or equal to " + format_number(*shape.min));
       if (shape.max && n > *shape.max) fail("Member must have length less than or equal to " + format_number(*shape.max));
       size_t i = 0;
-      for (const auto& item : v.as_list()) check(item, *shape.list_member.shape, path + "." + std::to_string(++i) + ".member", out, depth + 1);
+      for (const auto& item : v.as_list()) check(item, *shape.list_member.shape, Path{&path, {}, ++i}, out, depth + 1);
       return;
     }
     case ShapeType::Map: {
@@ -81,8 +103,8 @@ void check(const Value& v, const Shape& shape, const std::string& path, std::vec
       if (shape.min && n < *shape.min) fail("Member must have length greater than or equal to " + format_number(*shape.min));
       if (shape.max && n > *shape.max) fail("Member must have length less than or equal to " + format_number(*shape.max));
       for (const auto& [k, item] : v.as_map()) {
-        check(Value(k), *shape.map_key.shape, path + ".key", out, depth + 1);
-        check(item, *shape.map_value.shape, path + "." + k, out, depth + 1);
+        check(Value(k), *shape.map_key.shape, Path{&path, "key", 0}, out, depth + 1);
+        check(item, *shape.map_value.shape, Path{&path, k, 0}, out, depth + 1);
       }
       return;
     }
@@ -137,7 +159,7 @@ void check(const Value& v, const Shape& shape, const std::string& path, std::vec
 
 std::vector<std::string> find_violations(const Value& input, const Shape& shape) {
   std::vector<std::string> out;
-  check(input, shape, "", out, 0);
+  check(input, shape, Path{}, out, 0);
   return out;
 }
 

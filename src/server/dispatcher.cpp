@@ -158,12 +158,18 @@ HttpResponse Dispatcher::handle_internal(const HttpRequest& request) {
     unwrapped = service.unwrap_payload(request, auth_result);
     const HttpRequest& payload_request = unwrapped ? *unwrapped : request;
     operation = &codec.resolve_operation(payload_request);
-    // Hot operations over awsJson: a hand-written decoder straight into the handler's own
+    // Hot operations: a hand-written decoder for the protocol straight into the handler's own
     // types, skipping the Value tree of the generic decode (one node and one string per log
     // event), the model walk of validate_input and the copies out of the tree. Bodies it
     // declines take the generic path below, which answers their errors.
-    if (codec.name() == "json") {
-      if (const RawHandler* raw = service.raw_json_handler(operation->name)) {
+    // A query request's parameters may also sit in the URL, and its body counts only as a
+    // form: a raw handler sees the body alone, so it only gets requests whose body is all.
+    const bool body_is_whole_input =
+        codec.name() != "query" ||
+        (payload_request.query.empty() && (payload_request.header("content-type").empty() ||
+                                           payload_request.header("content-type").find("x-www-form-urlencoded") != std::string_view::npos));
+    if (body_is_whole_input) {
+      if (const RawHandler* raw = service.raw_handler(codec.name(), operation->name)) {
         try {
           if (std::optional<Value> output = (*raw)(context, payload_request.body, input)) {
             codec.encode_response(*output, *operation, response_context, response);

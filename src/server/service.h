@@ -36,7 +36,7 @@ using Handler = std::function<Value(CallContext&, const Value& input)>;
 // (S3 GetObject's 206 Partial Content and 304 Not Modified); the dispatcher applies it.
 inline constexpr std::string_view kHttpStatusMember = "__http_status";
 
-// A hand-written decoder + handler for a hot operation, given the raw awsJson body. It either
+// A hand-written decoder + handler for a hot operation, given the raw body (after any gzip inflation) of one protocol. It either
 // answers (returns the output, having filled audit_input with what the audit record needs:
 // the members audit_parameters() keeps) or declines (returns nullopt, having done nothing),
 // and the dispatcher then takes the generic path: codec decode, model validation, Handler.
@@ -60,10 +60,10 @@ class Service {
     auto it = handlers_.find(std::string(operation));
     return it == handlers_.end() ? nullptr : &it->second;
   }
-  // The raw handler of an operation for the awsJson protocol, if it has one.
-  const RawHandler* raw_json_handler(std::string_view operation) const {
+  // The raw handler of an operation for a protocol ("json", "query", "smithy-rpc-v2-cbor"), if any.
+  const RawHandler* raw_handler(std::string_view protocol, std::string_view operation) const {
     if (raw_handlers_.empty()) return nullptr;
-    auto it = raw_handlers_.find(std::string(operation));
+    auto it = raw_handlers_.find(std::string(protocol) + ' ' + std::string(operation));
     return it == raw_handlers_.end() ? nullptr : &it->second;
   }
   // The error code this service answers for a request that breaks the model's constraints.
@@ -87,14 +87,16 @@ class Service {
 
  protected:
   void on(std::string operation, Handler handler) { handlers_.emplace(std::move(operation), std::move(handler)); }
-  // A fast path for awsJson requests of an operation that also has a generic handler (which
-  // other protocols, and bodies the raw handler declines, still use).
-  void on_raw(std::string operation, RawHandler handler) { raw_handlers_.emplace(std::move(operation), std::move(handler)); }
+  // A fast path for one protocol's requests of an operation that also has a generic handler
+  // (which other protocols, and bodies the raw handler declines, still use).
+  void on_raw(std::string_view protocol, std::string_view operation, RawHandler handler) {
+    raw_handlers_.emplace(std::string(protocol) + ' ' + std::string(operation), std::move(handler));
+  }
 
  private:
   const protocol::ServiceModel& model_;
   std::unordered_map<std::string, Handler> handlers_;
-  std::unordered_map<std::string, RawHandler> raw_handlers_;
+  std::unordered_map<std::string, RawHandler> raw_handlers_;  // by "protocol operation"
 };
 
 // Whether an operation only reads, by AWS's naming convention (CloudTrail's readOnly).

@@ -113,7 +113,7 @@ class PutLogEventsFastPathTest : public ::testing::Test {
 
   // What Dispatcher::handle_internal does for an awsJson request with a raw handler.
   Outcome run_fast(LogsService& service, const std::string& body) const {
-    const server::RawHandler* raw = service.raw_json_handler("PutLogEvents");
+    const server::RawHandler* raw = service.raw_handler("json", "PutLogEvents");
     EXPECT_NE(raw, nullptr);
     Outcome out;
     server::CallContext ctx = context();

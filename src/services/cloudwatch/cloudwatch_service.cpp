@@ -65,7 +65,7 @@ CloudWatchService::CloudWatchService(MetricStore& store, const MetricQueryEngine
       anomalies_(anomalies),
       clock_(clock) {
   on("PutMetricData", [this](CallContext& c, const Value& in) { return put_metric_data(c, in); });
-  on_raw("PutMetricData", [this](CallContext& c, std::string_view body, Value& audit) { return put_metric_data_raw(c, body, audit); });
+  on_raw("json", "PutMetricData", [this](CallContext& c, std::string_view body, Value& audit) { return put_metric_data_raw(c, body, audit); });
   on("ListMetrics", [this](CallContext& c, const Value& in) { return list_metrics(c, in); });
   on("GetMetricStatistics", [this](CallContext& c, const Value& in) { return get_metric_statistics(c, in); });
   on("GetMetricData", [this](CallContext& c, const Value& in) { return get_metric_data(c, in); });

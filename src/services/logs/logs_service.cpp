@@ -302,7 +302,7 @@ LogsService::LogsService(LogStore& store, const Clock& clock, int64_t parallel_s
     return out;
   });
   on("PutLogEvents", [this](CallContext& ctx, const Value& in) { return put_log_events(ctx, in); });
-  on_raw("PutLogEvents", [this](CallContext& ctx, std::string_view body, Value& audit_input) { return put_log_events_raw(ctx, body, audit_input); });
+  on_raw("json", "PutLogEvents", [this](CallContext& ctx, std::string_view body, Value& audit_input) { return put_log_events_raw(ctx, body, audit_input); });
   on("GetLogEvents", [this](CallContext& ctx, const Value& in) { return get_log_events(ctx, in); });
   on("FilterLogEvents", [this](CallContext& ctx, const Value& in) { return filter_log_events(ctx, in); });
   on("TestMetricFilter", [this](CallContext& ctx, const Value& in) { return test_metric_filter(ctx, in); });
