@@ -487,3 +487,29 @@ TEST_F(MetricStagingTest, ConcurrentPutsFlushesAndReadsSeeEachPointExactlyOnce) 
 
 }  // namespace
 }  // namespace vigil::cloudwatch
+
+namespace vigil::cloudwatch {
+namespace {
+
+TEST_F(MetricRollupTest, OlderStartTimesNeedCoarserPeriodsAsInAws) {
+  metrics_->put(kAccount, kRegion, {point(5, kStart + 30, 1)});
+  auto count = [&](int64_t period) {
+    double n = 0;
+    for (const StatBucket& b : stats(kStart, kStart + 3600, period)) n += b.aggregate.count;
+    return n;
+  };
+  EXPECT_EQ(count(1), 1);  // within 3 hours: any period
+  clock_.set_millis((kStart + 4 * 3600) * 1000);
+  EXPECT_EQ(count(1), 0);  // older than 3 hours: whole minutes only
+  EXPECT_EQ(count(30), 0);
+  EXPECT_EQ(count(60), 1);
+  clock_.set_millis((kStart + 20 * kDay) * 1000);
+  EXPECT_EQ(count(60), 0);  // older than 15 days: whole 5 minutes
+  EXPECT_EQ(count(300), 1);
+  clock_.set_millis((kStart + 70 * kDay) * 1000);
+  EXPECT_EQ(count(300), 0);  // older than 63 days: whole hours
+  EXPECT_EQ(count(3600), 1);
+}
+
+}  // namespace
+}  // namespace vigil::cloudwatch

@@ -476,6 +476,17 @@ std::vector<StatBucket> MetricStore::statistics(const std::string& account, cons
     id = it->second.id;
   }
   if (end_s <= start_s || period_s <= 0) return {};
+  // AWS: a StartTime older than 3 hours needs a period of whole minutes, older than 15 days
+  // whole 5 minutes, older than 63 days whole hours, "or no data points in that time range
+  // are returned" (the finer points no longer exist: see the roll-ups in the header).
+  const int64_t age_s = clock_.now_millis() / 1000 - start_s;
+  for (auto it = std::rbegin(kLevels); it != std::rend(kLevels); ++it) {
+    const Level* finer = it + 1 == std::rend(kLevels) ? nullptr : &*(it + 1);
+    if (finer && age_s > finer->keep_s) {
+      if (period_s % it->resolution_s != 0) return {};
+      break;
+    }
+  }
   // Records come in (bucket, unit) order within each resolution's range: fold each into the
   // last period when it matches (the common case: no map, no copies), else append; one sort
   // and merge at the end only when several resolutions or units interleave.
