@@ -27,6 +27,7 @@
 
 #include "core/clock.h"
 #include "core/encoding.h"
+#include "core/url.h"
 #include "core/value.h"
 #include "protocol/json_codec.h"
 #include "services/cloudtrail/log_validator.h"
@@ -55,35 +56,7 @@ std::string env_or(const char* name, const std::string& fallback) {
 
 // ---- HTTP with SigV4 ------------------------------------------------------------------------
 
-struct Url {
-  bool https = false;
-  std::string host, port, base_path;  // base_path without trailing '/'
-};
-
-std::optional<Url> parse_url(const std::string& url) {
-  Url u;
-  size_t start;
-  if (url.rfind("http://", 0) == 0) start = 7;
-  else if (url.rfind("https://", 0) == 0) u.https = true, start = 8;
-  else return std::nullopt;
-  size_t slash = url.find_first_of("/?#", start);
-  std::string authority = url.substr(start, slash == std::string::npos ? std::string::npos : slash - start);
-  if (slash != std::string::npos && url[slash] == '/') u.base_path = url.substr(slash, url.find_first_of("?#", slash) - slash);
-  while (!u.base_path.empty() && u.base_path.back() == '/') u.base_path.pop_back();
-  if (!authority.empty() && authority[0] == '[') {
-    size_t close = authority.find(']');
-    if (close == std::string::npos) return std::nullopt;
-    u.host = authority.substr(1, close - 1);
-    if (close + 1 < authority.size() && authority[close + 1] == ':') u.port = authority.substr(close + 2);
-  } else {
-    size_t colon = authority.rfind(':');
-    u.host = authority.substr(0, colon);
-    if (colon != std::string::npos) u.port = authority.substr(colon + 1);
-  }
-  if (u.host.empty()) return std::nullopt;
-  if (u.port.empty()) u.port = u.https ? "443" : "80";
-  return u;
-}
+using Url = HttpUrl;
 
 std::string hmac(std::string_view key, std::string_view data) {
   unsigned char out[EVP_MAX_MD_SIZE];
@@ -116,7 +89,7 @@ class HttpClient {
       if (!query_text.empty()) query_text += '&';
       query_text += q.first + "=" + q.second;
     }
-    std::string full_path = url_.base_path + path;
+    std::string full_path = url_.base_path() + path;
     bool default_port = url_.port == (url_.https ? "443" : "80");
     std::string host = url_.host.find(':') != std::string::npos ? "[" + url_.host + "]" : url_.host;
     if (!default_port) host += ":" + url_.port;
@@ -237,24 +210,29 @@ std::string s3_error_code(const Response& r, std::string* message) {
   throw ValidationAbort("An error occurred (" + code + ") when calling the " + operation + " operation: " + message);
 }
 
+// The trail `arn` of a DescribeTrails answer: where its files are.
+std::optional<TrailLocation> trail_location(const Value& described, const std::string& arn) {
+  const Value* list = described.get("trailList");
+  if (!list || !list->is_list()) return std::nullopt;
+  for (const Value& t : list->as_list()) {
+    if (t.str("TrailARN") != arn) continue;
+    TrailLocation loc;
+    loc.bucket = std::string(t.str("S3BucketName"));
+    loc.prefix = std::string(t.str("S3KeyPrefix"));
+    const Value* org = t.get("IsOrganizationTrail");
+    loc.organization = org && org->kind() == Value::Kind::Bool && org->as_bool();
+    return loc;
+  }
+  return std::nullopt;
+}
+
 class HttpSource final : public cloudtrail::ValidationSource {
  public:
   HttpSource(HttpClient& client, std::string region) : client_(client), region_(std::move(region)) {}
 
   std::optional<TrailLocation> describe_trail(const std::string& arn) override {
     Value out = cloudtrail_call("DescribeTrails", "{}");
-    const Value* list = out.get("trailList");
-    if (!list || !list->is_list()) return std::nullopt;
-    for (const Value& t : list->as_list()) {
-      if (t.str("TrailARN") != arn) continue;
-      TrailLocation loc;
-      loc.bucket = std::string(t.str("S3BucketName"));
-      loc.prefix = std::string(t.str("S3KeyPrefix"));
-      const Value* org = t.get("IsOrganizationTrail");
-      loc.organization = org && org->kind() == Value::Kind::Bool && org->as_bool();
-      return loc;
-    }
-    return std::nullopt;
+    return trail_location(out, arn);
   }
 
   void list_keys(const std::string& bucket, const std::string& prefix, const std::string& marker,
@@ -355,18 +333,7 @@ class StoreSource final : public cloudtrail::ValidationSource {
 
   std::optional<TrailLocation> describe_trail(const std::string& arn) override {
     Value out = trails_.describe(account_, region_, Value::map());
-    const Value* list = out.get("trailList");
-    if (!list || !list->is_list()) return std::nullopt;
-    for (const Value& t : list->as_list()) {
-      if (t.str("TrailARN") != arn) continue;
-      TrailLocation loc;
-      loc.bucket = std::string(t.str("S3BucketName"));
-      loc.prefix = std::string(t.str("S3KeyPrefix"));
-      const Value* org = t.get("IsOrganizationTrail");
-      loc.organization = org && org->kind() == Value::Kind::Bool && org->as_bool();
-      return loc;
-    }
-    return std::nullopt;
+    return trail_location(out, arn);
   }
 
   void list_keys(const std::string& bucket, const std::string& prefix, const std::string& marker,
@@ -506,7 +473,7 @@ int trail_validate_main(int argc, char** argv) {
       }
       return cloudtrail::validate_logs(*source, options, std::cout, std::cerr);
     }
-    auto url = parse_url(endpoint);
+    auto url = parse_http_url(endpoint);
     if (!url) {
       std::fprintf(stderr, "vigil: invalid endpoint URL %s\n", endpoint.c_str());
       return 2;

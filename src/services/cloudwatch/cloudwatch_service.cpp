@@ -6,6 +6,7 @@
 #include "core/encoding.h"
 #include "http/gzip_body.h"
 #include "services/cloudwatch/extended_statistics.h"
+#include "services/cloudwatch/put_metric_data_cbor_decoder.h"
 #include "services/cloudwatch/put_metric_data_decoder.h"
 
 namespace vigil::cloudwatch {
@@ -13,6 +14,8 @@ namespace vigil::cloudwatch {
 namespace {
 
 using server::CallContext;
+
+constexpr size_t kMaxMetricDataPerCall = 1000;  // AWS's limit of MetricData per PutMetricData
 
 AwsError invalid_value(const std::string& message) { return AwsError("InvalidParameterValue", message, 400); }
 AwsError missing(const std::string& parameter) { return AwsError("MissingParameter", "The parameter " + parameter + " is required.", 400); }
@@ -65,7 +68,11 @@ CloudWatchService::CloudWatchService(MetricStore& store, const MetricQueryEngine
       anomalies_(anomalies),
       clock_(clock) {
   on("PutMetricData", [this](CallContext& c, const Value& in) { return put_metric_data(c, in); });
-  on_raw("json", "PutMetricData", [this](CallContext& c, std::string_view body, Value& audit) { return put_metric_data_raw(c, body, audit); });
+  // Hand-written decoders for the hot operation, one per protocol (see put_metric_data_decoder.h).
+  on_raw("json", "PutMetricData",
+         [this](CallContext& c, std::string_view body, Value& audit) { return put_metric_data_raw(c, body, audit, decode_put_metric_data); });
+  on_raw("smithy-rpc-v2-cbor", "PutMetricData",
+         [this](CallContext& c, std::string_view body, Value& audit) { return put_metric_data_raw(c, body, audit, decode_put_metric_data_cbor); });
   on("ListMetrics", [this](CallContext& c, const Value& in) { return list_metrics(c, in); });
   on("GetMetricStatistics", [this](CallContext& c, const Value& in) { return get_metric_statistics(c, in); });
   on("GetMetricData", [this](CallContext& c, const Value& in) { return get_metric_data(c, in); });
@@ -102,11 +109,19 @@ Value CloudWatchService::put_metric_data(CallContext& ctx, const Value& in) {
   return store_metric_data(ctx, put_metric_data_input(in));
 }
 
-std::optional<Value> CloudWatchService::put_metric_data_raw(CallContext& ctx, std::string_view body, Value& audit_input) {
-  // Per worker thread, reused across calls: the datum vector and its strings keep their
-  // buffers, so a steady stream of calls allocates little here.
-  thread_local PutMetricDataInput in;
-  if (!decode_put_metric_data(body, in)) return std::nullopt;
+std::optional<Value> CloudWatchService::put_metric_data_raw(CallContext& ctx, std::string_view body, Value& audit_input,
+                                                            bool (*decode)(std::string_view, PutMetricDataInput&)) {
+  // Per worker thread and protocol, reused across calls: the datum vector and its strings keep
+  // their buffers, so a steady stream of calls allocates little here.
+  thread_local PutMetricDataInput json_input, cbor_input, query_input;
+  PutMetricDataInput& in = decode == decode_put_metric_data ? json_input : decode == decode_put_metric_data_cbor ? cbor_input : query_input;
+  struct Trim {  // an oversized call (rejected below) must not pin its buffers in the thread
+    PutMetricDataInput& in;
+    ~Trim() {
+      if (in.metric_data && in.metric_data->size() > kMaxMetricDataPerCall) in = PutMetricDataInput();
+    }
+  } trim{in};
+  if (!decode(body, in)) return std::nullopt;
   audit_input = Value::map();  // what audit_parameters keeps of a PutMetricData input
   audit_input.set("namespace", in.namespace_);
   return store_metric_data(ctx, in);
@@ -119,7 +134,7 @@ Value CloudWatchService::store_metric_data(CallContext& ctx, const PutMetricData
   if (ns.rfind("AWS/", 0) == 0) throw invalid_value("The value " + ns + " for parameter Namespace is invalid.");
   if (in.has_entity_metric_data) throw invalid_value("Vigil does not support EntityMetricData yet (see docs/coverage.md).");
   if (!in.metric_data || in.metric_data->empty()) throw missing("MetricData");
-  if (in.metric_data->size() > 1000) throw invalid_value("The collection MetricData must not have a size greater than 1000.");
+  if (in.metric_data->size() > kMaxMetricDataPerCall) throw invalid_value("The collection MetricData must not have a size greater than 1000.");
 
   const int64_t now_ms = clock_.now_millis();
   std::vector<PointBatch> points;

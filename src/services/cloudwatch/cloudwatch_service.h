@@ -40,7 +40,9 @@ class CloudWatchService : public server::Service {
 
  private:
   Value put_metric_data(server::CallContext& ctx, const Value& in);
-  std::optional<Value> put_metric_data_raw(server::CallContext& ctx, std::string_view body, Value& audit_input);
+  // A raw handler around one protocol's hand-written decoder.
+  std::optional<Value> put_metric_data_raw(server::CallContext& ctx, std::string_view body, Value& audit_input,
+                                           bool (*decode)(std::string_view, PutMetricDataInput&));
   Value store_metric_data(server::CallContext& ctx, const PutMetricDataInput& in);
   Value list_metrics(server::CallContext& ctx, const Value& in);
   Value get_metric_statistics(server::CallContext& ctx, const Value& in);

@@ -1,5 +1,7 @@
 #include "services/sns/delivery.h"
 
+#include "core/url.h"
+
 #include <openssl/ssl.h>
 
 #include <boost/asio.hpp>
@@ -21,37 +23,7 @@ using tcp = asio::ip::tcp;
 
 namespace {
 
-struct Url {
-  bool https = false;
-  std::string host, port, target;
-};
-
-std::optional<Url> parse_url(const std::string& url) {
-  Url u;
-  size_t start;
-  if (url.rfind("http://", 0) == 0) start = 7;
-  else if (url.rfind("https://", 0) == 0) u.https = true, start = 8;
-  else return std::nullopt;
-  size_t slash = url.find_first_of("/?#", start);
-  std::string authority = url.substr(start, slash == std::string::npos ? std::string::npos : slash - start);
-  u.target = slash == std::string::npos ? "/" : url.substr(slash);
-  if (size_t hash = u.target.find('#'); hash != std::string::npos) u.target.resize(hash);
-  if (u.target.empty() || u.target[0] != '/') u.target = "/" + u.target;
-  if (size_t at = authority.rfind('@'); at != std::string::npos) authority = authority.substr(at + 1);  // no userinfo
-  if (!authority.empty() && authority[0] == '[') {
-    size_t close = authority.find(']');
-    if (close == std::string::npos) return std::nullopt;
-    u.host = authority.substr(1, close - 1);
-    if (close + 1 < authority.size() && authority[close + 1] == ':') u.port = authority.substr(close + 2);
-  } else {
-    size_t colon = authority.rfind(':');
-    u.host = authority.substr(0, colon);
-    if (colon != std::string::npos) u.port = authority.substr(colon + 1);
-  }
-  if (u.host.empty()) return std::nullopt;
-  if (u.port.empty()) u.port = u.https ? "443" : "80";
-  return u;
-}
+using Url = HttpUrl;
 
 template <class Stream>
 HttpResult exchange(Stream& stream, const Url& url, const Outbound& message) {
@@ -76,7 +48,7 @@ double steady_now() { return std::chrono::duration<double>(std::chrono::steady_c
 }  // namespace
 
 HttpResult http_post(const Outbound& message, bool verify_tls, int timeout_seconds) {
-  auto url = parse_url(message.url);
+  auto url = parse_http_url(message.url);
   if (!url) return HttpResult{0, "invalid endpoint URL"};
   try {
     asio::io_context io;
