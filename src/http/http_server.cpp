@@ -85,6 +85,8 @@ struct HttpServer::Impl {
 
    private:
     void read_header() {
+      // An idle connection keeps a small buffer, not the last big body's.
+      if (buffer_.size() == 0 && buffer_.capacity() > kLargeReadBytes) buffer_.shrink_to_fit();
       parser_.emplace();
       parser_->body_limit(server_.options.max_body_bytes);
       parser_->header_limit(64 * 1024);
@@ -109,6 +111,12 @@ struct HttpServer::Impl {
     }
 
     void read_body() {
+      // Beast reads at most the buffer's free capacity per recv (it starts near the header's
+      // size), so a 265 KB body took hundreds of syscalls on the one I/O thread, which became
+      // the bottleneck of big PutMetricData calls. Room for 64 KB (Beast's largest single
+      // read) makes that a handful; it is released again after a big body (read_header).
+      if (auto length = parser_->content_length(); length && *length > 8 * 1024)
+        buffer_.reserve(static_cast<size_t>(std::min<uint64_t>(*length, kLargeReadBytes)));
       bhttp::async_read(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, size_t) { self->on_read(ec); });
     }
 
@@ -155,6 +163,7 @@ struct HttpServer::Impl {
       if (ec.category() == beast::http::make_error_code(bhttp::error::bad_target).category()) return reply_error(400, "Malformed HTTP request");
     }
 
+    static constexpr size_t kLargeReadBytes = 64 * 1024;
     Stream stream_;
     Impl& server_;
     beast::flat_buffer buffer_;

@@ -8,6 +8,7 @@
 #include "services/cloudwatch/extended_statistics.h"
 #include "services/cloudwatch/put_metric_data_cbor_decoder.h"
 #include "services/cloudwatch/put_metric_data_decoder.h"
+#include "services/cloudwatch/put_metric_data_query_decoder.h"
 
 namespace vigil::cloudwatch {
 
@@ -73,6 +74,8 @@ CloudWatchService::CloudWatchService(MetricStore& store, const MetricQueryEngine
          [this](CallContext& c, std::string_view body, Value& audit) { return put_metric_data_raw(c, body, audit, decode_put_metric_data); });
   on_raw("smithy-rpc-v2-cbor", "PutMetricData",
          [this](CallContext& c, std::string_view body, Value& audit) { return put_metric_data_raw(c, body, audit, decode_put_metric_data_cbor); });
+  on_raw("query", "PutMetricData",
+         [this](CallContext& c, std::string_view body, Value& audit) { return put_metric_data_raw(c, body, audit, decode_put_metric_data_query); });
   on("ListMetrics", [this](CallContext& c, const Value& in) { return list_metrics(c, in); });
   on("GetMetricStatistics", [this](CallContext& c, const Value& in) { return get_metric_statistics(c, in); });
   on("GetMetricData", [this](CallContext& c, const Value& in) { return get_metric_data(c, in); });
