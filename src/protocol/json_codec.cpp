@@ -2,6 +2,7 @@
 
 #include <simdjson.h>
 
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <limits>
@@ -147,18 +148,11 @@ void append_double(std::string& out, double d) {
     out += std::to_string(static_cast<long long>(d));
     out += ".0";
   } else {
+    // The shortest representation that round-trips (to_chars: no printf parsing, no retries;
+    // a GetMetricData answer holds thousands of doubles).
     char buf[32];
-    std::snprintf(buf, sizeof buf, "%.17g", d);
-    // Prefer the shortest representation that round-trips.
-    for (int precision = 6; precision < 17; ++precision) {
-      char shorter[32];
-      std::snprintf(shorter, sizeof shorter, "%.*g", precision, d);
-      if (std::strtod(shorter, nullptr) == d) {
-        out += shorter;
-        return;
-      }
-    }
-    out += buf;
+    auto [end, ec] = std::to_chars(buf, buf + sizeof buf, d);
+    out.append(buf, ec == std::errc() ? static_cast<size_t>(end - buf) : 0);
   }
 }
 

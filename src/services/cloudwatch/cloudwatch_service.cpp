@@ -288,7 +288,7 @@ Value CloudWatchService::get_metric_statistics(CallContext& ctx, const Value& in
     if (!unit) throw invalid_value("The value " + u->as_string() + " for parameter Unit is invalid.");
   }
   SeriesId series{std::string(in.str("Namespace")), std::string(in.str("MetricName")), read_dimensions(in.get("Dimensions"))};
-  std::vector<StatBucket> buckets = store_.statistics(ctx.account_id, ctx.region, series, start, end, period, unit);
+  std::vector<StatBucket> buckets = store_.statistics(ctx.account_id, ctx.region, series, start, end, period, unit, has_extended);
 
   Value datapoints = Value::list();
   for (const StatBucket& b : buckets) {
@@ -346,11 +346,13 @@ Value CloudWatchService::get_metric_data(CallContext& ctx, const Value& in) {
   bool truncated = false;
   for (const QueryResult& r : results) {
     if (!r.return_data) continue;
-    std::vector<math::Series> series = r.series;
-    if (series.empty()) series.emplace_back();
-    for (math::Series& s : series) {
+    static const std::vector<math::Series> kOneEmptySeries(1);  // a result with no series still answers
+    const std::vector<math::Series>& series = r.series.empty() ? kOneEmptySeries : r.series;
+    for (const math::Series& s : series) {
       Value timestamps = Value::list(), values = Value::list();
       const size_t n = s.timestamps.size();
+      timestamps.as_list().reserve(std::min<size_t>(n, static_cast<size_t>(std::max<int64_t>(0, max_points - emitted))));
+      values.as_list().reserve(timestamps.as_list().capacity());
       const int64_t series_start = position;
       bool partial = false;
       for (size_t k = 0; k < n; ++k) {

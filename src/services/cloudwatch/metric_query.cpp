@@ -288,16 +288,26 @@ std::optional<double> statistic_value(const StatBucket& b, const std::string& s)
 
 math::Series MetricQueryEngine::fetch(const std::string& account, const std::string& region, const SeriesId& id, const std::string& statistic,
                                       int64_t period_s, std::optional<uint8_t> unit, int64_t start_s, int64_t end_s) const {
-  std::vector<StatBucket> buckets = store_.statistics(account, region, id, start_s, end_s, period_s, unit);
-  // Buckets of different units share a timestamp when no unit was asked for: merge them.
-  std::vector<StatBucket> merged;
-  for (StatBucket& b : buckets) {
-    if (!merged.empty() && merged.back().start_s == b.start_s) merged.back().aggregate.merge(b.aggregate);
-    else merged.push_back(std::move(b));
+  const bool basic = statistic == "SampleCount" || statistic == "Sum" || statistic == "Average" || statistic == "Minimum" ||
+                     statistic == "Maximum";
+  std::vector<StatBucket> buckets = store_.statistics(account, region, id, start_s, end_s, period_s, unit, !basic);
+  // Buckets of different units share a timestamp when no unit was asked for: merge them, in
+  // place (usually there is nothing to merge and nothing moves).
+  size_t kept = 0;
+  for (size_t i = 0; i < buckets.size(); ++i) {
+    if (kept > 0 && buckets[kept - 1].start_s == buckets[i].start_s) {
+      buckets[kept - 1].aggregate.merge(buckets[i].aggregate);
+    } else {
+      if (kept != i) buckets[kept] = std::move(buckets[i]);
+      ++kept;
+    }
   }
+  buckets.resize(kept);
   math::Series series;
   series.label = id.metric_name;
-  for (const StatBucket& b : merged) {
+  series.timestamps.reserve(buckets.size());
+  series.values.reserve(buckets.size());
+  for (const StatBucket& b : buckets) {
     std::optional<double> v = statistic_value(b, statistic);
     if (!v) continue;
     series.timestamps.push_back(b.start_s);

@@ -16,9 +16,10 @@ void put_u64(std::string& out, uint64_t v) {  // big-endian: one append, not eig
   if constexpr (std::endian::native == std::endian::little) v = __builtin_bswap64(v);
   out.append(reinterpret_cast<const char*>(&v), 8);
 }
-uint64_t get_u64(std::string_view in, size_t at) {
-  uint64_t v = 0;
-  for (size_t i = 0; i < 8; ++i) v = (v << 8) | static_cast<unsigned char>(in[at + i]);
+uint64_t get_u64(std::string_view in, size_t at) {  // big-endian (hot: every stored point)
+  uint64_t v;
+  std::memcpy(&v, in.data() + at, 8);
+  if constexpr (std::endian::native == std::endian::little) v = __builtin_bswap64(v);
   return v;
 }
 // Bucket starts are non-negative epoch seconds (timestamps are validated to be recent).
@@ -76,6 +77,17 @@ void Aggregate::add(double value, double n) {
   sketch.add(value, n);
 }
 
+void Aggregate::add_plain(double value) {
+  if (count == 0) {
+    min = max = value;
+  } else {
+    min = std::min(min, value);
+    max = std::max(max, value);
+  }
+  count += 1;
+  sum += value;
+}
+
 void Aggregate::merge(const Aggregate& o) {
   if (o.count == 0) return;
   if (count == 0) {
@@ -102,7 +114,7 @@ std::string Aggregate::encode() const {
   return out;
 }
 
-std::optional<Aggregate> Aggregate::decode(std::string_view bytes) {
+std::optional<Aggregate> Aggregate::decode(std::string_view bytes, bool with_sketch) {
   if (bytes.size() < 33 || bytes[0] < 1 || bytes[0] > 2) return std::nullopt;
   double d[4];
   for (int i = 0; i < 4; ++i) {
@@ -110,6 +122,7 @@ std::optional<Aggregate> Aggregate::decode(std::string_view bytes) {
     std::memcpy(&d[i], &bits, 8);
   }
   Aggregate a{d[0], d[1], d[2], d[3], {}};
+  if (!with_sketch) return a;
   if (bytes[0] == 1) {
     if (a.count > 0 && a.min == a.max) a.sketch.add(a.min, a.count);
   } else {
@@ -467,7 +480,8 @@ void MetricStore::replay_staged() {
 }
 
 std::vector<StatBucket> MetricStore::statistics(const std::string& account, const std::string& region, const SeriesId& series,
-                                                int64_t start_s, int64_t end_s, int64_t period_s, std::optional<uint8_t> unit) const {
+                                                int64_t start_s, int64_t end_s, int64_t period_s, std::optional<uint8_t> unit,
+                                                bool with_sketch) const {
   uint64_t id;
   {
     std::lock_guard lock(mutex_);
@@ -491,6 +505,7 @@ std::vector<StatBucket> MetricStore::statistics(const std::string& account, cons
   // last period when it matches (the common case: no map, no copies), else append; one sort
   // and merge at the end only when several resolutions or units interleave.
   std::vector<StatBucket> out;
+  out.reserve(static_cast<size_t>(std::min<int64_t>((end_s - start_s) / period_s + 1, 1440)));
   bool sorted = true;
   // Folds one point: an aggregate, or (agg == nullptr) one simple value of a block.
   auto fold = [&](int64_t bucket, uint8_t u, Aggregate* agg, double value) {
@@ -502,8 +517,10 @@ std::vector<StatBucket> MetricStore::statistics(const std::string& account, cons
       if (last.start_s == aligned && last.unit == u) {
         if (agg)
           last.aggregate.merge(*agg);
-        else
+        else if (with_sketch)
           last.aggregate.add(value);
+        else
+          last.aggregate.add_plain(value);
         return;
       }
       if (std::make_pair(aligned, u) < std::make_pair(last.start_s, last.unit)) sorted = false;
@@ -512,7 +529,10 @@ std::vector<StatBucket> MetricStore::statistics(const std::string& account, cons
       out.push_back(StatBucket{aligned, u, std::move(*agg)});
     } else {
       out.push_back(StatBucket{aligned, u, {}});
-      out.back().aggregate.add(value);
+      if (with_sketch)
+        out.back().aggregate.add(value);
+      else
+        out.back().aggregate.add_plain(value);
     }
   };
   // One iterator (one snapshot) over the series' whole key range (see the header), opened
@@ -545,7 +565,7 @@ std::vector<StatBucket> MetricStore::statistics(const std::string& account, cons
     for (it->seek(point_key(id, level.raw_code, align_down(start_s, res))); it->valid() && it->key() < upper; it->next()) {
       std::string_view k = it->key();
       if (k.size() != kRawKeySize) continue;
-      auto agg = Aggregate::decode(it->value());
+      auto agg = Aggregate::decode(it->value(), with_sketch);
       if (!agg) continue;
       fold(static_cast<int64_t>(get_u64(k, kPrefixSize)), static_cast<uint8_t>(k[kPrefixSize + 8]), &*agg, 0);
     }

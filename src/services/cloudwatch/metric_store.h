@@ -76,9 +76,12 @@ struct Aggregate {
   // data put as StatisticValues with Minimum != Maximum: AWS has no percentiles for those.
   QuantileSketch sketch;
   void add(double value, double n = 1);
+  // count/sum/min/max only, for reads that need no extended statistic (the sketch is the
+  // costly part of reading a bucket: a log and an allocation).
+  void add_plain(double value);
   void merge(const Aggregate& other);
   std::string encode() const;
-  static std::optional<Aggregate> decode(std::string_view bytes);
+  static std::optional<Aggregate> decode(std::string_view bytes, bool with_sketch = true);
 };
 
 // One datum of PutMetricData after validation: its series, where its points fall, and the
@@ -133,8 +136,10 @@ class MetricStore {
   // resolution's raw and block ranges (blocks from the day holding `start`): O(records in
   // range + points of the blocks touched). Buckets are aligned to `period` seconds.
   // unit: filter, or nullopt for all units (buckets of different units stay separate).
+  // with_sketch: false when no extended statistic is wanted (the buckets' sketches stay empty).
   std::vector<StatBucket> statistics(const std::string& account, const std::string& region, const SeriesId& series,
-                                     int64_t start_s, int64_t end_s, int64_t period_s, std::optional<uint8_t> unit) const;
+                                     int64_t start_s, int64_t end_s, int64_t period_s, std::optional<uint8_t> unit,
+                                     bool with_sketch = true) const;
 
   // Cost: a prefix scan of the account/region's series directory (narrowed to a namespace,
   // and a metric name when given) from `after_key`, stopping at `limit` matches.

@@ -28,26 +28,7 @@ namespace vigil::cloudwatch {
 
 namespace {
 
-// The model's constraints (schema/cloudwatch.json), duplicated from put_metric_data_decoder.cpp
-// (where they sit in an anonymous namespace). Its test checks them against the model; this
-// decoder's test checks the behaviour at each limit against the generic path, which reads the
-// model.
-constexpr size_t kMaxNamespaceChars = 255;
-constexpr size_t kMaxMetricNameChars = 255;
-constexpr size_t kMaxDimensionNameChars = 255;
-constexpr size_t kMaxDimensionValueChars = 1024;
-constexpr size_t kMaxDimensions = 30;
-constexpr std::string_view kStandardUnits[] = {
-    "Seconds",          "Microseconds",     "Milliseconds",     "Bytes",           "Kilobytes",       "Megabytes",      "Gigabytes",
-    "Terabytes",        "Bits",             "Kilobits",         "Megabits",        "Gigabits",        "Terabits",       "Percent",
-    "Count",            "Bytes/Second",     "Kilobytes/Second", "Megabytes/Second", "Gigabytes/Second", "Terabytes/Second", "Bits/Second",
-    "Kilobits/Second",  "Megabits/Second",  "Gigabits/Second",  "Terabits/Second", "Count/Second",    "None"};
 
-bool valid_unit(std::string_view s) {
-  for (std::string_view unit : kStandardUnits)
-    if (s == unit) return true;
-  return false;
-}
 
 constexpr uint8_t kBreak = 0xff;
 
@@ -437,7 +418,7 @@ bool datum_of(Reader& r, MetricDatumInput& out) {
       case kUnit: {
         std::string_view unit;
         // Not UTF-8-checked: bytes equal to an (ASCII) enum value are valid UTF-8.
-        if (!r.key(unit) || !valid_unit(unit)) return false;
+        if (!r.key(unit) || !is_standard_unit(unit)) return false;
         if (out.unit)
           out.unit->assign(unit.data(), unit.size());
         else

@@ -79,17 +79,6 @@ namespace {
 using simdjson::dom::element;
 using simdjson::dom::element_type;
 
-// The model's constraints (schema/cloudwatch.json; the unit test checks they still match).
-constexpr size_t kMaxNamespaceChars = 255;
-constexpr size_t kMaxMetricNameChars = 255;
-constexpr size_t kMaxDimensionNameChars = 255;
-constexpr size_t kMaxDimensionValueChars = 1024;
-constexpr size_t kMaxDimensions = 30;
-constexpr std::string_view kStandardUnits[] = {
-    "Seconds",          "Microseconds",     "Milliseconds",     "Bytes",           "Kilobytes",       "Megabytes",      "Gigabytes",
-    "Terabytes",        "Bits",             "Kilobits",         "Megabits",        "Gigabits",        "Terabits",       "Percent",
-    "Count",            "Bytes/Second",     "Kilobytes/Second", "Megabytes/Second", "Gigabytes/Second", "Terabytes/Second", "Bits/Second",
-    "Kilobits/Second",  "Megabits/Second",  "Gigabits/Second",  "Terabits/Second", "Count/Second",    "None"};
 
 // Characters (code points) as validate_input counts them: bytes that are not UTF-8
 // continuation bytes.
@@ -113,11 +102,6 @@ bool valid_namespace(std::string_view s) {
   return chars >= 1 && chars <= kMaxNamespaceChars && s[0] != ':' && simdjson::validate_utf8(s.data(), s.size());
 }
 
-bool valid_unit(std::string_view s) {
-  for (std::string_view unit : kStandardUnits)
-    if (s == unit) return true;
-  return false;
-}
 
 // DatapointValue (double) and Timestamp numbers exactly as JsonCodec's number_of converts
 // them. The strings JsonCodec also takes there ("NaN"/"Infinity" for doubles, dates for
@@ -286,7 +270,7 @@ bool datum_of(element e, MetricDatumInput& out) {
         break;
       case kUnit: {
         std::string_view unit;
-        if (v.get_string().get(unit) != simdjson::SUCCESS || !valid_unit(unit)) return false;
+        if (v.get_string().get(unit) != simdjson::SUCCESS || !is_standard_unit(unit)) return false;
         if (out.unit)
           out.unit->assign(unit.data(), unit.size());
         else

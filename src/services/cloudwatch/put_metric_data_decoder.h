@@ -53,6 +53,24 @@ struct PutMetricDataInput {
   bool operator==(const PutMetricDataInput&) const = default;
 };
 
+// The model's constraints the hand-written decoders apply (schema/cloudwatch.json; the JSON
+// decoder's unit test checks they still match the embedded model).
+inline constexpr size_t kMaxNamespaceChars = 255;
+inline constexpr size_t kMaxMetricNameChars = 255;
+inline constexpr size_t kMaxDimensionNameChars = 255;
+inline constexpr size_t kMaxDimensionValueChars = 1024;
+inline constexpr size_t kMaxDimensions = 30;
+inline constexpr std::string_view kStandardUnits[] = {
+    "Seconds",          "Microseconds",     "Milliseconds",     "Bytes",           "Kilobytes",       "Megabytes",      "Gigabytes",
+    "Terabytes",        "Bits",             "Kilobits",         "Megabits",        "Gigabits",        "Terabits",       "Percent",
+    "Count",            "Bytes/Second",     "Kilobytes/Second", "Megabytes/Second", "Gigabytes/Second", "Terabytes/Second", "Bits/Second",
+    "Kilobits/Second",  "Megabits/Second",  "Gigabits/Second",  "Terabits/Second", "Count/Second",    "None"};
+inline bool is_standard_unit(std::string_view s) {
+  for (std::string_view unit : kStandardUnits)
+    if (s == unit) return true;
+  return false;
+}
+
 // The generic path's validated Value (members named as in the model) as the handler's types.
 PutMetricDataInput put_metric_data_input(const Value& in);
 

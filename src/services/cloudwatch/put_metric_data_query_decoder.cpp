@@ -35,18 +35,6 @@ namespace vigil::cloudwatch {
 
 namespace {
 
-// The model's constraints (schema/cloudwatch.json; the unit test checks they still match).
-constexpr size_t kMaxNamespaceChars = 255;
-constexpr size_t kMaxMetricNameChars = 255;
-constexpr size_t kMaxDimensionNameChars = 255;
-constexpr size_t kMaxDimensionValueChars = 1024;
-constexpr uint32_t kMaxDimensions = 30;
-constexpr std::string_view kStandardUnits[] = {
-    "Seconds",          "Microseconds",     "Milliseconds",     "Bytes",           "Kilobytes",       "Megabytes",      "Gigabytes",
-    "Terabytes",        "Bits",             "Kilobits",         "Megabits",        "Gigabits",        "Terabits",       "Percent",
-    "Count",            "Bytes/Second",     "Kilobytes/Second", "Megabytes/Second", "Gigabytes/Second", "Terabytes/Second", "Bits/Second",
-    "Kilobits/Second",  "Megabits/Second",  "Gigabits/Second",  "Terabits/Second", "Count/Second",    "None"};
-
 // Scalar values (numbers, timestamps, units) are decoded into a stack buffer of this size; a
 // longer raw value is declined (the generic path rejects doubles over 400 bytes and timestamps
 // over 64, and no unit is that long).
@@ -131,11 +119,6 @@ inline bool take_prefix(std::string_view& s, const char (&literal)[N]) {
   return true;
 }
 
-bool valid_unit(std::string_view s) {
-  for (std::string_view unit : kStandardUnits)
-    if (s == unit) return true;
-  return false;
-}
 
 // Standalone scalar shapes for calling text_to_scalar, the generic path's own parser, where the
 // decoder does not reproduce it (rare number and timestamp forms, integers).
@@ -411,7 +394,7 @@ class Decoder {
       case 'U': {
         char buf[kScalarBuffer];
         std::string_view text;
-        if (!is(key, "Unit") || !first(kUnit) || !scalar(value, buf, text) || !valid_unit(text)) return false;
+        if (!is(key, "Unit") || !first(kUnit) || !scalar(value, buf, text) || !is_standard_unit(text)) return false;
         if (d.unit)
           d.unit->assign(text);
         else
