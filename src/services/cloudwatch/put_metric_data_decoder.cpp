@@ -197,31 +197,7 @@ bool dimensions_of(element e, std::vector<std::pair<std::string, std::string>>& 
   return true;
 }
 
-// The members of MetricDatum, as bits of a "seen" mask (duplicates are declined).
-enum DatumMember : unsigned {
-  kMetricName = 1 << 0,
-  kDimensions = 1 << 1,
-  kTimestamp = 1 << 2,
-  kValue = 1 << 3,
-  kStatisticValues = 1 << 4,
-  kValues = 1 << 5,
-  kCounts = 1 << 6,
-  kUnit = 1 << 7,
-  kStorageResolution = 1 << 8,
-};
-
-unsigned datum_member(std::string_view key) {
-  if (key == "MetricName") return kMetricName;
-  if (key == "Value") return kValue;
-  if (key == "Dimensions") return kDimensions;
-  if (key == "Timestamp") return kTimestamp;
-  if (key == "Unit") return kUnit;
-  if (key == "StorageResolution") return kStorageResolution;
-  if (key == "Values") return kValues;
-  if (key == "Counts") return kCounts;
-  if (key == "StatisticValues") return kStatisticValues;
-  return 0;
-}
+using namespace datum_members;  // DatumMember, datum_member()
 
 // One MetricDatum into `out`, which may hold the previous call's datum: every member not sent
 // is reset at the end, so nothing stale survives.

@@ -71,6 +71,35 @@ inline bool is_standard_unit(std::string_view s) {
   return false;
 }
 
+// The members of MetricDatum as bits of a "seen" mask, for the JSON and CBOR decoders (which
+// decline duplicates); in a namespace of their own, as the query decoder has its own mask.
+namespace datum_members {
+enum DatumMember : unsigned {
+  kMetricName = 1 << 0,
+  kDimensions = 1 << 1,
+  kTimestamp = 1 << 2,
+  kValue = 1 << 3,
+  kStatisticValues = 1 << 4,
+  kValues = 1 << 5,
+  kCounts = 1 << 6,
+  kUnit = 1 << 7,
+  kStorageResolution = 1 << 8,
+};
+// The bit of a member's name; 0 for a name MetricDatum does not have.
+inline unsigned datum_member(std::string_view key) {
+  if (key == "MetricName") return kMetricName;
+  if (key == "Value") return kValue;
+  if (key == "Dimensions") return kDimensions;
+  if (key == "Timestamp") return kTimestamp;
+  if (key == "Unit") return kUnit;
+  if (key == "StorageResolution") return kStorageResolution;
+  if (key == "Values") return kValues;
+  if (key == "Counts") return kCounts;
+  if (key == "StatisticValues") return kStatisticValues;
+  return 0;
+}
+}  // namespace datum_members
+
 // The generic path's validated Value (members named as in the model) as the handler's types.
 PutMetricDataInput put_metric_data_input(const Value& in);
 
