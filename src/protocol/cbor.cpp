@@ -11,40 +11,6 @@ namespace {
 constexpr uint8_t kBreak = 0xff;
 constexpr uint64_t kIndefinite = ~uint64_t{0};
 
-bool valid_utf8(std::string_view s) {
-  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
-  const auto* end = p + s.size();
-  while (p < end) {
-    unsigned char c = *p;
-    if (c < 0x80) {
-      ++p;
-      continue;
-    }
-    size_t n;
-    uint32_t cp;
-    if ((c & 0xe0) == 0xc0) {
-      n = 1;
-      cp = c & 0x1f;
-    } else if ((c & 0xf0) == 0xe0) {
-      n = 2;
-      cp = c & 0x0f;
-    } else if ((c & 0xf8) == 0xf0) {
-      n = 3;
-      cp = c & 0x07;
-    } else {
-      return false;
-    }
-    if (static_cast<size_t>(end - p) <= n) return false;
-    for (size_t i = 1; i <= n; ++i) {
-      if ((p[i] & 0xc0) != 0x80) return false;
-      cp = (cp << 6) | (p[i] & 0x3f);
-    }
-    if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000)) return false;  // overlong
-    if (cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return false;
-    p += n + 1;
-  }
-  return true;
-}
 
 class Reader {
  public:
@@ -69,7 +35,7 @@ class Reader {
       case 2: return Value(Blob{string_body(major, info)});
       case 3: {
         std::string s = string_body(major, info);
-        if (!valid_utf8(s)) fail("text string is not valid UTF-8");
+        if (size_t chars; !utf8_chars(s, chars)) fail("text string is not valid UTF-8");
         return Value(std::move(s));
       }
       case 4: {
@@ -228,6 +194,51 @@ class Reader {
 };
 
 }  // namespace
+
+bool utf8_chars(std::string_view s, size_t& chars) {
+  const auto* p = reinterpret_cast<const uint8_t*>(s.data());
+  const uint8_t* end = p + s.size();
+  const uint8_t* start = p;
+  while (end - p >= 8) {
+    uint64_t word;
+    std::memcpy(&word, p, sizeof word);
+    if (word & 0x8080808080808080ULL) break;
+    p += 8;
+  }
+  size_t n_chars = static_cast<size_t>(p - start);
+  while (p < end) {
+    uint8_t c = *p;
+    ++n_chars;
+    if (c < 0x80) {
+      ++p;
+      continue;
+    }
+    size_t n;
+    uint32_t cp;
+    if ((c & 0xe0) == 0xc0) {
+      n = 1;
+      cp = c & 0x1f;
+    } else if ((c & 0xf0) == 0xe0) {
+      n = 2;
+      cp = c & 0x0f;
+    } else if ((c & 0xf8) == 0xf0) {
+      n = 3;
+      cp = c & 0x07;
+    } else {
+      return false;
+    }
+    if (static_cast<size_t>(end - p) <= n) return false;
+    for (size_t i = 1; i <= n; ++i) {
+      if ((p[i] & 0xc0) != 0x80) return false;
+      cp = (cp << 6) | (p[i] & 0x3f);
+    }
+    if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000)) return false;  // overlong
+    if (cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return false;
+    p += n + 1;
+  }
+  chars = n_chars;
+  return true;
+}
 
 double half_to_double(uint16_t half) {
   int exponent = (half >> 10) & 0x1f;

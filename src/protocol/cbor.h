@@ -27,6 +27,11 @@ struct DecodeOptions {
   int max_depth = 64;  // arrays, maps and tags nested deeper than this are rejected
 };
 
+// Whether `s` is valid UTF-8 as CBOR text strings must be (strict: no overlongs, surrogates or
+// code points above U+10FFFF); `chars` receives its code points (validate_input's length).
+// ASCII runs are checked 8 bytes at a time.
+bool utf8_chars(std::string_view s, size_t& chars);
+
 // Decodes exactly one data item that spans all of `bytes` (trailing bytes are an error).
 // Unsigned integers above INT64_MAX and negative ones below INT64_MIN become Doubles;
 // null and undefined become Null; unassigned simple values become Null.

@@ -28,56 +28,8 @@ namespace vigil::cloudwatch {
 
 namespace {
 
-
-
 constexpr uint8_t kBreak = 0xff;
 
-// cbor.cpp's valid_utf8 (strict: no overlongs, surrogates or code points above U+10FFFF),
-// counting code points as validate_input does, with an 8-bytes-at-a-time pass over the ASCII
-// prefix (names and dimensions are nearly always ASCII).
-bool utf8_chars(const uint8_t* p, size_t size, size_t& chars) {
-  const uint8_t* end = p + size;
-  const uint8_t* start = p;
-  while (end - p >= 8) {
-    uint64_t word;
-    std::memcpy(&word, p, sizeof word);
-    if (word & 0x8080808080808080ULL) break;
-    p += 8;
-  }
-  size_t n_chars = static_cast<size_t>(p - start);
-  while (p < end) {
-    uint8_t c = *p;
-    ++n_chars;
-    if (c < 0x80) {
-      ++p;
-      continue;
-    }
-    size_t n;
-    uint32_t cp;
-    if ((c & 0xe0) == 0xc0) {
-      n = 1;
-      cp = c & 0x1f;
-    } else if ((c & 0xf0) == 0xe0) {
-      n = 2;
-      cp = c & 0x0f;
-    } else if ((c & 0xf8) == 0xf0) {
-      n = 3;
-      cp = c & 0x07;
-    } else {
-      return false;
-    }
-    if (static_cast<size_t>(end - p) <= n) return false;
-    for (size_t i = 1; i <= n; ++i) {
-      if ((p[i] & 0xc0) != 0x80) return false;
-      cp = (cp << 6) | (p[i] & 0x3f);
-    }
-    if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000)) return false;  // overlong
-    if (cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return false;
-    p += n + 1;
-  }
-  chars = n_chars;
-  return true;
-}
 
 // One CBOR head: the major type, the additional info and its argument.
 struct Head {
@@ -164,7 +116,7 @@ class Reader {
   // A text string, valid UTF-8, of `min_chars` to `max_chars` code points.
   bool text(std::string_view& out, size_t min_chars, size_t max_chars) {
     size_t chars;
-    if (!string(out) || !utf8_chars(reinterpret_cast<const uint8_t*>(out.data()), out.size(), chars)) return false;
+    if (!string(out) || !protocol::cbor::utf8_chars(out, chars)) return false;
     return chars >= min_chars && chars <= max_chars;
   }
 
