@@ -23,10 +23,14 @@
 #include "protocol/cbor_codec.h"
 #include "protocol/schema.h"
 #include "protocol/validate.h"
+#include "put_metric_data_test_support.h"
 #include "services/cloudwatch/put_metric_data_cbor_decoder.h"
 
 namespace vigil::cloudwatch {
 namespace {
+
+using test_support::describe;
+using test_support::number_text;
 
 namespace cbor = protocol::cbor;
 
@@ -70,36 +74,7 @@ bool same(const PutMetricDataInput& a, const PutMetricDataInput& b) {
   return true;
 }
 
-std::string number_text(double d) {
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "%.17g", d);
-  return buf;
-}
 
-std::string describe(const std::optional<std::vector<double>>& v) {
-  if (!v) return "-";
-  std::string out = "[";
-  for (double d : *v) out += number_text(d) + ",";
-  return out + "]";
-}
-
-// For failure messages only.
-std::string describe(const PutMetricDataInput& in) {
-  std::string out = "ns=" + in.namespace_ + " entity=" + (in.has_entity_metric_data ? "1" : "0");
-  if (!in.metric_data) return out + " data=-";
-  for (const auto& d : *in.metric_data) {
-    out += "\n  {" + d.metric_name + " dims=";
-    for (const auto& dim : d.dimensions) out += dim.first + "=" + dim.second + ";";
-    out += " t=" + (d.timestamp_s ? number_text(*d.timestamp_s) : "-");
-    out += " v=" + (d.value ? number_text(*d.value) : "-");
-    if (d.statistic_values)
-      out += " stats=" + number_text(d.statistic_values->sample_count) + "/" + number_text(d.statistic_values->sum) + "/" +
-             number_text(d.statistic_values->minimum) + "/" + number_text(d.statistic_values->maximum);
-    out += " values=" + describe(d.values) + " counts=" + describe(d.counts);
-    out += " unit=" + d.unit.value_or("-") + " res=" + (d.storage_resolution ? std::to_string(*d.storage_resolution) : "-") + "}";
-  }
-  return out;
-}
 
 std::string hex(const std::string& bytes, size_t max = 200) {
   static const char* digits = "0123456789abcdef";

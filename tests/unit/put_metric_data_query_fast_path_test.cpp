@@ -30,10 +30,14 @@
 #include "protocol/schema.h"
 #include "protocol/validate.h"
 #include "protocol/xml.h"
+#include "put_metric_data_test_support.h"
 #include "services/cloudwatch/put_metric_data_query_decoder.h"
 
 namespace vigil::cloudwatch {
 namespace {
+
+using test_support::describe;
+using test_support::number_text;
 
 using Params = std::vector<std::pair<std::string, std::string>>;
 
@@ -119,7 +123,7 @@ std::string batch(size_t n) {
   return request(data, "Bench/Checkout");
 }
 
-std::string number_text(double d) {
+std::string shortest_text(double d) {
   char buf[40];
   std::snprintf(buf, sizeof buf, "%.17g", d);
   return buf;
@@ -132,30 +136,6 @@ std::string shortest(double d) {
   return std::string(buf, r.ptr);
 }
 
-std::string describe(const std::optional<std::vector<double>>& v) {
-  if (!v) return "-";
-  std::string out = "[";
-  for (double d : *v) out += number_text(d) + ",";
-  return out + "]";
-}
-
-// For failure messages only.
-std::string describe(const PutMetricDataInput& in) {
-  std::string out = "ns=" + in.namespace_ + " entity=" + (in.has_entity_metric_data ? "1" : "0");
-  if (!in.metric_data) return out + " data=-";
-  for (const auto& d : *in.metric_data) {
-    out += "\n  {" + d.metric_name + " dims=";
-    for (const auto& dim : d.dimensions) out += dim.first + "=" + dim.second + ";";
-    out += " t=" + (d.timestamp_s ? number_text(*d.timestamp_s) : "-");
-    out += " v=" + (d.value ? number_text(*d.value) : "-");
-    if (d.statistic_values)
-      out += " stats=" + number_text(d.statistic_values->sample_count) + "/" + number_text(d.statistic_values->sum) + "/" +
-             number_text(d.statistic_values->minimum) + "/" + number_text(d.statistic_values->maximum);
-    out += " values=" + describe(d.values) + " counts=" + describe(d.counts);
-    out += " unit=" + d.unit.value_or("-") + " res=" + (d.storage_resolution ? std::to_string(*d.storage_resolution) : "-") + "}";
-  }
-  return out;
-}
 
 std::string shown(const std::string& body) { return body.size() > 400 ? body.substr(0, 400) + "..." : body; }
 
@@ -694,7 +674,7 @@ TEST_F(PutMetricDataQueryFastPathTest, NumbersMatchTheGenericParser) {
         break;
       }
       case 1: v = shortest(double(int64_t(rng() % 2000000) - 1000000) / 100.0); break;  // metrics-like values
-      case 2: v = number_text(std::ldexp(double(rng() % (uint64_t(1) << 53)), int(rng() % 200) - 100)); break;
+      case 2: v = shortest_text(std::ldexp(double(rng() % (uint64_t(1) << 53)), int(rng() % 200) - 100)); break;
       case 3: {  // random decimal text: digits, a point, an exponent
         int digits = 1 + int(rng() % 22);
         if (rng() % 2) v += '-';
