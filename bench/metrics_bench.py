@@ -185,6 +185,24 @@ def get_queries(start, end):
                                         "Period": 60, "Stat": "Average"}} for s in range(10)])
 
 
+def measure_get(target, r, key, seconds, settle_s=0):
+    """GetMetricData of 10 series x 24 h at 60 s (uncompressed: moto answers 500 to gzip
+    bodies), replayed by wrk on one connection, into r[key + "_p50_ms"] etc."""
+    client = target.client(compress=False)
+    now = datetime.datetime.now(datetime.timezone.utc).replace(second=0, microsecond=0)
+    start = load_day(client, now)
+    time.sleep(settle_s)
+    answer = client.get_metric_data(**get_queries(start, now))
+    r[key + "_points"] = sum(len(q["Values"]) for q in answer["MetricDataResults"])
+    body, headers = captured_request(client, "GetMetricData", **get_queries(start, now))
+    status, _ = send_once(target.endpoint, body, headers)
+    r[key + "_status"] = status
+    if status == 200:
+        get = wrk(target.endpoint + headers.get(PATH_HEADER, "/"), max(5, seconds), 1, 1, "POST", body, headers)
+        r[key + "_calls_per_s"] = get["rps"]
+        r[key + "_p50_ms"], r[key + "_p99_ms"], r[key + "_errors"] = get["p50_ms"], get["p99_ms"], get["errors"]
+
+
 def store_bench(path, series):
     out = {}
     for kind in ("cpu1", "cpu2", "int", "counter", "mixed", "random"):
@@ -223,21 +241,19 @@ def main():
             # The HTTP ceiling and GetMetricData first: a server still working through a
             # backlog of PutMetricData calls (moto, after wrk stops) would distort them.
             r["http_ceiling_rps"] = wrk(target.endpoint + target.health_path, max(3, args.seconds // 3), args.connections, 2)["rps"]
-            # GetMetricData: 10 series x 24 h at 60 s (uncompressed: moto answers 500 to gzip bodies).
-            client = target.client(compress=False)
-            now = datetime.datetime.now(datetime.timezone.utc).replace(second=0, microsecond=0)
+            # GetMetricData right after a backfill of the day: every point is still a raw record.
             t = time.time()
-            start = load_day(client, now)
+            measure_get(target, r, "get", args.seconds)
             r["load_day_s"] = time.time() - t
-            answer = client.get_metric_data(**get_queries(start, now))
-            r["get_points"] = sum(len(q["Values"]) for q in answer["MetricDataResults"])
-            body, headers = captured_request(client, "GetMetricData", **get_queries(start, now))
-            status, _ = send_once(target.endpoint, body, headers)
-            r["get_status"] = status
-            if status == 200:
-                get = wrk(target.endpoint + headers.get(PATH_HEADER, "/"), max(5, args.seconds), 1, 1, "POST", body, headers)
-                r["get_calls_per_s"] = get["rps"]
-                r["get_p50_ms"], r["get_p99_ms"], r["get_errors"] = get["p50_ms"], get["p99_ms"], get["errors"]
+            if target.name == "vigil":
+                # The same day once settled: a second server that packs points older than 2 h
+                # (what its 10-minute compaction job does to a day of live data) every second.
+                settled = MetricsTarget("vigil-settled", target.args[:-1] + [os.path.join(work, "settled"), "--metric-compaction-interval", "1"],
+                                        free_port(), target.health_path)
+                settled.args[settled.args.index("--listen") + 1] = "127.0.0.1:%d" % settled.port
+                settled.start()
+                measure_get(settled, r, "get_settled", args.seconds, settle_s=3)
+                settled.stop()
             client = target.client()
             now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
             for protocol in PROTOCOLS:
@@ -292,8 +308,10 @@ def main():
         print("| PutMetricData datapoints/s, %s, 1 000 datapoints per call (%d B body) | %s | %s | %s | %.0f calls/s = %.0f%% of the HTTP ceiling (%.0f req/s) |" % (
             label, v["put_%s_body_bytes" % protocol], cell(v, key), cell(m, key), ratio, calls, 100 * calls / v["http_ceiling_rps"], v["http_ceiling_rps"]))
         print("| PutMetricData p99 ms, %s | %s | %s | | |" % (label, cell(v, "put_%s_p99_ms" % protocol, "%.1f"), cell(m, "put_%s_p99_ms" % protocol, "%.1f")))
-    print("| GetMetricData 10 series x 24 h at 60 s (%d points), p50 / p99 ms | %s / %s | %s / %s | | |" % (
+    print("| GetMetricData 10 series x 24 h at 60 s (%d points) just after a backfill (all raw records), p50 / p99 ms | %s / %s | %s / %s | | |" % (
         v["get_points"], cell(v, "get_p50_ms", "%.2f"), cell(v, "get_p99_ms", "%.2f"), cell(m, "get_p50_ms", "%.1f"), cell(m, "get_p99_ms", "%.1f")))
+    print("| GetMetricData, the same day settled (points older than 2 h packed, as after the compaction job), p50 / p99 ms | %s / %s | | | |" % (
+        cell(v, "get_settled_p50_ms", "%.2f"), cell(v, "get_settled_p99_ms", "%.2f")))
     print("| idle RSS MB | %.1f | %.1f | | |" % (v["idle_rss_mb"], m["idle_rss_mb"]))
     print("| RSS after the PutMetricData runs MB | %.1f | %.1f | | |" % (v["loaded_rss_mb"], m["loaded_rss_mb"]))
     print("| synced disk write (dd) | %.0f MB/s | | | |" % disk)

@@ -283,20 +283,27 @@ std::optional<double> parse_any_timestamp(std::string_view s) {
   return std::nullopt;
 }
 
-std::string format_epoch_number(double epoch_seconds) {
+void append_epoch_number(std::string& out, double epoch_seconds) {
   char buf[40];
   if (epoch_seconds == std::floor(epoch_seconds) && std::fabs(epoch_seconds) < 1e15) {
-    // The common case (whole seconds), thousands of times per GetMetricData answer: no printf.
+    // The common case (whole seconds), thousands of times per GetMetricData answer: no printf,
+    // no temporary string.
     auto [end, ec] = std::to_chars(buf, buf + sizeof buf, static_cast<long long>(epoch_seconds));
-    return std::string(buf, ec == std::errc() ? static_cast<size_t>(end - buf) : 0);
-  } else {
-    std::snprintf(buf, sizeof buf, "%.3f", epoch_seconds);
-    // trim trailing zeros of the fraction
-    size_t len = std::strlen(buf);
-    while (len > 0 && buf[len - 1] == '0') buf[--len] = '\0';
-    if (len > 0 && buf[len - 1] == '.') buf[--len] = '\0';
+    out.append(buf, ec == std::errc() ? static_cast<size_t>(end - buf) : 0);
+    return;
   }
-  return buf;
+  std::snprintf(buf, sizeof buf, "%.3f", epoch_seconds);
+  // trim trailing zeros of the fraction
+  size_t len = std::strlen(buf);
+  while (len > 0 && buf[len - 1] == '0') --len;
+  if (len > 0 && buf[len - 1] == '.') --len;
+  out.append(buf, len);
+}
+
+std::string format_epoch_number(double epoch_seconds) {
+  std::string out;
+  append_epoch_number(out, epoch_seconds);
+  return out;
 }
 
 }  // namespace vigil

@@ -23,6 +23,7 @@ std::string format_rfc822(double epoch_seconds);         // Fri, 02 Jan 2026 03:
 std::optional<double> parse_iso8601(std::string_view text);
 std::optional<double> parse_rfc822(std::string_view text);
 std::optional<double> parse_any_timestamp(std::string_view text);  // iso8601, rfc822 or epoch number
-std::string format_epoch_number(double epoch_seconds);   // shortest decimal, e.g. 1700000000.123
+std::string format_epoch_number(double epoch_seconds);
+void append_epoch_number(std::string& out, double epoch_seconds);  // the same, appended   // shortest decimal, e.g. 1700000000.123
 
 }  // namespace vigil

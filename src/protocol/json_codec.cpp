@@ -145,7 +145,9 @@ void append_double(std::string& out, double d) {
   } else if (std::isinf(d)) {
     out += d > 0 ? "\"Infinity\"" : "\"-Infinity\"";
   } else if (d == std::floor(d) && std::fabs(d) < 1e15) {
-    out += std::to_string(static_cast<long long>(d));
+    char buf[24];
+    auto [end, ec] = std::to_chars(buf, buf + sizeof buf, static_cast<long long>(d));
+    out.append(buf, ec == std::errc() ? static_cast<size_t>(end - buf) : 0);
     out += ".0";
   } else {
     // The shortest representation that round-trips (to_chars: no printf parsing, no retries;
@@ -163,7 +165,7 @@ void write_timestamp(const Value& v, const std::string& format, std::string& out
   } else if (format == "rfc822") {
     append_json_string(out, format_rfc822(t));
   } else {
-    out += format_epoch_number(t);
+    append_epoch_number(out, t);
   }
 }
 

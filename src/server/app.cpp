@@ -201,7 +201,8 @@ struct App::Impl {
     // days). A run rewrites at most an hour of points per series, so it stays short.
     // Staged metric points (one "W" record per PutMetricData call) become point records.
     scheduler.every("metric-staging-flush", std::chrono::seconds(1), [this] { metric_store.flush_staged(); });
-    scheduler.every("metric-compaction", std::chrono::minutes(10), [this] { metric_store.compact(); });
+    scheduler.every("metric-compaction", std::chrono::seconds(std::max(1, options.metric_compaction_interval_seconds)),
+                    [this] { metric_store.compact(); });
     scheduler.every("trail-digest", std::chrono::seconds(std::max(1, options.trail_digest_interval_seconds)), [this] { trails.digest(); });
   }
 };

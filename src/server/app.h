@@ -17,6 +17,9 @@ struct AppOptions {
   int trail_digest_interval_seconds = 3600;
   // Longest time between two evaluations of an alarm (AWS: 60; shorter for tests and demos).
   int alarm_evaluation_interval_seconds = 60;
+  // How often metric roll-ups, retention and packing run (MetricStore::compact; shorter for
+  // tests and benchmarks that want settled data now).
+  int metric_compaction_interval_seconds = 600;
 };
 
 class App {

@@ -140,7 +140,11 @@ std::optional<std::string> Store::get(Keyspace space, std::string_view key) cons
   return value;
 }
 
-std::unique_ptr<Iterator> Store::iterate(Keyspace space, std::string_view lower, std::string_view upper) const {
+Snapshot::~Snapshot() { db_->ReleaseSnapshot(snapshot_); }
+
+std::unique_ptr<Snapshot> Store::snapshot() const { return std::make_unique<Snapshot>(db_.get(), db_->GetSnapshot()); }
+
+std::unique_ptr<Iterator> Store::iterate(Keyspace space, std::string_view lower, std::string_view upper, const Snapshot* snapshot) const {
   struct Bounds {
     std::string lower, upper;
     rocksdb::Slice lower_slice, upper_slice;
@@ -153,6 +157,7 @@ std::unique_ptr<Iterator> Store::iterate(Keyspace space, std::string_view lower,
   bounds->lower_slice = slice(bounds->lower);
   bounds->upper_slice = slice(bounds->upper);
   rocksdb::ReadOptions options;
+  if (snapshot) options.snapshot = snapshot->snapshot_;
   if (!lower.empty()) options.iterate_lower_bound = &bounds->lower_slice;
   if (!upper.empty()) options.iterate_upper_bound = &bounds->upper_slice;
   rocksdb::Iterator* raw = db_->NewIterator(options, handle(space));

@@ -19,6 +19,7 @@ class DB;
 class WriteBatch;
 class Iterator;
 class ColumnFamilyHandle;
+class Snapshot;
 }  // namespace rocksdb
 
 namespace vigil::store {
@@ -72,6 +73,21 @@ class Iterator {
   std::unique_ptr<rocksdb::Iterator> it_;
 };
 
+// A consistent read view: iterators opened with it see the store as it was when it was taken
+// (several tightly bounded iterators over one moment). Released on destruction.
+class Snapshot {
+ public:
+  Snapshot(rocksdb::DB* db, const rocksdb::Snapshot* snapshot) : db_(db), snapshot_(snapshot) {}
+  ~Snapshot();
+  Snapshot(const Snapshot&) = delete;
+  Snapshot& operator=(const Snapshot&) = delete;
+
+ private:
+  friend class Store;
+  rocksdb::DB* db_;
+  const rocksdb::Snapshot* snapshot_;
+};
+
 class Store {
  public:
   // Opens (creating if needed) the database in `directory`. Throws std::runtime_error with
@@ -82,7 +98,10 @@ class Store {
   void write(WriteBatch& batch, Durability durability = Durability::Sync);
   std::optional<std::string> get(Keyspace space, std::string_view key) const;
   // Iteration bounded to [lower, upper) when given (bounds let RocksDB skip whole files).
-  std::unique_ptr<Iterator> iterate(Keyspace space, std::string_view lower = {}, std::string_view upper = {}) const;
+  // With a snapshot: as of that snapshot (it must outlive the iterator).
+  std::unique_ptr<Iterator> iterate(Keyspace space, std::string_view lower = {}, std::string_view upper = {},
+                                    const Snapshot* snapshot = nullptr) const;
+  std::unique_ptr<Snapshot> snapshot() const;
   // Drops every key of every keyspace (POST /_vigil/reset).
   void clear_all();
   // Forces the WAL to disk (shutdown).

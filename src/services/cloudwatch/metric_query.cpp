@@ -288,8 +288,16 @@ std::optional<double> statistic_value(const StatBucket& b, const std::string& s)
 
 math::Series MetricQueryEngine::fetch(const std::string& account, const std::string& region, const SeriesId& id, const std::string& statistic,
                                       int64_t period_s, std::optional<uint8_t> unit, int64_t start_s, int64_t end_s) const {
-  const bool basic = statistic == "SampleCount" || statistic == "Sum" || statistic == "Average" || statistic == "Minimum" ||
-                     statistic == "Maximum";
+  // The statistic is resolved once, not per bucket (a day at 60 s is 1 440 buckets).
+  enum class Basic { None, SampleCount, Sum, Average, Minimum, Maximum };
+  Basic kind = statistic == "SampleCount" ? Basic::SampleCount
+               : statistic == "Sum"       ? Basic::Sum
+               : statistic == "Average"   ? Basic::Average
+               : statistic == "Minimum"   ? Basic::Minimum
+               : statistic == "Maximum"   ? Basic::Maximum
+                                          : Basic::None;
+  const bool basic = kind != Basic::None;
+  const auto extended = basic ? std::nullopt : parse_extended_statistic(statistic);
   std::vector<StatBucket> buckets = store_.statistics(account, region, id, start_s, end_s, period_s, unit, !basic);
   // Buckets of different units share a timestamp when no unit was asked for: merge them, in
   // place (usually there is nothing to merge and nothing moves).
@@ -308,10 +316,25 @@ math::Series MetricQueryEngine::fetch(const std::string& account, const std::str
   series.timestamps.reserve(buckets.size());
   series.values.reserve(buckets.size());
   for (const StatBucket& b : buckets) {
-    std::optional<double> v = statistic_value(b, statistic);
-    if (!v) continue;
+    const Aggregate& a = b.aggregate;
+    if (a.count <= 0) continue;
+    double v;
+    switch (kind) {
+      case Basic::SampleCount: v = a.count; break;
+      case Basic::Sum: v = a.sum; break;
+      case Basic::Average: v = a.sum / a.count; break;
+      case Basic::Minimum: v = a.min; break;
+      case Basic::Maximum: v = a.max; break;
+      case Basic::None: {
+        if (!extended) continue;
+        std::optional<double> e = compute_extended_statistic(*extended, a.sketch, a.count, a.sum, a.min, a.max);
+        if (!e) continue;
+        v = *e;
+        break;
+      }
+    }
     series.timestamps.push_back(b.start_s);
-    series.values.push_back(*v);
+    series.values.push_back(v);
   }
   return series;
 }

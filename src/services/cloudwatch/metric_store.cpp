@@ -114,14 +114,31 @@ std::string Aggregate::encode() const {
   return out;
 }
 
-std::optional<Aggregate> Aggregate::decode(std::string_view bytes, bool with_sketch) {
-  if (bytes.size() < 33 || bytes[0] < 1 || bytes[0] > 2) return std::nullopt;
-  double d[4];
+bool Aggregate::decode_plain(std::string_view bytes, double& count, double& sum, double& min, double& max) {
+  if (bytes.size() < 33 || bytes[0] < 1 || bytes[0] > 2) return false;
+  double* d[4] = {&count, &sum, &min, &max};
   for (int i = 0; i < 4; ++i) {
     uint64_t bits = get_u64(bytes, 1 + i * 8);
-    std::memcpy(&d[i], &bits, 8);
+    std::memcpy(d[i], &bits, 8);
   }
-  Aggregate a{d[0], d[1], d[2], d[3], {}};
+  return true;
+}
+
+void Aggregate::merge_plain(double o_count, double o_sum, double o_min, double o_max) {
+  if (o_count == 0) return;
+  if (count == 0) {
+    count = o_count, sum = o_sum, min = o_min, max = o_max;
+    return;
+  }
+  count += o_count;
+  sum += o_sum;
+  min = std::min(min, o_min);
+  max = std::max(max, o_max);
+}
+
+std::optional<Aggregate> Aggregate::decode(std::string_view bytes, bool with_sketch) {
+  Aggregate a;
+  if (!decode_plain(bytes, a.count, a.sum, a.min, a.max)) return std::nullopt;
   if (!with_sketch) return a;
   if (bytes[0] == 1) {
     if (a.count > 0 && a.min == a.max) a.sketch.add(a.min, a.count);
@@ -189,7 +206,40 @@ void MetricStore::load() {
     flushing_.clear();
     current_ = std::make_shared<Generation>();
   }
+  {
+    std::unique_lock publishing(publish_mutex_);
+    raw_watermarks_.clear();
+  }
   replay_staged();
+}
+
+size_t MetricStore::level_of_raw_code(uint8_t code) {
+  for (size_t i = 0; i < std::size(kLevels); ++i)
+    if (kLevels[i].raw_code == code) return i;
+  return 0;
+}
+
+void MetricStore::apply_pending_watermarks() {
+  for (const RolledRecord& r : pending_rolled_) {
+    RawWatermark& wm = raw_watermarks_[r.id][r.level];
+    wm.late_min = std::min(wm.late_min, r.bucket);
+    if (wm.in_window) wm.window_min = std::min(wm.window_min, r.bucket);
+  }
+  for (const PackedLevel& p : pending_packed_) {
+    RawWatermark& wm = raw_watermarks_[p.id][p.level];
+    if (p.raw_limit > 0) {
+      // Every raw record below raw_limit that existed when the window opened was read and
+      // deleted by the batches now committed; records written since may not have been.
+      wm.packed_below = p.raw_limit;
+      wm.late_min = wm.window_min < p.raw_limit ? wm.window_min : INT64_MAX;
+    } else {
+      wm.late_min = std::min(wm.late_min, wm.window_min);  // some records were kept: nothing is known
+    }
+    wm.in_window = false;
+    wm.window_min = INT64_MAX;
+  }
+  pending_rolled_.clear();
+  pending_packed_.clear();
 }
 
 void MetricStore::reset() { load(); }
@@ -413,12 +463,17 @@ void MetricStore::write_generation(Generation& generation) {
   // applies a batch whole or not at all.
   store::WriteBatch batch(store_);
   std::string key;
+  // The earliest bucket written per (series, raw code), for the watermarks (few per series:
+  // a series' buckets are ordered by code first).
+  std::vector<std::tuple<uint64_t, uint8_t, int64_t>> earliest;
   for (StagingShard& shard : generation.shards) {
     // No put() uses this generation any more (in_flight reached 0), but statistics() may be
     // copying from it: read under the shard lock.
     std::lock_guard lock(shard.mutex);
     for (const auto& [series, buckets] : shard.series) {
       for (const auto& [b, aggregate] : buckets) {
+        if (earliest.empty() || std::get<0>(earliest.back()) != series || std::get<1>(earliest.back()) != b.code)
+          earliest.emplace_back(series, b.code, b.bucket);
         key = point_prefix(series, b.code);
         put_u64(key, static_cast<uint64_t>(b.bucket));
         key.push_back(static_cast<char>(b.unit));
@@ -430,6 +485,14 @@ void MetricStore::write_generation(Generation& generation) {
   batch.erase_range(store::Keyspace::Metrics, staged_key(generation.number, 0), staged_key(generation.number + 1, 0));
   std::unique_lock publishing(publish_mutex_);
   store_.write(batch, store::Durability::Buffered);
+  if (!raw_watermarks_.empty())
+    for (const auto& [series, code, bucket] : earliest) {
+      auto found = raw_watermarks_.find(series);
+      if (found == raw_watermarks_.end()) continue;
+      RawWatermark& wm = found->second[level_of_raw_code(code)];
+      if (bucket < wm.packed_below) wm.late_min = std::min(wm.late_min, bucket);
+      if (wm.in_window) wm.window_min = std::min(wm.window_min, bucket);
+    }
   std::lock_guard lock(staging_mutex_);
   std::erase_if(flushing_, [&](const std::shared_ptr<Generation>& g) { return g.get() == &generation; });
 }
@@ -507,42 +570,46 @@ std::vector<StatBucket> MetricStore::statistics(const std::string& account, cons
   std::vector<StatBucket> out;
   out.reserve(static_cast<size_t>(std::min<int64_t>((end_s - start_s) / period_s + 1, 1440)));
   bool sorted = true;
-  // Folds one point: an aggregate, or (agg == nullptr) one simple value of a block.
-  auto fold = [&](int64_t bucket, uint8_t u, Aggregate* agg, double value) {
+  // Folds one point: an aggregate, (agg == nullptr) one simple value of a block, or (plain)
+  // a record's count/sum/min/max when no sketch is wanted (no Aggregate built per record).
+  struct Plain {
+    double count, sum, min, max;
+  };
+  auto fold = [&](int64_t bucket, uint8_t u, Aggregate* agg, double value, const Plain* plain = nullptr) {
     if (bucket < start_s || bucket >= end_s) return;  // a coarser bucket straddling start
     if (unit && u != *unit) return;
     int64_t aligned = start_s + (bucket - start_s) / period_s * period_s;
-    if (!out.empty()) {
-      StatBucket& last = out.back();
-      if (last.start_s == aligned && last.unit == u) {
-        if (agg)
-          last.aggregate.merge(*agg);
-        else if (with_sketch)
-          last.aggregate.add(value);
-        else
-          last.aggregate.add_plain(value);
+    if (out.empty() || out.back().start_s != aligned || out.back().unit != u) {
+      if (!out.empty() && std::make_pair(aligned, u) < std::make_pair(out.back().start_s, out.back().unit)) sorted = false;
+      if (agg) {
+        out.push_back(StatBucket{aligned, u, std::move(*agg)});
         return;
       }
-      if (std::make_pair(aligned, u) < std::make_pair(last.start_s, last.unit)) sorted = false;
-    }
-    if (agg) {
-      out.push_back(StatBucket{aligned, u, std::move(*agg)});
-    } else {
       out.push_back(StatBucket{aligned, u, {}});
-      if (with_sketch)
-        out.back().aggregate.add(value);
-      else
-        out.back().aggregate.add_plain(value);
     }
+    Aggregate& last = out.back().aggregate;
+    if (agg)
+      last.merge(*agg);
+    else if (plain)
+      last.merge_plain(plain->count, plain->sum, plain->min, plain->max);
+    else if (with_sketch)
+      last.add(value);
+    else
+      last.add_plain(value);
   };
-  // One iterator (one snapshot) over the series' whole key range (see the header), opened
-  // together with the copy of the series' staged points, so that no flush publishes between
-  // the two: each point is either staged or in the snapshot, never both, never neither.
-  std::unique_ptr<store::Iterator> it;
+  // One snapshot for every range read below (see the header), taken together with the copy of
+  // the series' staged points, so that no flush publishes between the two: each point is
+  // either staged or in the snapshot, never both, never neither. Each range gets its own
+  // tightly bounded iterator: a seek then never steps over another range's deleted records
+  // (one iterator over the whole series crossed every tombstone compaction left below).
+  std::unique_ptr<store::Snapshot> snapshot;
   std::vector<std::pair<StagedBucket, Aggregate>> staged;
+  std::array<int64_t, std::size(kLevels)> raw_floor{};  // where each level's raw records can start (see RawWatermark)
   {
     std::shared_lock publishing(publish_mutex_);
-    it = store_.iterate(store::Keyspace::Metrics, point_prefix(id, 0), point_prefix(id + 1, 0));
+    snapshot = store_.snapshot();
+    if (auto found = raw_watermarks_.find(id); found != raw_watermarks_.end())
+      for (size_t i = 0; i < raw_floor.size(); ++i) raw_floor[i] = std::min(found->second[i].packed_below, found->second[i].late_min);
     std::vector<std::shared_ptr<Generation>> generations;
     {
       std::lock_guard lock(staging_mutex_);
@@ -559,27 +626,45 @@ std::vector<StatBucket> MetricStore::statistics(const std::string& account, cons
     }
   }
   DecodedBlock block;
-  for (const Level& level : kLevels) {
+  std::string upper;
+  for (size_t li = 0; li < std::size(kLevels); ++li) {
+    const Level& level = kLevels[li];
     const int64_t res = level.resolution_s;
-    std::string upper = point_key(id, level.raw_code, end_s);
-    for (it->seek(point_key(id, level.raw_code, align_down(start_s, res))); it->valid() && it->key() < upper; it->next()) {
+    // Blocks first, then raw records: blocks hold the older points, so the buckets usually
+    // arrive in order and need no sort.
+    if (level.block_code) {
+      for (auto [code, span] : {std::pair<uint8_t, int64_t>{level.block_code, kBlockSpanS}, {level.hour_code, 3600}}) {
+        const std::string lower = point_key(id, code, align_down(start_s, span));
+        upper = point_key(id, code, end_s);
+        if (lower >= upper) continue;
+        auto it = store_.iterate(store::Keyspace::Metrics, lower, upper, snapshot.get());
+        for (it->seek(lower); it->valid(); it->next()) {
+          std::string_view k = it->key();
+          if (k.size() != kBlockKeySize) continue;
+          if (!decode_point_block(it->value(), static_cast<int64_t>(get_u64(k, kPrefixSize)), res, block)) continue;
+          for (size_t i = 0; i < block.size(); ++i)
+            fold(block.bucket_s[i], block.unit[i],
+                 block.full[i] < 0 ? nullptr : &block.full_aggregates[static_cast<size_t>(block.full[i])], block.value[i]);
+        }
+      }
+    }
+    const std::string lower = point_key(id, level.raw_code, std::max(align_down(start_s, res), raw_floor[li]));
+    upper = point_key(id, level.raw_code, end_s);
+    if (lower >= upper) continue;
+    auto it = store_.iterate(store::Keyspace::Metrics, lower, upper, snapshot.get());
+    for (it->seek(lower); it->valid(); it->next()) {
       std::string_view k = it->key();
       if (k.size() != kRawKeySize) continue;
+      const auto bucket = static_cast<int64_t>(get_u64(k, kPrefixSize));
+      const auto record_unit = static_cast<uint8_t>(k[kPrefixSize + 8]);
+      if (!with_sketch) {
+        Plain p;
+        if (Aggregate::decode_plain(it->value(), p.count, p.sum, p.min, p.max)) fold(bucket, record_unit, nullptr, 0, &p);
+        continue;
+      }
       auto agg = Aggregate::decode(it->value(), with_sketch);
       if (!agg) continue;
-      fold(static_cast<int64_t>(get_u64(k, kPrefixSize)), static_cast<uint8_t>(k[kPrefixSize + 8]), &*agg, 0);
-    }
-    if (!level.block_code) continue;
-    for (auto [code, span] : {std::pair<uint8_t, int64_t>{level.block_code, kBlockSpanS}, {level.hour_code, 3600}}) {
-      upper = point_key(id, code, end_s);
-      for (it->seek(point_key(id, code, align_down(start_s, span))); it->valid() && it->key() < upper; it->next()) {
-        std::string_view k = it->key();
-        if (k.size() != kBlockKeySize) continue;
-        if (!decode_point_block(it->value(), static_cast<int64_t>(get_u64(k, kPrefixSize)), res, block)) continue;
-        for (size_t i = 0; i < block.size(); ++i)
-          fold(block.bucket_s[i], block.unit[i],
-               block.full[i] < 0 ? nullptr : &block.full_aggregates[static_cast<size_t>(block.full[i])], block.value[i]);
-      }
+      fold(bucket, record_unit, &*agg, 0);
     }
   }
   for (auto& [b, aggregate] : staged) fold(b.bucket, b.unit, &aggregate, 0);
@@ -629,8 +714,13 @@ void MetricStore::compact() {
 }
 
 void MetricStore::flush_compaction(std::optional<store::WriteBatch>& batch, bool force) {
-  if (batch->empty() || (!force && batch->size_bytes() < (4u << 20))) return;
-  store_.write(*batch, store::Durability::Sync);
+  if (batch->empty() && !force) return;
+  if (!batch->empty() && !force && batch->size_bytes() < (4u << 20)) return;
+  // Exclusive: a reader's snapshot and the watermarks it reads must agree (see RawWatermark).
+  std::unique_lock publishing(publish_mutex_);
+  if (!batch->empty()) store_.write(*batch, store::Durability::Sync);
+  apply_pending_watermarks();
+  publishing.unlock();
   batch.emplace(store_);
 }
 
@@ -660,6 +750,15 @@ void MetricStore::compact_series(uint64_t id, int64_t now_s, std::optional<store
     const int64_t settled_limit = level.block_code ? align_down(pack_cutoff, kBlockSpanS) : 0;
     int64_t pos = 0;
     const uint64_t rolled_before = stats.rolled_records_written;
+    {
+      // Open the window before the first read: a record written from here on lands in
+      // window_min, one written before is seen by the reads below.
+      std::unique_lock publishing(publish_mutex_);
+      RawWatermark& wm = raw_watermarks_[id][li];
+      wm.in_window = true;
+      wm.window_min = INT64_MAX;
+    }
+    bool packed = true;
     while (true) {
       // The next chunk holding a raw record to fold, a day block to roll up, or an hour block
       // of a settled day (or one to roll up).
@@ -673,16 +772,18 @@ void MetricStore::compact_series(uint64_t id, int64_t now_s, std::optional<store
       }
       if (!next) break;
       const int64_t lo = align_down(*next, level.chunk_s);
-      compact_chunk(id, li, lo, lo + level.chunk_s, cutoff, raw_limit, settled_limit, batch, stats);
+      packed = compact_chunk(id, li, lo, lo + level.chunk_s, cutoff, raw_limit, settled_limit, batch, stats) && packed;
       flush_compaction(batch, false);
       pos = lo + level.chunk_s;
     }
+    // Applied with the commit of the batch holding this level's last chunk (0: not packed).
+    pending_packed_.push_back({id, li, packed ? raw_limit : 0});
     // Rolled records must be visible to the next level's step of this same run.
     if (stats.rolled_records_written != rolled_before) flush_compaction(batch, true);
   }
 }
 
-void MetricStore::compact_chunk(uint64_t id, size_t li, int64_t lo, int64_t hi, int64_t cutoff, int64_t raw_limit,
+bool MetricStore::compact_chunk(uint64_t id, size_t li, int64_t lo, int64_t hi, int64_t cutoff, int64_t raw_limit,
                                 int64_t settled_limit, std::optional<store::WriteBatch>& batch, CompactionStats& stats) {
   const Level& level = kLevels[li];
   const bool last = li + 1 == std::size(kLevels);
@@ -719,7 +820,7 @@ void MetricStore::compact_chunk(uint64_t id, size_t li, int64_t lo, int64_t hi, 
   if (whole_day) {
     std::string day_key = point_key(id, level.block_code, lo);
     size_t before = blocks_read.size();
-    if (!read_block(day_key, lo)) return;  // never drop what we cannot read
+    if (!read_block(day_key, lo)) return consumed.empty();  // never drop what we cannot read
     had_day_block = blocks_read.size() > before;
     std::vector<int64_t> hours;
     {
@@ -729,7 +830,7 @@ void MetricStore::compact_chunk(uint64_t id, size_t li, int64_t lo, int64_t hi, 
         if (it->key().size() == kBlockKeySize) hours.push_back(static_cast<int64_t>(get_u64(it->key(), kPrefixSize)));
     }
     for (int64_t h : hours)
-      if (!read_block(point_key(id, level.hour_code, h), h)) return;
+      if (!read_block(point_key(id, level.hour_code, h), h)) return consumed.empty();
   } else if (level.block_code) {
     std::vector<int64_t> hours;
     for (const auto& entry : points) {
@@ -737,9 +838,9 @@ void MetricStore::compact_chunk(uint64_t id, size_t li, int64_t lo, int64_t hi, 
       if (hours.empty() || hours.back() != h) hours.push_back(h);
     }
     for (int64_t h : hours)
-      if (!read_block(point_key(id, level.hour_code, h), h)) return;
+      if (!read_block(point_key(id, level.hour_code, h), h)) return consumed.empty();
   }
-  if (consumed.empty() && blocks_read.empty()) return;
+  if (consumed.empty() && blocks_read.empty()) return true;
   ++stats.chunks;
   std::map<std::pair<int64_t, uint8_t>, Aggregate> rolled;
   std::vector<BlockPoint> keep;
@@ -755,8 +856,8 @@ void MetricStore::compact_chunk(uint64_t id, size_t li, int64_t lo, int64_t hi, 
       keep.push_back(BlockPoint{key.first, key.second, std::move(agg)});
     }
   }
-  if (!changed) return;
-  if (!level.block_code && !keep.empty()) return;  // cannot happen (raw_limit == cutoff): keep the records
+  if (!changed) return true;  // (nothing was consumed)
+  if (!level.block_code && !keep.empty()) return consumed.empty();  // cannot happen (raw_limit == cutoff): keep the records
   for (const std::string& k : consumed) batch->erase(store::Keyspace::Metrics, k);
   for (const std::string& k : blocks_read) batch->erase(store::Keyspace::Metrics, k);
   stats.blocks_deleted += blocks_read.size();
@@ -786,7 +887,9 @@ void MetricStore::compact_chunk(uint64_t id, size_t li, int64_t lo, int64_t hi, 
     put_u64(k, write_seq_++);
     batch->put(store::Keyspace::Metrics, k, agg.encode());
   }
+  if (!rolled.empty()) pending_rolled_.push_back({id, li + 1, rolled.begin()->first.first});  // the earliest bucket
   stats.rolled_records_written += rolled.size();
+  return true;
 }
 
 std::vector<ListedSeries> MetricStore::list(const std::string& account, const std::string& region, const ListFilter& filter,

@@ -48,7 +48,9 @@
 // rebuilt from min and count on decode), 2 = the doubles then the percentile sketch.
 #pragma once
 
+#include <array>
 #include <atomic>
+#include <climits>
 #include <condition_variable>
 #include <cstdint>
 #include <map>
@@ -82,6 +84,10 @@ struct Aggregate {
   void merge(const Aggregate& other);
   std::string encode() const;
   static std::optional<Aggregate> decode(std::string_view bytes, bool with_sketch = true);
+  // The four doubles of an encoded aggregate only (false when malformed), and their merge:
+  // the read path of basic statistics, which needs no sketch.
+  static bool decode_plain(std::string_view bytes, double& count, double& sum, double& min, double& max);
+  void merge_plain(double count, double sum, double min, double max);
 };
 
 // One datum of PutMetricData after validation: its series, where its points fall, and the
@@ -185,7 +191,9 @@ class MetricStore {
   void compact_series(uint64_t id, int64_t now_s, std::optional<store::WriteBatch>& batch, CompactionStats& stats);
   // Writes `batch` (synced) once it holds ~4 MB, or whenever `force`; then starts a new one.
   void flush_compaction(std::optional<store::WriteBatch>& batch, bool force);
-  void compact_chunk(uint64_t id, size_t level, int64_t lo, int64_t hi, int64_t cutoff, int64_t raw_limit,
+  // False when raw records it read were left in place (an unreadable block): the level is then
+  // not known to be packed below raw_limit.
+  bool compact_chunk(uint64_t id, size_t level, int64_t lo, int64_t hi, int64_t cutoff, int64_t raw_limit,
                      int64_t settled_limit, std::optional<store::WriteBatch>& batch, CompactionStats& stats);
 
   // Staging: one generation receives put()'s points until flush_staged() swaps it out.
@@ -234,6 +242,41 @@ class MetricStore {
   std::atomic<uint64_t> write_seq_;
   mutable std::mutex compact_mutex_;
   CompactionStats last_compaction_;
+
+  // Raw-record watermarks, in memory (why: compaction deletes the raw records it packs with
+  // point deletes, and until RocksDB drops those tombstones a read that seeks to the start of
+  // its window steps over every one of them: a packed day read twice as slow as an unpacked
+  // one). Per series and level: below `packed_below` no raw record exists except late ones
+  // written since, all at or above `late_min`; a read seeks its raw range from
+  // min(packed_below, late_min). `window_min` collects the buckets written while a compaction
+  // of the series and level is between its first read and its commit (those records may not
+  // have been packed). Guarded by publish_mutex_: written exclusively together with the write
+  // they describe, read by statistics() with its snapshot. Empty after a restart (reads then
+  // scan the whole window until the first compaction). O(series) memory.
+  struct RawWatermark {
+    int64_t packed_below = 0;
+    int64_t late_min = INT64_MAX;
+    int64_t window_min = INT64_MAX;
+    bool in_window = false;
+  };
+  std::unordered_map<uint64_t, std::array<RawWatermark, 4>> raw_watermarks_;
+  // Compaction's watermark changes, applied when the batch holding their chunks commits
+  // (compact_mutex_): a level fully packed below raw_limit, or a rolled record written into a
+  // coarser level.
+  struct PackedLevel {
+    uint64_t id;
+    size_t level;
+    int64_t raw_limit;
+  };
+  struct RolledRecord {
+    uint64_t id;
+    size_t level;
+    int64_t bucket;
+  };
+  std::vector<PackedLevel> pending_packed_;
+  std::vector<RolledRecord> pending_rolled_;
+  void apply_pending_watermarks();  // publish_mutex_ held exclusively
+  static size_t level_of_raw_code(uint8_t code);
 };
 
 std::string series_key(const std::string& account, const std::string& region, const SeriesId& id);
