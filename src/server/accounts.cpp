@@ -37,6 +37,7 @@ ServerConfig load_config(const std::string& path) {
   bool has_accounts = root["accounts"].is_array();
   config.dev_credentials = root["dev_credentials"].value_or(!has_accounts);
   config.allow_reset = root["allow_reset"].value_or(false);
+  config.record_api_calls = root["record_api_calls"].value_or(true);
   config.default_region = root["default_region"].value_or(std::string("us-east-1"));
   if (auto* accounts = root["accounts"].as_array()) {
     for (auto& node : *accounts) {

@@ -28,6 +28,9 @@ struct ServerConfig {
   std::vector<Principal> principals;
   bool dev_credentials = true;   // accept test/test in account 000000000000
   bool allow_reset = false;      // POST /_vigil/reset even off loopback / without dev keys
+  // The audit recorder: every call becomes a CloudTrail event (LookupEvents, trails, the event
+  // bus). false turns it off (what its cost is measured against, bench/cloudtrail_bench.py).
+  bool record_api_calls = true;
   std::string default_region = "us-east-1";
 };
 
@@ -35,6 +38,7 @@ struct ServerConfig {
 //
 //   dev_credentials = false          # default true when no [[accounts]] are given
 //   allow_reset = true
+//   record_api_calls = false         # default true: no CloudTrail events at all when false
 //   [[accounts]]
 //   id = "111111111111"
 //   [[accounts.users]]

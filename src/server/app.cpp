@@ -180,7 +180,7 @@ struct App::Impl {
     sns_topics.set_sink([this](sns::Outbound m) { sns_delivery.enqueue(std::move(m)); });
     dispatcher.add_service(&sns_service);
     dispatcher.add_public_handler([this](const HttpRequest& r) { return sns_service.public_request(r); });
-    dispatcher.set_audit_sink([this](const ApiCall& call) { history.record(call); });
+    if (accounts.config().record_api_calls) dispatcher.set_audit_sink([this](const ApiCall& call) { history.record(call); });
     dispatcher.set_reset_handler(
         [this] {
           store->clear_all();

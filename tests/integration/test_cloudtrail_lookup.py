@@ -117,5 +117,17 @@ class LookupEvents(ServerTestCase):
         self.assertEqual([e["EventName"] for e in out["Events"]], ["CreateLogStream"])
 
 
+
+class RecorderOff(ServerTestCase):
+    """record_api_calls = false: calls are served, and no CloudTrail event is recorded."""
+    server_config = "record_api_calls = false\n"
+
+    def test_nothing_is_recorded(self):
+        logs = self.server.client("logs")
+        logs.create_log_group(logGroupName="/quiet")
+        self.assertEqual([g["logGroupName"] for g in logs.describe_log_groups()["logGroups"]], ["/quiet"])
+        self.assertEqual(self.server.client("cloudtrail").lookup_events()["Events"], [])
+
+
 if __name__ == "__main__":
     unittest.main()
