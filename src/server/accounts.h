@@ -29,12 +29,16 @@ struct ServerConfig {
   bool dev_credentials = true;   // accept test/test in account 000000000000
   bool allow_reset = false;      // POST /_vigil/reset even off loopback / without dev keys
   std::string default_region = "us-east-1";
+  // Host names under which "<bucket>.<name>" addresses an S3 bucket (virtual-hosted style);
+  // unset: protocol::default_s3_virtual_host_suffixes(); empty: path style only.
+  std::optional<std::vector<std::string>> s3_virtual_host_suffixes;
 };
 
 // Parses the TOML config. Throws std::runtime_error with the file position on a bad file.
 //
 //   dev_credentials = false          # default true when no [[accounts]] are given
 //   allow_reset = true
+//   s3_virtual_host_suffixes = ["s3.example.internal"]   # default: localhost names + AWS's
 //   [[accounts]]
 //   id = "111111111111"
 //   [[accounts.users]]

@@ -177,7 +177,11 @@ struct App::Impl {
     dispatcher.add_service(&logs_service);
     dispatcher.add_service(&cloudtrail_service);
     dispatcher.add_service(&cloudwatch_service);
-    dispatcher.add_service(&s3_service);
+    {
+      protocol::RestOptions s3_options = protocol::default_rest_options(s3_service.model());
+      if (accounts.config().s3_virtual_host_suffixes) s3_options.virtual_host_suffixes = *accounts.config().s3_virtual_host_suffixes;
+      dispatcher.add_service(&s3_service, &s3_options);
+    }
     sns_topics.load();
     sns_topics.set_sink([this](sns::Outbound m) { sns_delivery.enqueue(std::move(m)); });
     dispatcher.add_service(&sns_service);
