@@ -2,6 +2,7 @@
 
 #include "services/s3/aws_chunked.h"
 #include "services/s3/bucket_policy.h"
+#include "core/iam_policy.h"
 
 #include <algorithm>
 #include <map>
@@ -234,9 +235,28 @@ BucketRecord S3Service::existing_bucket(CallContext& ctx, std::string_view name)
 
 bool S3Service::allowed(const CallContext& ctx, const BucketRecord& bucket, std::string_view action, const std::string* key,
                         const ConditionKeys& extra) const {
-  // Ownership only, as before: the action, resource and condition keys are what the bucket
-  // policy will be evaluated against.
-  return ctx.account_id == bucket.owner_account;
+  iam::Request r;
+  r.account = ctx.account_id;
+  r.principal_arn = ctx.principal ? ctx.principal->arn() : std::string();
+  r.action = std::string(action);
+  r.resource = "arn:aws:s3:::" + bucket.name + (key ? "/" + *key : std::string());
+  // The global condition keys Vigil knows for every request. The listener serves plain
+  // HTTP only, so aws:SecureTransport is "false".
+  r.context = extra;
+  r.context["aws:SecureTransport"] = "false";
+  r.context["aws:SourceIp"] = ctx.source_ip;
+  r.context["aws:PrincipalAccount"] = ctx.account_id;
+  r.context["aws:PrincipalArn"] = r.principal_arn;
+  r.context["aws:RequestedRegion"] = ctx.region;
+  r.context["aws:ResourceAccount"] = bucket.owner_account;
+  r.context["s3:ResourceAccount"] = bucket.owner_account;
+  r.context["s3:signatureversion"] = "AWS4-HMAC-SHA256";
+  if (ctx.principal) {
+    r.context["aws:PrincipalType"] = ctx.principal->is_root ? "Account" : "User";
+    r.context["aws:userid"] = ctx.principal->principal_id();
+    if (!ctx.principal->is_root) r.context["aws:username"] = ctx.principal->user_name;
+  }
+  return s3_request_allowed(objects_, bucket, r, ctx.principal && ctx.principal->is_root);
 }
 
 BucketRecord S3Service::authorize(CallContext& ctx, std::string_view name, std::string_view action, const std::string* key,
