@@ -129,6 +129,12 @@ TEST_F(MultipartTest, CopyPartTakesARangeOfAnObject) {
   EXPECT_EQ(p.etag, md5_hex("23456"));
   ObjectRecord o = uploads_->complete(u, {{1, p.etag}}, 70);
   EXPECT_EQ(objects_->read(o, 0, o.size), "23456");
+  // A source deleted after it was looked up is NoSuchKey, not an internal error.
+  UploadRecord v = start("dst2");
+  ASSERT_TRUE(objects_->remove("bucket", "src"));
+  EXPECT_EQ(error_code([&] { uploads_->copy_part(v, 1, src, 0, 3, 80); }), "NoSuchKey");
+  EXPECT_EQ(error_code([&] { objects_->copy("bucket", "again", src, ObjectRecord{}, 80); }), "NoSuchKey");
+  EXPECT_EQ(file_count(), 1u);  // only dst's object file; no temp files left behind
 }
 
 TEST_F(MultipartTest, AbortAndBucketDeletionCleanUp) {

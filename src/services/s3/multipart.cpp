@@ -226,7 +226,7 @@ PartRecord MultipartUploads::put_part(const UploadRecord& upload, int number, st
 PartRecord MultipartUploads::copy_part(const UploadRecord& upload, int number, const ObjectRecord& source, uint64_t offset, uint64_t length,
                                        double now) {
   DurableFile file = objects_.new_file();
-  file.append_file(objects_.path_of(source.file), offset, length);
+  objects_.append_object(file, source, offset, length);
   return commit_part(upload, number, file, now);
 }
 

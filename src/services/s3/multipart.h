@@ -73,7 +73,8 @@ std::string multipart_etag(const std::vector<std::string>& part_md5_hex);
 
 class MultipartUploads {
  public:
-  // Registers itself with `objects` so that deleting a bucket drops its uploads and parts.
+  // Registers itself with `objects` so that deleting a bucket drops its uploads and parts: as
+  // in S3, uploads in progress do not keep a bucket from being deleted (objects do).
   MultipartUploads(store::Store& store, ObjectStore& objects);
   ~MultipartUploads();
   MultipartUploads(const MultipartUploads&) = delete;

@@ -447,7 +447,7 @@ ObjectRecord ObjectStore::put(std::string_view bucket, std::string_view key, std
 
 ObjectRecord ObjectStore::copy(std::string_view bucket, std::string_view key, const ObjectRecord& source, ObjectRecord meta, double now) {
   DurableFile file = new_file();
-  file.append_file(path_of(source.file), 0, source.size);
+  append_object(file, source, 0, source.size);
   return commit_file(bucket, key, file, std::move(meta), now);
 }
 
@@ -491,6 +491,17 @@ void ObjectStore::on_bucket_delete(const void* owner, BucketCleanup cleanup) {
 void ObjectStore::remove_bucket_cleanup(const void* owner) {
   std::lock_guard lock(write_mutex_);
   std::erase_if(bucket_cleanups_, [owner](const auto& entry) { return entry.first == owner; });
+}
+
+void ObjectStore::append_object(DurableFile& file, const ObjectRecord& source, uint64_t offset, uint64_t length) const {
+  try {
+    file.append_file(path_of(source.file), offset, length);
+  } catch (const AwsError&) {
+    // Overwritten or deleted since the caller looked it up: its file went with it.
+    if (source.file.empty() || ::access(path_of(source.file).c_str(), F_OK) != 0)
+      throw AwsError("NoSuchKey", "The specified key does not exist.", 404);
+    throw;
+  }
 }
 
 void ObjectStore::locked(const std::function<void()>& fn) {

@@ -143,6 +143,9 @@ class ObjectStore {
   // its own state (throwing to abandon) and adds its records to the batch. The replaced
   // object's file is removed after the commit, as are `stale_files` (say, the parts).
   DurableFile new_file() const { return DurableFile(dir_, new_file_name()); }
+  // Appends a byte range of an object's file; NoSuchKey when the object's file is gone
+  // (overwritten or deleted since `source` was read).
+  void append_object(DurableFile& file, const ObjectRecord& source, uint64_t offset, uint64_t length) const;
   std::string path_of(const std::string& file) const { return dir_ + "/" + file; }
   ObjectRecord commit_object(std::string_view bucket, ObjectRecord record, const std::function<void(store::WriteBatch&)>& prepare,
                              const std::vector<std::string>& stale_files);
