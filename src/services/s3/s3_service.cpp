@@ -2,7 +2,6 @@
 
 #include "services/s3/aws_chunked.h"
 #include "services/s3/bucket_policy.h"
-#include "core/iam_policy.h"
 
 #include <algorithm>
 #include <map>
@@ -10,6 +9,7 @@
 
 #include "core/aws_error.h"
 #include "core/encoding.h"
+#include "core/iam_policy.h"
 
 namespace vigil::s3 {
 
@@ -38,7 +38,7 @@ std::map<std::string, std::string> write_conditions(const Value& in) {
   std::map<std::string, std::string> out;
   for (auto [member, key] : {std::pair{"ACL", "s3:x-amz-acl"}, {"ServerSideEncryption", "s3:x-amz-server-side-encryption"},
                              {"SSEKMSKeyId", "s3:x-amz-server-side-encryption-aws-kms-key-id"}, {"StorageClass", "s3:x-amz-storage-class"},
-                             {"WebsiteRedirectLocation", "s3:x-amz-website-redirect-location"}, {"ContentType", "s3:content-type"}})
+                             {"WebsiteRedirectLocation", "s3:x-amz-website-redirect-location"}})
     if (const Value* v = in.get(member); v && v->is_string()) out[key] = v->as_string();
   return out;
 }
