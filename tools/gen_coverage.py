@@ -59,16 +59,25 @@ SERVICES = {
     }),
     "s3": ("s3", "S3", {
         "CreateBucket": "name rules, LocationConstraint vs the signing region, BucketAlreadyOwnedByYou / BucketAlreadyExists (409); bucket names global, owned by one account",
+        "DeleteBucket": "BucketNotEmpty (409) while objects remain; drops the bucket's policy and its multipart uploads in progress (parts too)",
+        "HeadBucket": "needs s3:ListBucket",
         "GetBucketLocation": "empty element for us-east-1",
         "PutObject": "Content-MD5 (BadDigest/InvalidDigest), x-amz-meta-*, Content-Type; signed, UNSIGNED-PAYLOAD and aws-chunked (every chunk signature verified) payloads; x-amz-checksum-* not verified",
-        "GetObject": "single Range (206, InvalidRange 416), If-Match/If-None-Match/If-Modified-Since/If-Unmodified-Since (304/412), response-* overrides",
+        "GetObject": "single Range (206, InvalidRange 416), If-Match/If-None-Match/If-Modified-Since/If-Unmodified-Since (304/412), response-* overrides; partNumber not yet",
         "HeadObject": "as GetObject without the body",
-        "CopyObject": "metadata directive COPY/REPLACE, copy-source conditions; within the caller's account",
-        "DeleteObjects": "Quiet; no versioning",
+        "CopyObject": "metadata directive COPY/REPLACE, copy-source conditions; s3:GetObject on the source and s3:PutObject on the target (bucket policies may span accounts); copied file to file",
+        "DeleteObjects": "Quiet; no versioning; s3:DeleteObject decided per key (AccessDenied entries in Errors)",
         "ListObjects": "prefix, delimiter, marker, max-keys, encoding-type=url; ordered range scan",
         "ListObjectsV2": "continuation-token, start-after, fetch-owner, KeyCount",
         "ListBuckets": "the caller's buckets; prefix (no pagination)",
-        "PutBucketPolicy": "owner only; S3's MalformedPolicy validation (JSON, Statement/Effect/Principal/Action/Resource, resources of this bucket, actions that apply to them, condition operators); 204. Evaluated for service principals writing into the bucket (CloudTrail delivery), not yet for S3 requests",
+        "CreateMultipartUpload": "content type, x-amz-meta-* and Cache-Control/Content-Disposition/Content-Encoding/Content-Language given here go to the completed object; upload ids sort by initiation time; x-amz-checksum-algorithm not kept",
+        "UploadPart": "part numbers 1-10,000 (InvalidArgument), Content-MD5, NoSuchUpload; each part a durable file (fsync before the answer); a part uploaded again replaces the earlier one",
+        "UploadPartCopy": "x-amz-copy-source with its If-* conditions and x-amz-copy-source-range bytes=first-last (InvalidArgument outside the source), copied file to file",
+        "CompleteMultipartUpload": "InvalidPartOrder, InvalidPart (unknown part or ETag), EntityTooSmall (parts but the last under 5 MiB), NoSuchUpload; S3's ETag (MD5 of the part MD5s, -N); the object is assembled by streaming the part files and committed in one batch with the upload's removal; checksums and If-Match/If-None-Match not yet",
+        "AbortMultipartUpload": "204; NoSuchUpload; removes the parts' files",
+        "ListMultipartUploads": "prefix, delimiter, key-marker / upload-id-marker paging, max-uploads (1,000), encoding-type=url; key then initiation order",
+        "ListParts": "part-number-marker / max-parts paging (1,000)",
+        "PutBucketPolicy": "S3's MalformedPolicy validation (JSON, Statement/Effect/Principal/Action/Resource, resources of this bucket, actions that apply to them, condition operators); 204; enforced on every S3 request (see above) and for service principals writing into the bucket (CloudTrail delivery); another account the policy allows gets MethodNotAllowed (405)",
         "GetBucketPolicy": "the document as put; NoSuchBucketPolicy (404) when none",
         "DeleteBucketPolicy": "204, also when there is none; deleting the bucket deletes its policy",
     }),
@@ -76,9 +85,24 @@ SERVICES = {
 
 # A paragraph under a service's heading.
 INTRO = {
-    "s3": "Path-style addressing. The HTTP listener buffers every request body in memory (64 MB "
-          "limit), so objects are at most that size; streaming large (5 GB) objects and multipart "
-          "upload are future work.",
+    "s3": "Path-style and virtual-hosted-style addressing (Host `<bucket>.<name>` for `localhost`, "
+          "`s3.localhost`, `localhost.localstack.cloud`, `s3.localhost.localstack.cloud`, "
+          "`s3.amazonaws.com`, `s3.<region>.amazonaws.com`, `s3-<region>.amazonaws.com`, "
+          "`s3.dualstack.<region>.amazonaws.com`; the config's `s3_virtual_host_suffixes` replaces "
+          "the list). Bucket policies are enforced on every request: the owner account is allowed "
+          "unless a statement denies (its root user always keeps Get/Put/DeleteBucketPolicy), "
+          "other accounts need an Allow; each operation is checked as its IAM action "
+          "(s3:GetObject, s3:PutObject, s3:ListBucket, s3:DeleteObject, s3:ListBucketMultipartUploads, "
+          "s3:ListMultipartUploadParts, s3:AbortMultipartUpload, s3:GetBucketLocation, s3:DeleteBucket, "
+          "s3:*BucketPolicy) on arn:aws:s3:::bucket or arn:aws:s3:::bucket/key, with the condition keys "
+          "aws:SecureTransport (false: plain HTTP), aws:SourceIp, aws:PrincipalAccount, aws:PrincipalArn, "
+          "aws:PrincipalType, aws:userid, aws:username, aws:RequestedRegion, aws:ResourceAccount, "
+          "s3:ResourceAccount, s3:signatureversion, s3:prefix, s3:delimiter, s3:max-keys, s3:x-amz-acl, "
+          "s3:x-amz-server-side-encryption, s3:x-amz-storage-class, s3:x-amz-copy-source, "
+          "s3:x-amz-metadata-directive. There are no identity policies yet, so an account's own users "
+          "hold every permission on its buckets. The HTTP listener buffers every request body in "
+          "memory (64 MB limit), so a PutObject or UploadPart body is at most that size; multipart "
+          "upload makes larger objects (10,000 parts).",
 }
 
 

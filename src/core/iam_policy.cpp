@@ -1,7 +1,12 @@
 #include "core/iam_policy.h"
 
+#include <arpa/inet.h>
+
 #include <algorithm>
+#include <array>
 #include <cctype>
+#include <cstdlib>
+#include <cstring>
 #include <optional>
 
 namespace vigil::iam {
@@ -55,13 +60,66 @@ std::string base_operator(std::string_view op, bool& if_exists) {
   return std::string(o);
 }
 
-constexpr std::string_view kEvaluatedOperators[] = {"StringEquals", "StringNotEquals", "StringEqualsIgnoreCase", "StringNotEqualsIgnoreCase",
-                                                    "StringLike",   "StringNotLike",   "ArnEquals",              "ArnLike",
-                                                    "ArnNotEquals", "ArnNotLike",      "Bool",                   "Null"};
-constexpr std::string_view kAcceptedOperators[] = {"NumericEquals", "NumericNotEquals", "NumericLessThan", "NumericLessThanEquals",
-                                                   "NumericGreaterThan", "NumericGreaterThanEquals", "DateEquals", "DateNotEquals",
-                                                   "DateLessThan", "DateLessThanEquals", "DateGreaterThan", "DateGreaterThanEquals",
-                                                   "IpAddress", "NotIpAddress", "BinaryEquals"};
+constexpr std::string_view kEvaluatedOperators[] = {"StringEquals",       "StringNotEquals",       "StringEqualsIgnoreCase",
+                                                    "StringNotEqualsIgnoreCase", "StringLike", "StringNotLike",
+                                                    "ArnEquals",          "ArnLike",               "ArnNotEquals",
+                                                    "ArnNotLike",         "Bool",                  "Null",
+                                                    "NumericEquals",      "NumericNotEquals",      "NumericLessThan",
+                                                    "NumericLessThanEquals", "NumericGreaterThan", "NumericGreaterThanEquals",
+                                                    "IpAddress",          "NotIpAddress"};
+constexpr std::string_view kAcceptedOperators[] = {"DateEquals", "DateNotEquals", "DateLessThan", "DateLessThanEquals", "DateGreaterThan",
+                                                   "DateGreaterThanEquals", "BinaryEquals"};
+
+std::optional<double> number_of(std::string_view text) {
+  if (text.empty() || text.size() > 64) return std::nullopt;
+  std::string s(text);
+  char* end = nullptr;
+  double v = std::strtod(s.c_str(), &end);
+  if (end != s.c_str() + s.size()) return std::nullopt;
+  return v;
+}
+
+// An address (IPv4 or IPv6) as 16 bytes, IPv4 as ::ffff:a.b.c.d so the two families never match.
+std::optional<std::array<unsigned char, 16>> address_of(std::string_view text, bool& v4) {
+  std::string s(text);
+  std::array<unsigned char, 16> out{};
+  in_addr a4;
+  if (::inet_pton(AF_INET, s.c_str(), &a4) == 1) {
+    v4 = true;
+    out[10] = out[11] = 0xff;
+    std::memcpy(out.data() + 12, &a4, 4);
+    return out;
+  }
+  in6_addr a6;
+  if (::inet_pton(AF_INET6, s.c_str(), &a6) == 1) {
+    v4 = false;
+    std::memcpy(out.data(), &a6, 16);
+    return out;
+  }
+  return std::nullopt;
+}
+
+// aws:SourceIp against "a.b.c.d/n", "a.b.c.d" (a /32), or IPv6 forms. Malformed: no match.
+bool ip_in_range(std::string_view ip, std::string_view range) {
+  size_t slash = range.find('/');
+  bool range_v4 = false, ip_v4 = false;
+  auto net = address_of(range.substr(0, slash), range_v4);
+  auto addr = address_of(ip, ip_v4);
+  if (!net || !addr) return false;
+  int bits = range_v4 ? 32 : 128;
+  if (slash != std::string_view::npos) {
+    auto n = number_of(range.substr(slash + 1));
+    if (!n || *n < 0 || *n > bits || *n != static_cast<int>(*n)) return false;
+    bits = static_cast<int>(*n);
+  }
+  if (range_v4) bits += 96;  // the ::ffff: prefix always matches between IPv4 addresses
+  if (range_v4 != ip_v4) return false;
+  for (int i = 0; i < bits; ++i) {
+    unsigned char mask = static_cast<unsigned char>(0x80 >> (i % 8));
+    if (((*net)[i / 8] & mask) != ((*addr)[i / 8] & mask)) return false;
+  }
+  return true;
+}
 
 bool known_operator(std::string_view op, bool& evaluated) {
   bool if_exists = false;
@@ -106,6 +164,24 @@ std::optional<bool> condition_holds(std::string_view op, std::string_view key, c
   if (base == "StringLike" || base == "ArnLike") return any([&](const std::string& e) { return wildcard_match(e, *actual); });
   if (base == "StringNotLike" || base == "ArnNotLike") return !any([&](const std::string& e) { return wildcard_match(e, *actual); });
   if (base == "Bool") return any([&](const std::string& e) { return iequals(e, *actual); });
+  if (base == "IpAddress") return any([&](const std::string& e) { return ip_in_range(*actual, e); });
+  if (base == "NotIpAddress") return !any([&](const std::string& e) { return ip_in_range(*actual, e); });
+  if (base.rfind("Numeric", 0) == 0) {
+    auto have = number_of(*actual);
+    if (!have) return false;  // a key that is not a number matches no numeric condition
+    auto compare = [&](auto&& holds) {
+      return any([&](const std::string& e) {
+        auto want = number_of(e);
+        return want && holds(*have, *want);
+      });
+    };
+    if (base == "NumericEquals") return compare([](double a, double b) { return a == b; });
+    if (base == "NumericNotEquals") return !compare([](double a, double b) { return a == b; });
+    if (base == "NumericLessThan") return compare([](double a, double b) { return a < b; });
+    if (base == "NumericLessThanEquals") return compare([](double a, double b) { return a <= b; });
+    if (base == "NumericGreaterThan") return compare([](double a, double b) { return a > b; });
+    if (base == "NumericGreaterThanEquals") return compare([](double a, double b) { return a >= b; });
+  }
   return std::nullopt;
 }
 

@@ -7,12 +7,13 @@
 // {"Service": "x.amazonaws.com"}); Action / NotAction (case-insensitive, * and ? wildcards);
 // Resource / NotResource (case-sensitive wildcards); Condition with StringEquals,
 // StringNotEquals, StringEqualsIgnoreCase, StringNotEqualsIgnoreCase, StringLike,
-// StringNotLike, ArnEquals, ArnLike, ArnNotEquals, ArnNotLike, Bool and Null (also with
-// ...IfExists and ForAnyValue:/ForAllValues: on single-valued keys). Condition keys are
-// case-insensitive; a key missing from the request makes a positive operator false and a
-// negated one true, as in IAM. Other operators (Numeric*, Date*, IpAddress...) are accepted
-// by validation; when their key is absent they behave as IAM does, when it is present the
-// statement is treated conservatively (an Allow does not apply, a Deny does).
+// StringNotLike, ArnEquals, ArnLike, ArnNotEquals, ArnNotLike, Bool, Null, Numeric*, and
+// IpAddress / NotIpAddress (IPv4 and IPv6 CIDR) (also with ...IfExists and
+// ForAnyValue:/ForAllValues: on single-valued keys). Condition keys are case-insensitive; a
+// key missing from the request makes a positive operator false and a negated one true, as in
+// IAM. Other operators (Date*, BinaryEquals) are accepted by validation; when their key is
+// absent they behave as IAM does, when it is present the statement is treated
+// conservatively (an Allow does not apply, a Deny does).
 #pragma once
 
 #include <map>

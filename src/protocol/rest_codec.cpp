@@ -180,10 +180,60 @@ struct RestCodec::Route {
   bool deprioritized = false;
 };
 
+namespace {
+
+// A host name against a suffix pattern, label by label ('*' matches within one label).
+bool host_matches(std::string_view host, std::string_view pattern) {
+  while (true) {
+    size_t hd = host.find('.'), pd = pattern.find('.');
+    std::string_view hl = host.substr(0, hd), pl = pattern.substr(0, pd);
+    // Glob within the label: at most one '*' is enough for the names this serves.
+    size_t star = pl.find('*');
+    if (star == std::string_view::npos) {
+      if (!equals_ignore_case(hl, pl)) return false;
+    } else {
+      std::string_view before = pl.substr(0, star), after = pl.substr(star + 1);
+      if (hl.size() < before.size() + after.size() + 1 || !equals_ignore_case(hl.substr(0, before.size()), before) ||
+          !equals_ignore_case(hl.substr(hl.size() - after.size()), after))
+        return false;
+    }
+    if ((hd == std::string_view::npos) != (pd == std::string_view::npos)) return false;
+    if (hd == std::string_view::npos) return true;
+    host.remove_prefix(hd + 1);
+    pattern.remove_prefix(pd + 1);
+  }
+}
+
+}  // namespace
+
+std::vector<std::string> default_s3_virtual_host_suffixes() {
+  return {"localhost",        "s3.localhost",       "localhost.localstack.cloud", "s3.localhost.localstack.cloud",
+          "s3.amazonaws.com", "s3.*.amazonaws.com", "s3-*.amazonaws.com",         "s3.dualstack.*.amazonaws.com"};
+}
+
+std::optional<std::string> virtual_host_bucket(std::string_view host, const std::vector<std::string>& suffixes) {
+  if (host.empty() || host.front() == '[') return std::nullopt;  // IPv6 literal
+  if (size_t colon = host.rfind(':'); colon != std::string_view::npos) host = host.substr(0, colon);
+  if (!host.empty() && host.back() == '.') host.remove_suffix(1);  // fully qualified "name."
+  bool numeric = !host.empty();
+  for (char c : host)
+    if (!((c >= '0' && c <= '9') || c == '.')) numeric = false;
+  if (numeric) return std::nullopt;
+  for (const auto& s : suffixes)
+    if (host_matches(host, s)) return std::nullopt;
+  for (size_t dot = host.find('.'); dot != std::string_view::npos; dot = host.find('.', dot + 1)) {
+    if (dot == 0) continue;
+    for (const auto& s : suffixes)
+      if (!s.empty() && host_matches(host.substr(dot + 1), s)) return std::string(host.substr(0, dot));
+  }
+  return std::nullopt;
+}
+
 RestOptions default_rest_options(const ServiceModel& model) {
   RestOptions o;
   if (model.service_id == "S3") {
     o.xml_namespace = "http://s3.amazonaws.com/doc/2006-03-01/";
+    o.virtual_host_suffixes = default_s3_virtual_host_suffixes();
     o.xml_declaration = true;
     o.s3_errors = true;
     o.root_suffix = "Result";
@@ -279,18 +329,9 @@ void RestCodec::request_error(const std::string& message) const {
 std::string RestCodec::effective_path(const HttpRequest& request) const {
   std::string path = request.path.empty() ? std::string("/") : request.path;
   if (options_.virtual_host_suffixes.empty()) return path;
-  std::string_view host = request.header("host");
-  if (!host.empty() && host.front() != '[') {
-    size_t colon = host.rfind(':');
-    if (colon != std::string_view::npos) host = host.substr(0, colon);
-  }
-  for (const auto& suffix : options_.virtual_host_suffixes) {
-    if (suffix.empty() || host.size() <= suffix.size() + 1) continue;
-    if (!equals_ignore_case(host.substr(host.size() - suffix.size()), suffix) || host[host.size() - suffix.size() - 1] != '.') continue;
-    std::string bucket(host.substr(0, host.size() - suffix.size() - 1));
-    return path == "/" ? "/" + bucket : "/" + bucket + (path.front() == '/' ? path : "/" + path);
-  }
-  return path;
+  auto bucket = virtual_host_bucket(request.header("host"), options_.virtual_host_suffixes);
+  if (!bucket) return path;
+  return path == "/" ? "/" + *bucket : "/" + *bucket + (path.front() == '/' ? path : "/" + path);
 }
 
 const RestCodec::Route* RestCodec::route_of(const Operation& operation) const {

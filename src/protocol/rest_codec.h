@@ -25,6 +25,7 @@
 // UnknownOperationException (404).
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -39,7 +40,9 @@ struct RestOptions {
   // S3 virtual-hosted-style addressing: when the Host header (port stripped) is
   // "<bucket>.<suffix>" for one of these suffixes (e.g. "s3.localhost", "localhost"), the
   // bucket is prepended to the path before routing, so "/key" on host "b.s3.localhost"
-  // routes like "/b/key". Empty: path style only.
+  // routes like "/b/key". A '*' in a suffix stands for part of one DNS label
+  // ("s3.*.amazonaws.com" takes any region). See virtual_host_bucket(). Empty: path style
+  // only. Only routing sees the rewritten path; SigV4 verifies the request as sent.
   std::vector<std::string> virtual_host_suffixes;
   std::vector<std::string> deprioritized_operations;
   // rest-xml: root element of an output document without a payload member, by operation.
@@ -54,6 +57,16 @@ struct RestOptions {
   bool s3_errors = false;        // <Error> documents and x-amz-request-id / x-amz-id-2 headers
   std::string blob_content_type = "application/octet-stream";  // blob payload without ContentType
 };
+
+// The host names S3 serves virtual-hosted-style by default: local development names and AWS's
+// own S3 endpoints (clients that keep an AWS host name and are pointed at Vigil, or send it).
+std::vector<std::string> default_s3_virtual_host_suffixes();
+
+// The bucket a Host header (with or without :port) names under one of `suffixes`, or
+// nullopt for path style. A host that is itself one of the suffixes is path style; otherwise
+// the bucket is everything before the first '.' after which the rest is a suffix, so
+// "my.bucket.s3.localhost" is bucket "my.bucket". IP addresses are never virtual hosts.
+std::optional<std::string> virtual_host_bucket(std::string_view host, const std::vector<std::string>& suffixes);
 
 // The options a service needs by default: S3's table of root elements, namespace, errors and
 // deprecated aliases when the model is S3 (serviceId "S3"); plain defaults otherwise.

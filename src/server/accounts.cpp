@@ -39,6 +39,18 @@ ServerConfig load_config(const std::string& path) {
   config.allow_reset = root["allow_reset"].value_or(false);
   config.record_api_calls = root["record_api_calls"].value_or(true);
   config.default_region = root["default_region"].value_or(std::string("us-east-1"));
+  if (auto* node = root.get("s3_virtual_host_suffixes")) {
+    auto* list = node->as_array();
+    if (!list) throw std::runtime_error("config " + path + ": s3_virtual_host_suffixes must be an array of host names");
+    std::vector<std::string> suffixes;
+    for (auto& item : *list) {
+      auto name = item.value<std::string>();
+      if (!name || name->empty() || name->front() == '.')
+        throw std::runtime_error("config " + path + ": s3_virtual_host_suffixes entries must be host names such as \"s3.example.internal\"");
+      suffixes.push_back(*name);
+    }
+    config.s3_virtual_host_suffixes = std::move(suffixes);
+  }
   if (auto* accounts = root["accounts"].as_array()) {
     for (auto& node : *accounts) {
       auto* account = node.as_table();

@@ -32,6 +32,9 @@ struct ServerConfig {
   // bus). false turns it off (what its cost is measured against, bench/cloudtrail_bench.py).
   bool record_api_calls = true;
   std::string default_region = "us-east-1";
+  // Host names under which "<bucket>.<name>" addresses an S3 bucket (virtual-hosted style);
+  // unset: protocol::default_s3_virtual_host_suffixes(); empty: path style only.
+  std::optional<std::vector<std::string>> s3_virtual_host_suffixes;
 };
 
 // Parses the TOML config. Throws std::runtime_error with the file position on a bad file.
@@ -39,6 +42,7 @@ struct ServerConfig {
 //   dev_credentials = false          # default true when no [[accounts]] are given
 //   allow_reset = true
 //   record_api_calls = false         # default true: no CloudTrail events at all when false
+//   s3_virtual_host_suffixes = ["s3.example.internal"]   # default: localhost names + AWS's
 //   [[accounts]]
 //   id = "111111111111"
 //   [[accounts.users]]

@@ -16,6 +16,7 @@
 #include "services/cloudwatch/metric_store.h"
 #include "services/logs/log_store.h"
 #include "services/logs/logs_service.h"
+#include "services/s3/multipart.h"
 #include "services/s3/object_store.h"
 #include "services/s3/s3_service.h"
 #include "services/sns/delivery.h"
@@ -57,6 +58,7 @@ struct App::Impl {
   logs::LogsService logs_service;
   cloudtrail::EventHistory history;
   s3::ObjectStore object_store;  // object bytes under <data-dir>/s3/, metadata in the store
+  s3::MultipartUploads multipart_uploads{*store, object_store};  // parts next to the objects
   cloudtrail::TrailStore trails;  // writes log files into object_store as CloudTrail
   cloudtrail::CloudTrailService cloudtrail_service;
   s3::S3Service s3_service;
@@ -86,7 +88,7 @@ struct App::Impl {
         object_store(*store, options.data_dir + "/s3"),
         trails(*store, clock, object_store),
         cloudtrail_service(history, trails),
-        s3_service(object_store),
+        s3_service(object_store, multipart_uploads),
         dispatcher(accounts, clock) {
     std::tie(host, port) = split_listen(options.listen);
     if (!is_loopback_host(host) && accounts.using_dev_credentials())
@@ -175,7 +177,11 @@ struct App::Impl {
     dispatcher.add_service(&logs_service);
     dispatcher.add_service(&cloudtrail_service);
     dispatcher.add_service(&cloudwatch_service);
-    dispatcher.add_service(&s3_service);
+    {
+      protocol::RestOptions s3_options = protocol::default_rest_options(s3_service.model());
+      if (accounts.config().s3_virtual_host_suffixes) s3_options.virtual_host_suffixes = *accounts.config().s3_virtual_host_suffixes;
+      dispatcher.add_service(&s3_service, &s3_options);
+    }
     sns_topics.load();
     sns_topics.set_sink([this](sns::Outbound m) { sns_delivery.enqueue(std::move(m)); });
     dispatcher.add_service(&sns_service);

@@ -38,10 +38,14 @@ bool is_loopback(std::string_view address) {
 
 Dispatcher::Dispatcher(const Accounts& accounts, const Clock& clock) : accounts_(accounts), clock_(clock) {}
 
-void Dispatcher::add_service(Service* service) {
+void Dispatcher::add_service(Service* service, const protocol::RestOptions* rest_options) {
   auto route = std::make_unique<Route>();
   route->service = service;
   for (const auto& protocol : service->model().protocols) {
+    if (rest_options && (protocol == "rest-xml" || protocol == "rest-json")) {
+      route->codecs.emplace(protocol, std::make_unique<protocol::RestCodec>(service->model(), protocol, *rest_options));
+      continue;
+    }
     if (auto codec = protocol::make_codec(service->model(), protocol)) route->codecs.emplace(protocol, std::move(codec));
   }
   by_signing_name_[service->model().signing_name] = route.get();

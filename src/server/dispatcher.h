@@ -13,6 +13,7 @@
 #include "core/clock.h"
 #include "core/http_message.h"
 #include "protocol/codec.h"
+#include "protocol/rest_codec.h"
 #include "server/accounts.h"
 #include "server/service.h"
 
@@ -34,7 +35,9 @@ class Dispatcher {
   Dispatcher(const Accounts& accounts, const Clock& clock);
 
   // Services are routed by their model's signing name ("logs", "monitoring", "s3", ...).
-  void add_service(Service* service);
+  // rest_options: the options of the service's rest-json / rest-xml codecs instead of
+  // protocol::default_rest_options() (S3's virtual-host names from the config).
+  void add_service(Service* service, const protocol::RestOptions* rest_options = nullptr);
   void set_audit_sink(AuditSink sink) { audit_ = std::move(sink); }
   // POST /_vigil/reset: allowed on loopback with dev credentials, or when the config says so.
   void set_reset_handler(std::function<void()> reset, bool allowed) {

@@ -284,7 +284,8 @@ TEST_F(TrailsTest, S3ObjectDataEventsBySelectorPrefix) {
   trails_->set_logging(kAccount, kRegion, "data", true);
   EXPECT_TRUE(trails_->wants_data_events(kAccount));
   EXPECT_FALSE(trails_->wants_data_events("111111111111"));
-  s3::S3Service s3_service(*objects_);
+  s3::MultipartUploads uploads(*store_, *objects_);
+  s3::S3Service s3_service(*objects_, uploads);
   auto put = [&](const char* b, const char* key) {
     server::CallContext ctx;
     ctx.principal = &root_;

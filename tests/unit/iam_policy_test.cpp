@@ -104,10 +104,39 @@ TEST(IamPolicy, AwsPrincipalsNotActionAndUnevaluatedConditions) {
   r.action = "s3:GetObject";
   // aws:SourceIp is absent: IpAddress is false; s3:max-keys absent: NumericLessThan false.
   EXPECT_EQ(evaluate(p, r), Decision::ImplicitDeny);
-  // Present but not evaluated here: the Deny counts (fail closed).
+  // Numeric conditions are evaluated: 5 < 10 denies, 50 does not.
   r.context["s3:max-keys"] = "5";
   r.account = "111111111111";
   EXPECT_EQ(evaluate(p, r), Decision::Deny);
+  r.context["s3:max-keys"] = "50";
+  EXPECT_EQ(evaluate(p, r), Decision::Allow);
+  // Present but not evaluated here (Date*): the Deny counts (fail closed).
+  Value dated = doc(R"({"Statement":[{"Effect":"Deny","Principal":"*","Action":"s3:*","Resource":"*",
+     "Condition":{"DateGreaterThan":{"aws:CurrentTime":"2020-01-01T00:00:00Z"}}}]})");
+  r.context["aws:CurrentTime"] = "2026-01-01T00:00:00Z";
+  EXPECT_EQ(evaluate(dated, r), Decision::Deny);
+}
+
+TEST(IamPolicy, SourceIpRanges) {
+  Value p = doc(R"({"Statement":[
+    {"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"*","Condition":{"IpAddress":{"aws:SourceIp":["10.0.0.0/8","2001:db8::/32","192.0.2.7"]}}},
+    {"Effect":"Deny","Principal":"*","Action":"s3:GetObject","Resource":"*","Condition":{"NotIpAddress":{"aws:SourceIp":["10.0.0.0/8","2001:db8::/32","192.0.2.7"]}}}]})");
+  Request r;
+  r.account = "111111111111";
+  r.action = "s3:GetObject";
+  r.resource = "arn:aws:s3:::b/k";
+  for (const char* inside : {"10.1.2.3", "10.255.255.255", "2001:db8::1", "2001:db8:ffff::", "192.0.2.7"}) {
+    r.context["aws:SourceIp"] = inside;
+    EXPECT_EQ(evaluate(p, r), Decision::Allow) << inside;
+  }
+  for (const char* outside : {"11.0.0.1", "127.0.0.1", "192.0.2.8", "2001:db9::1", "::1", "not an address", "::ffff:10.1.2.3x"}) {
+    r.context["aws:SourceIp"] = outside;
+    EXPECT_EQ(evaluate(p, r), Decision::Deny) << outside;
+  }
+  // Malformed ranges match nothing.
+  Value bad = doc(R"({"Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:*","Resource":"*","Condition":{"IpAddress":{"aws:SourceIp":["10.0.0.0/33","10.0.0/8","x"]}}}]})");
+  r.context["aws:SourceIp"] = "10.0.0.1";
+  EXPECT_EQ(evaluate(bad, r), Decision::ImplicitDeny);
 }
 
 TEST(IamPolicy, StructureProblems) {

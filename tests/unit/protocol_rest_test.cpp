@@ -260,9 +260,33 @@ TEST_F(S3CodecTest, VirtualHostedBucketsByOption) {
   HttpRequest list = req("GET", "/", "list-type=2", {{"host", "logs.localhost"}});
   EXPECT_EQ(vh.resolve_operation(list).name, "ListObjectsV2");
   EXPECT_EQ(vh.decode_request(list, vh.resolve_operation(list)), M({{"Bucket", "logs"}}));
-  // Path style still works on the bare host, and the option is off by default.
+  // Path style still works on the bare host, and an empty list turns virtual hosts off.
   EXPECT_EQ(vh.resolve_operation(req("GET", "/", "", {{"host", "localhost:4566"}})).name, "ListBuckets");
-  EXPECT_EQ(codec_.resolve_operation(req("GET", "/", "", {{"host", "b.s3.localhost"}})).name, "ListBuckets");
+  options.virtual_host_suffixes.clear();
+  RestCodec path_only(*model_, "rest-xml", options);
+  EXPECT_EQ(path_only.resolve_operation(req("GET", "/", "", {{"host", "b.s3.localhost"}})).name, "ListBuckets");
+  // S3's defaults serve local names and AWS's endpoint names.
+  EXPECT_EQ(codec_.resolve_operation(req("GET", "/", "", {{"host", "b.s3.localhost"}})).name, "ListObjects");
+  EXPECT_EQ(codec_.resolve_operation(req("GET", "/", "", {{"host", "s3.localhost"}})).name, "ListBuckets");
+}
+
+TEST(S3VirtualHost, BucketFromHost) {
+  auto defaults = default_s3_virtual_host_suffixes();
+  auto bucket = [&](std::string_view host) { return virtual_host_bucket(host, defaults).value_or("<path>"); };
+  EXPECT_EQ(bucket("mybucket.localhost:4566"), "mybucket");
+  EXPECT_EQ(bucket("mybucket.s3.localhost:4566"), "mybucket");
+  EXPECT_EQ(bucket("my.dotted.bucket.localhost"), "my.dotted.bucket");
+  EXPECT_EQ(bucket("mybucket.s3.amazonaws.com"), "mybucket");
+  EXPECT_EQ(bucket("mybucket.s3.eu-west-1.amazonaws.com"), "mybucket");
+  EXPECT_EQ(bucket("mybucket.s3-eu-west-1.amazonaws.com"), "mybucket");
+  EXPECT_EQ(bucket("mybucket.s3.dualstack.us-east-2.amazonaws.com"), "mybucket");
+  EXPECT_EQ(bucket("MyBucket.S3.LOCALHOST."), "MyBucket");  // host names are case-insensitive; the bucket is as sent
+  for (const char* path_style : {"localhost", "localhost:4566", "s3.localhost", "s3.amazonaws.com", "s3.us-west-2.amazonaws.com",
+                                 "s3-us-west-2.amazonaws.com", "127.0.0.1:4566", "[::1]:4566", "10.0.0.1", "example.com",
+                                 "b.example.com", "b.s3.example.com", "", ".localhost"})
+    EXPECT_EQ(bucket(path_style), "<path>") << path_style;
+  EXPECT_EQ(virtual_host_bucket("b.s3.example.internal", {"s3.example.internal"}).value_or("<path>"), "b");
+  EXPECT_FALSE(virtual_host_bucket("b.localhost", {}));
 }
 
 // ---- requests ------------------------------------------------------------------------------

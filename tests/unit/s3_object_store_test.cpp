@@ -1,5 +1,5 @@
 // The S3 model without HTTP: names, ranges, preconditions, durable put/remove, listing, and
-// aws-chunked decoding with chunk signatures.
+// aws-chunked decoding with chunk signatures, and the bucket policy decision for S3 requests.
 #include "services/s3/object_store.h"
 
 #include <gtest/gtest.h>
@@ -12,6 +12,7 @@
 #include "auth/sigv4.h"
 #include "core/aws_error.h"
 #include "services/s3/aws_chunked.h"
+#include "services/s3/bucket_policy.h"
 #include "store/store.h"
 
 namespace vigil::s3 {
@@ -211,6 +212,54 @@ TEST(S3AwsChunked, VerifiesEveryChunk) {
   EXPECT_THROW(decode_aws_chunked("5\r\nab", std::nullopt), AwsError);
   // Unsigned trailer form: no signatures, trailers after the last chunk.
   EXPECT_EQ(decode_aws_chunked("3\r\nabc\r\n0\r\nx-amz-checksum-crc32:AAAAAA==\r\n\r\n", std::nullopt), "abc");
+}
+
+}  // namespace
+}  // namespace vigil::s3
+
+namespace vigil::s3 {
+namespace {
+
+iam::Request caller(const std::string& account, const std::string& action, const std::string& resource, const std::string& user = "root") {
+  iam::Request r;
+  r.account = account;
+  r.principal_arn = user == "root" ? "arn:aws:iam::" + account + ":root" : "arn:aws:iam::" + account + ":user/" + user;
+  r.action = action;
+  r.resource = resource;
+  return r;
+}
+
+TEST_F(ObjectStoreTest, BucketPolicyDecidesS3Requests) {
+  objects_->create_bucket(BucketRecord{"b", "111111111111", "us-east-1", 1});
+  BucketRecord b = *objects_->bucket("b");
+  auto allowed = [&](const iam::Request& r, bool root = true) { return s3_request_allowed(*objects_, b, r, root); };
+  // No policy: the owner's account only.
+  EXPECT_TRUE(allowed(caller("111111111111", "s3:GetObject", "arn:aws:s3:::b/k")));
+  EXPECT_FALSE(allowed(caller("222222222222", "s3:GetObject", "arn:aws:s3:::b/k")));
+
+  objects_->put_bucket_policy("b", R"({"Version":"2012-10-17","Statement":[
+    {"Effect":"Allow","Principal":{"AWS":"222222222222"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"},
+    {"Effect":"Deny","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/secret/*"}]})");
+  EXPECT_TRUE(allowed(caller("222222222222", "s3:GetObject", "arn:aws:s3:::b/k")));
+  EXPECT_FALSE(allowed(caller("222222222222", "s3:PutObject", "arn:aws:s3:::b/k")));
+  EXPECT_FALSE(allowed(caller("222222222222", "s3:GetObject", "arn:aws:s3:::b/secret/x")));
+  EXPECT_FALSE(allowed(caller("111111111111", "s3:GetObject", "arn:aws:s3:::b/secret/x")));  // the owner too
+  EXPECT_TRUE(allowed(caller("111111111111", "s3:PutObject", "arn:aws:s3:::b/secret/x")));
+  EXPECT_FALSE(allowed(caller("333333333333", "s3:GetObject", "arn:aws:s3:::b/k")));
+
+  // Deny everything: the owner's root user keeps the policy operations, nobody else does.
+  objects_->put_bucket_policy("b", R"({"Statement":{"Effect":"Deny","Principal":"*","Action":"s3:*","Resource":["arn:aws:s3:::b","arn:aws:s3:::b/*"]}})");
+  for (const char* action : {"s3:GetBucketPolicy", "s3:PutBucketPolicy", "s3:DeleteBucketPolicy"}) {
+    EXPECT_TRUE(allowed(caller("111111111111", action, "arn:aws:s3:::b"))) << action;
+    EXPECT_FALSE(allowed(caller("111111111111", action, "arn:aws:s3:::b", "alice"), false)) << action;
+    EXPECT_FALSE(allowed(caller("222222222222", action, "arn:aws:s3:::b"))) << action;
+  }
+  EXPECT_FALSE(allowed(caller("111111111111", "s3:ListBucket", "arn:aws:s3:::b")));
+
+  // A damaged stored document grants nothing and denies nothing.
+  objects_->put_bucket_policy("b", "not json");
+  EXPECT_TRUE(allowed(caller("111111111111", "s3:GetObject", "arn:aws:s3:::b/k")));
+  EXPECT_FALSE(allowed(caller("222222222222", "s3:GetObject", "arn:aws:s3:::b/k")));
 }
 
 }  // namespace

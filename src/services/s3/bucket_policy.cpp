@@ -2,6 +2,7 @@
 
 #include <cctype>
 #include <exception>
+#include <optional>
 
 #include "core/aws_error.h"
 #include "protocol/json_codec.h"
@@ -70,22 +71,42 @@ Value parse_bucket_policy(std::string_view text, std::string_view bucket) {
   return doc;
 }
 
+namespace {
+
+std::optional<Value> stored_policy(const ObjectStore& objects, std::string_view bucket) {
+  auto text = objects.bucket_policy(bucket);
+  if (!text) return std::nullopt;
+  try {
+    return protocol::json_to_value(*text, nullptr);
+  } catch (const std::exception&) {
+    return std::nullopt;  // validated when put; a damaged record must not open the bucket
+  }
+}
+
+}  // namespace
+
+bool s3_request_allowed(const ObjectStore& objects, const BucketRecord& bucket, const iam::Request& caller, bool caller_is_root) {
+  const bool owner = caller.account == bucket.owner_account;
+  auto doc = stored_policy(objects, bucket.name);
+  if (!doc) return owner;
+  iam::Decision d = iam::evaluate(*doc, caller);
+  if (d == iam::Decision::Deny) {
+    std::string a = lower(caller.action);
+    return owner && caller_is_root && (a == "s3:getbucketpolicy" || a == "s3:putbucketpolicy" || a == "s3:deletebucketpolicy");
+  }
+  return owner || d == iam::Decision::Allow;
+}
+
 iam::Decision service_access(const ObjectStore& objects, std::string_view bucket, const std::string& service, const std::string& action,
                              const std::string& resource, const std::map<std::string, std::string>& context) {
-  auto text = objects.bucket_policy(bucket);
-  if (!text) return iam::Decision::ImplicitDeny;
-  Value doc;
-  try {
-    doc = protocol::json_to_value(*text, nullptr);
-  } catch (const std::exception&) {
-    return iam::Decision::ImplicitDeny;
-  }
+  auto doc = stored_policy(objects, bucket);
+  if (!doc) return iam::Decision::ImplicitDeny;
   iam::Request r;
   r.service = service;
   r.action = action;
   r.resource = resource;
   r.context = context;
-  return iam::evaluate(doc, r);
+  return iam::evaluate(*doc, r);
 }
 
 }  // namespace vigil::s3

@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <algorithm>
 #include <filesystem>
 #include <stdexcept>
 
@@ -89,31 +90,7 @@ std::optional<BucketRecord> decode_bucket(std::string_view name, std::string_vie
   return b;
 }
 
-void write_file_durably(const std::string& dir, const std::string& final_path, std::string_view data) {
-  std::string tmp = final_path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) throw internal_error("cannot create object file: " + std::string(std::strerror(errno)));
-  size_t done = 0;
-  while (done < data.size()) {
-    ssize_t n = ::write(fd, data.data() + done, data.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      int e = errno;
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      throw internal_error("cannot write object file: " + std::string(std::strerror(e)));
-    }
-    done += static_cast<size_t>(n);
-  }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
-    ::unlink(tmp.c_str());
-    throw internal_error("cannot sync object file");
-  }
-  if (::rename(tmp.c_str(), final_path.c_str()) != 0) {
-    ::unlink(tmp.c_str());
-    throw internal_error("cannot rename object file");
-  }
-  // The rename itself must survive a crash before the record that points at it is committed.
+void sync_directory(const std::string& dir) {
   int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dfd >= 0) {
     ::fsync(dfd);
@@ -240,6 +217,96 @@ Precondition evaluate_conditions(const Conditions& c, const ObjectRecord& object
   return Precondition::Proceed;
 }
 
+DurableFile::DurableFile(std::string dir, std::string name) : dir_(std::move(dir)), name_(std::move(name)) {
+  tmp_path_ = dir_ + "/" + name_ + ".tmp";
+  fd_ = ::open(tmp_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd_ < 0) throw internal_error("cannot create object file: " + std::string(std::strerror(errno)));
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  if (!ctx || EVP_DigestInit_ex(ctx, EVP_md5(), nullptr) != 1) {
+    EVP_MD_CTX_free(ctx);
+    ::close(fd_);
+    ::unlink(tmp_path_.c_str());
+    throw internal_error("cannot start MD5");
+  }
+  md5_ = ctx;
+}
+
+DurableFile::~DurableFile() {
+  if (fd_ >= 0) ::close(fd_);
+  if (!committed_) ::unlink(tmp_path_.c_str());
+  EVP_MD_CTX_free(static_cast<EVP_MD_CTX*>(md5_));
+}
+
+void DurableFile::fail(const std::string& what) {
+  int e = errno;
+  throw internal_error(what + ": " + std::string(std::strerror(e)));
+}
+
+void DurableFile::append(std::string_view data) {
+  if (fd_ < 0) throw internal_error("object file already committed");
+  EVP_DigestUpdate(static_cast<EVP_MD_CTX*>(md5_), data.data(), data.size());
+  size_t done = 0;
+  while (done < data.size()) {
+    ssize_t n = ::write(fd_, data.data() + done, data.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      fail("cannot write object file");
+    }
+    done += static_cast<size_t>(n);
+  }
+  size_ += data.size();
+}
+
+void DurableFile::append_file(const std::string& path, uint64_t offset, uint64_t length) {
+  int in = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (in < 0) fail("cannot open source file");
+  // 1 MiB at a time: bounded memory whatever the object size.
+  std::string buffer(std::min<uint64_t>(length, 1 << 20), '\0');
+  uint64_t done = 0;
+  try {
+    while (done < length) {
+      size_t want = static_cast<size_t>(std::min<uint64_t>(buffer.size(), length - done));
+      ssize_t n = ::pread(in, buffer.data(), want, static_cast<off_t>(offset + done));
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) fail("cannot read source file");
+      if (n == 0) throw internal_error("source file truncated");
+      append(std::string_view(buffer.data(), static_cast<size_t>(n)));
+      done += static_cast<uint64_t>(n);
+    }
+  } catch (...) {
+    ::close(in);
+    throw;
+  }
+  ::close(in);
+}
+
+void DurableFile::commit() {
+  if (fd_ < 0) throw internal_error("object file already committed");
+  int fd = fd_;
+  fd_ = -1;
+  if (::fsync(fd) != 0) {
+    ::close(fd);
+    fail("cannot sync object file");
+  }
+  if (::close(fd) != 0) fail("cannot close object file");
+  if (::rename(tmp_path_.c_str(), (dir_ + "/" + name_).c_str()) != 0) fail("cannot rename object file");
+  committed_ = true;
+  // The rename itself must survive a crash before the record that points at it is committed.
+  sync_directory(dir_);
+}
+
+std::string DurableFile::md5_binary() {
+  if (digest_.empty()) {
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    EVP_DigestFinal_ex(static_cast<EVP_MD_CTX*>(md5_), digest, &len);
+    digest_.assign(reinterpret_cast<const char*>(digest), len);
+  }
+  return digest_;
+}
+
+std::string DurableFile::md5_hex() { return hex_encode(md5_binary()); }
+
 ObjectStore::ObjectStore(store::Store& store, std::string object_dir) : store_(store), dir_(std::move(object_dir)) {
   std::filesystem::create_directories(dir_);
 }
@@ -272,7 +339,10 @@ bool ObjectStore::delete_bucket_if_empty(std::string_view name) {
   store::WriteBatch batch(store_);
   batch.erase(store::Keyspace::Meta, bucket_key(name));
   batch.erase(store::Keyspace::Meta, policy_key(name));  // a bucket created later under this name starts without one
+  std::vector<std::string> files;
+  for (const auto& [owner, cleanup] : bucket_cleanups_) cleanup(name, batch, files);
   store_.write(batch);
+  for (const auto& f : files) ::unlink(path_of(f).c_str());
   return true;
 }
 
@@ -367,31 +437,76 @@ std::string ObjectStore::read(const ObjectRecord& object, uint64_t offset, uint6
   return out;
 }
 
+std::string ObjectStore::new_file_name() { return new_uuid(); }
+
 ObjectRecord ObjectStore::put(std::string_view bucket, std::string_view key, std::string_view body, ObjectRecord meta, double now) {
+  DurableFile file = new_file();
+  file.append(body);
+  return commit_file(bucket, key, file, std::move(meta), now);
+}
+
+ObjectRecord ObjectStore::copy(std::string_view bucket, std::string_view key, const ObjectRecord& source, ObjectRecord meta, double now) {
+  DurableFile file = new_file();
+  append_object(file, source, 0, source.size);
+  return commit_file(bucket, key, file, std::move(meta), now);
+}
+
+ObjectRecord ObjectStore::commit_file(std::string_view bucket, std::string_view key, DurableFile& file, ObjectRecord meta, double now) {
   meta.key = std::string(key);
-  meta.size = body.size();
-  meta.etag = md5_hex(body);
+  meta.size = file.size();
+  meta.etag = file.md5_hex();
   meta.last_modified = now;
-  meta.file = new_uuid();
-  write_file_durably(dir_, path_of(meta.file), body);
-  std::lock_guard lock(write_mutex_);
-  if (!this->bucket(bucket)) {
-    ::unlink(path_of(meta.file).c_str());
-    throw AwsError("NoSuchBucket", "The specified bucket does not exist", 404);
-  }
-  auto previous = head(bucket, key);
-  store::WriteBatch batch(store_);
-  batch.put(store::Keyspace::Meta, object_key(bucket, key), encode(meta));
+  meta.file = file.name();
+  file.commit();
+  return commit_object(bucket, std::move(meta), nullptr, {});
+}
+
+ObjectRecord ObjectStore::commit_object(std::string_view bucket, ObjectRecord record, const std::function<void(store::WriteBatch&)>& prepare,
+                                        const std::vector<std::string>& stale_files) {
+  std::optional<ObjectRecord> previous;
   try {
+    std::lock_guard lock(write_mutex_);
+    if (!this->bucket(bucket)) throw AwsError("NoSuchBucket", "The specified bucket does not exist", 404);
+    store::WriteBatch batch(store_);
+    if (prepare) prepare(batch);
+    previous = head(bucket, record.key);
+    batch.put(store::Keyspace::Meta, object_key(bucket, record.key), encode(record));
     store_.write(batch);
   } catch (...) {
-    ::unlink(path_of(meta.file).c_str());
+    ::unlink(path_of(record.file).c_str());
     throw;
   }
   // The replaced version's bytes are unreachable now (a crash before this leaves an orphan
   // file, never a record without its file).
-  if (previous && previous->file != meta.file) ::unlink(path_of(previous->file).c_str());
-  return meta;
+  if (previous && previous->file != record.file) ::unlink(path_of(previous->file).c_str());
+  for (const auto& f : stale_files) ::unlink(path_of(f).c_str());
+  return record;
+}
+
+void ObjectStore::on_bucket_delete(const void* owner, BucketCleanup cleanup) {
+  std::lock_guard lock(write_mutex_);
+  bucket_cleanups_.emplace_back(owner, std::move(cleanup));
+}
+
+void ObjectStore::remove_bucket_cleanup(const void* owner) {
+  std::lock_guard lock(write_mutex_);
+  std::erase_if(bucket_cleanups_, [owner](const auto& entry) { return entry.first == owner; });
+}
+
+void ObjectStore::append_object(DurableFile& file, const ObjectRecord& source, uint64_t offset, uint64_t length) const {
+  try {
+    file.append_file(path_of(source.file), offset, length);
+  } catch (const AwsError&) {
+    // Overwritten or deleted since the caller looked it up: its file went with it.
+    if (source.file.empty() || ::access(path_of(source.file).c_str(), F_OK) != 0)
+      throw AwsError("NoSuchKey", "The specified key does not exist.", 404);
+    throw;
+  }
+}
+
+void ObjectStore::locked(const std::function<void()>& fn) {
+  std::lock_guard lock(write_mutex_);
+  fn();
 }
 
 bool ObjectStore::remove(std::string_view bucket, std::string_view key) {

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -71,6 +72,38 @@ struct ListResult {
   bool truncated = false;
 };
 
+// One file under the object directory, written durably: bytes are appended to a temp file as
+// they come (the MD5 is computed on the way), commit() fsyncs it, renames it to its name and
+// syncs the directory, so a record pointing at it can be committed next. Destroyed without
+// commit(), the temp file is removed. append() takes any slice of a body, so a streaming
+// request body can be written chunk by chunk; append_file() copies a byte range of another
+// file through a bounded buffer (multipart assembly, copies), never the whole file in memory.
+class DurableFile {
+ public:
+  DurableFile(std::string dir, std::string name);
+  ~DurableFile();
+  DurableFile(const DurableFile&) = delete;
+  DurableFile& operator=(const DurableFile&) = delete;
+
+  void append(std::string_view data);
+  void append_file(const std::string& path, uint64_t offset, uint64_t length);
+  void commit();
+
+  const std::string& name() const { return name_; }
+  uint64_t size() const { return size_; }
+  std::string md5_hex();     // of everything appended; call once, after the last append
+  std::string md5_binary();  // the same as 16 raw bytes
+
+ private:
+  void fail(const std::string& what);
+  std::string dir_, name_, tmp_path_;
+  int fd_ = -1;
+  uint64_t size_ = 0;
+  void* md5_ = nullptr;  // EVP_MD_CTX (OpenSSL stays out of this header)
+  std::string digest_;
+  bool committed_ = false;
+};
+
 class ObjectStore {
  public:
   ObjectStore(store::Store& store, std::string object_dir);
@@ -95,22 +128,49 @@ class ObjectStore {
   // `meta` supplies content type, metadata and headers; size, etag, file and time are set here.
   // Throws NoSuchBucket if the bucket was deleted meanwhile.
   ObjectRecord put(std::string_view bucket, std::string_view key, std::string_view body, ObjectRecord meta, double now);
+  // Like put() with the bytes of `source` (file to file, never whole in memory): CopyObject.
+  ObjectRecord copy(std::string_view bucket, std::string_view key, const ObjectRecord& source, ObjectRecord meta, double now);
   bool remove(std::string_view bucket, std::string_view key);
   ListResult list(std::string_view bucket, const ListQuery& query) const;
 
   // After the store was cleared: drop every object file.
   void clear_files();
 
+  // For models that keep their own records and files next to the objects (multipart uploads):
+  // a new durable file in the object directory, the path of a file there, and a commit of an
+  // object record together with the caller's batch, atomic with respect to put()/remove()/
+  // bucket deletion. `prepare` runs under the write lock before anything is written: it checks
+  // its own state (throwing to abandon) and adds its records to the batch. The replaced
+  // object's file is removed after the commit, as are `stale_files` (say, the parts).
+  DurableFile new_file() const { return DurableFile(dir_, new_file_name()); }
+  // Appends a byte range of an object's file; NoSuchKey when the object's file is gone
+  // (overwritten or deleted since `source` was read).
+  void append_object(DurableFile& file, const ObjectRecord& source, uint64_t offset, uint64_t length) const;
+  std::string path_of(const std::string& file) const { return dir_ + "/" + file; }
+  ObjectRecord commit_object(std::string_view bucket, ObjectRecord record, const std::function<void(store::WriteBatch&)>& prepare,
+                             const std::vector<std::string>& stale_files);
+  // Runs `fn` under the write lock (a model's own read-then-write changes that must not
+  // interleave with bucket deletion).
+  void locked(const std::function<void()>& fn);
+  // A model's records that go with a bucket: called under the write lock when an empty bucket
+  // is deleted, to add erasures to the batch and name the files to remove after the commit.
+  using BucketCleanup = std::function<void(std::string_view bucket, store::WriteBatch& batch, std::vector<std::string>& files)>;
+  // `owner` identifies the registration for remove_bucket_cleanup() (the model's destructor).
+  void on_bucket_delete(const void* owner, BucketCleanup cleanup);
+  void remove_bucket_cleanup(const void* owner);
+
   static std::string encode(const ObjectRecord& r);
   static std::optional<ObjectRecord> decode_object(std::string_view key, std::string_view bytes);
 
  private:
-  std::string path_of(const std::string& file) const { return dir_ + "/" + file; }
+  static std::string new_file_name();
+  ObjectRecord commit_file(std::string_view bucket, std::string_view key, DurableFile& file, ObjectRecord meta, double now);
   store::Store& store_;
   std::string dir_;
   // Serialises record changes that read before they write: object put/remove with their file
   // swap, bucket create (name check) and delete (emptiness check).
   mutable std::mutex write_mutex_;
+  std::vector<std::pair<const void*, BucketCleanup>> bucket_cleanups_;
 };
 
 }  // namespace vigil::s3

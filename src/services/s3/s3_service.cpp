@@ -3,8 +3,13 @@
 #include "services/s3/aws_chunked.h"
 #include "services/s3/bucket_policy.h"
 
+#include <algorithm>
+#include <map>
+#include <tuple>
+
 #include "core/aws_error.h"
 #include "core/encoding.h"
+#include "core/iam_policy.h"
 
 namespace vigil::s3 {
 
@@ -15,6 +20,59 @@ namespace {
 AwsError no_such_bucket() { return AwsError("NoSuchBucket", "The specified bucket does not exist", 404); }
 AwsError no_such_key() { return AwsError("NoSuchKey", "The specified key does not exist.", 404); }
 AwsError access_denied() { return AwsError("AccessDenied", "Access Denied", 403); }
+AwsError no_such_upload() {
+  return AwsError("NoSuchUpload", "The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.", 404);
+}
+
+// Content-MD5, when given, must be the MD5 of what arrived (PutObject, UploadPart).
+void check_content_md5(const Value& in, std::string_view body) {
+  if (const Value* md5 = in.get("ContentMD5"); md5 && md5->is_string()) {
+    auto digest = base64_decode(md5->as_string());
+    if (!digest || digest->size() != 16) throw AwsError("InvalidDigest", "The Content-MD5 you specified was not valid.", 400);
+    if (hex_encode(*digest) != md5_hex(body)) throw AwsError("BadDigest", "The Content-MD5 you specified did not match what we received.", 400);
+  }
+}
+
+// Condition keys S3 gives object writes, from the request's headers.
+std::map<std::string, std::string> write_conditions(const Value& in) {
+  std::map<std::string, std::string> out;
+  for (auto [member, key] : {std::pair{"ACL", "s3:x-amz-acl"}, {"ServerSideEncryption", "s3:x-amz-server-side-encryption"},
+                             {"SSEKMSKeyId", "s3:x-amz-server-side-encryption-aws-kms-key-id"}, {"StorageClass", "s3:x-amz-storage-class"},
+                             {"WebsiteRedirectLocation", "s3:x-amz-website-redirect-location"}})
+    if (const Value* v = in.get(member); v && v->is_string()) out[key] = v->as_string();
+  return out;
+}
+
+std::string_view body_of(const Value& in) {
+  const Value* body_value = in.get("Body");
+  return body_value && body_value->kind() == Value::Kind::Blob ? std::string_view(body_value->as_blob().bytes) : std::string_view();
+}
+
+// x-amz-copy-source-range: only "bytes=first-last" (no suffix or open ranges), inside the source.
+std::pair<uint64_t, uint64_t> copy_source_range(const std::string& text, uint64_t size) {
+  auto bad = [] {
+    return AwsError("InvalidArgument",
+                    "The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy",
+                    400);
+  };
+  if (text.rfind("bytes=", 0) != 0) throw bad();
+  std::string spec = text.substr(6);
+  size_t dash = spec.find('-');
+  if (dash == std::string::npos || dash == 0 || dash + 1 == spec.size()) throw bad();
+  auto number = [&](std::string_view s) {
+    if (s.size() > 19) throw bad();
+    uint64_t v = 0;
+    for (char c : s) {
+      if (c < '0' || c > '9') throw bad();
+      v = v * 10 + static_cast<uint64_t>(c - '0');
+    }
+    return v;
+  };
+  uint64_t first = number(std::string_view(spec).substr(0, dash)), last = number(std::string_view(spec).substr(dash + 1));
+  if (first > last || last >= size)
+    throw AwsError("InvalidArgument", "Range specified is not valid for source object of size: " + std::to_string(size), 400);
+  return {first, last - first + 1};
+}
 
 // Real S3 identifies owners by a 64-hex canonical user id; derive a stable one per account.
 std::string canonical_id(const std::string& account) {
@@ -80,20 +138,21 @@ std::string url_encode_if(bool url, const std::string& s) { return url ? percent
 
 }  // namespace
 
-S3Service::S3Service(ObjectStore& objects) : Service(*protocol::embedded_model("s3")), objects_(objects) {
+S3Service::S3Service(ObjectStore& objects, MultipartUploads& uploads)
+    : Service(*protocol::embedded_model("s3")), objects_(objects), uploads_(uploads) {
   on("CreateBucket", [this](CallContext& ctx, const Value& in) { return create_bucket(ctx, in); });
   on("DeleteBucket", [this](CallContext& ctx, const Value& in) {
-    BucketRecord b = owned_bucket(ctx, in.str("Bucket"));
+    BucketRecord b = authorize(ctx, in.str("Bucket"), "s3:DeleteBucket");
     if (!objects_.delete_bucket_if_empty(b.name)) throw AwsError("BucketNotEmpty", "The bucket you tried to delete is not empty", 409);
     return Value::map();
   });
   on("HeadBucket", [this](CallContext& ctx, const Value& in) {
-    BucketRecord b = owned_bucket(ctx, in.str("Bucket"));
+    BucketRecord b = authorize(ctx, in.str("Bucket"), "s3:ListBucket");  // HeadBucket needs ListBucket in AWS
     return Value::map().set("BucketRegion", b.region).set("AccessPointAlias", false);
   });
   on("ListBuckets", [this](CallContext& ctx, const Value& in) { return list_buckets(ctx, in); });
   on("GetBucketLocation", [this](CallContext& ctx, const Value& in) {
-    BucketRecord b = owned_bucket(ctx, in.str("Bucket"));
+    BucketRecord b = authorize(ctx, in.str("Bucket"), "s3:GetBucketLocation");
     // us-east-1 is answered as an empty element.
     Value out = Value::map();
     if (b.region != "us-east-1") out.set("LocationConstraint", b.region);
@@ -103,19 +162,33 @@ S3Service::S3Service(ObjectStore& objects) : Service(*protocol::embedded_model("
   on("GetObject", [this](CallContext& ctx, const Value& in) { return get_object(ctx, in, true); });
   on("HeadObject", [this](CallContext& ctx, const Value& in) { return get_object(ctx, in, false); });
   on("DeleteObject", [this](CallContext& ctx, const Value& in) {
-    BucketRecord b = owned_bucket(ctx, in.str("Bucket"));
-    objects_.remove(b.name, in.str("Key"));  // deleting a missing key succeeds too
-    ctx.resources.emplace_back("AWS::S3::Object", "arn:aws:s3:::" + b.name + "/" + std::string(in.str("Key")));
+    std::string key(in.str("Key"));
+    BucketRecord b = authorize(ctx, in.str("Bucket"), "s3:DeleteObject", &key);
+    objects_.remove(b.name, key);  // deleting a missing key succeeds too
+    ctx.resources.emplace_back("AWS::S3::Object", "arn:aws:s3:::" + b.name + "/" + key);
     return Value::map();
   });
   on("DeleteObjects", [this](CallContext& ctx, const Value& in) { return delete_objects(ctx, in); });
   on("CopyObject", [this](CallContext& ctx, const Value& in) { return copy_object(ctx, in); });
   on("ListObjects", [this](CallContext& ctx, const Value& in) { return list_objects(ctx, in, false); });
   on("ListObjectsV2", [this](CallContext& ctx, const Value& in) { return list_objects(ctx, in, true); });
-  // Bucket policies: only the owner reads or changes them. Vigil evaluates them for the
-  // service principals that write into buckets (CloudTrail delivery), not yet for S3 calls.
+  on("CreateMultipartUpload", [this](CallContext& ctx, const Value& in) { return create_multipart_upload(ctx, in); });
+  on("UploadPart", [this](CallContext& ctx, const Value& in) { return upload_part(ctx, in, false); });
+  on("UploadPartCopy", [this](CallContext& ctx, const Value& in) { return upload_part(ctx, in, true); });
+  on("CompleteMultipartUpload", [this](CallContext& ctx, const Value& in) { return complete_multipart_upload(ctx, in); });
+  on("AbortMultipartUpload", [this](CallContext& ctx, const Value& in) {
+    std::string key(in.str("Key"));
+    BucketRecord b = authorize(ctx, in.str("Bucket"), "s3:AbortMultipartUpload", &key);
+    if (!uploads_.abort(b.name, key, in.str("UploadId"))) throw no_such_upload();
+    ctx.resources.emplace_back("AWS::S3::Object", "arn:aws:s3:::" + b.name + "/" + key);
+    return Value::map();
+  });
+  on("ListMultipartUploads", [this](CallContext& ctx, const Value& in) { return list_multipart_uploads(ctx, in); });
+  on("ListParts", [this](CallContext& ctx, const Value& in) { return list_parts(ctx, in); });
+  // Bucket policies: only the owner's account reads or changes them; another account the
+  // policy lets through gets 405, as in S3.
   on("PutBucketPolicy", [this](CallContext& ctx, const Value& in) {
-    BucketRecord b = owned_bucket(ctx, in.str("Bucket"));
+    BucketRecord b = policy_bucket(ctx, in.str("Bucket"), "s3:PutBucketPolicy");
     const Value* policy = in.get("Policy");
     std::string text = policy && policy->is_string() ? policy->as_string() : std::string();
     parse_bucket_policy(text, b.name);
@@ -123,20 +196,23 @@ S3Service::S3Service(ObjectStore& objects) : Service(*protocol::embedded_model("
     return Value::map().set(std::string(server::kHttpStatusMember), 204);
   });
   on("GetBucketPolicy", [this](CallContext& ctx, const Value& in) {
-    BucketRecord b = owned_bucket(ctx, in.str("Bucket"));
+    BucketRecord b = policy_bucket(ctx, in.str("Bucket"), "s3:GetBucketPolicy");
     auto policy = objects_.bucket_policy(b.name);
     if (!policy) throw AwsError("NoSuchBucketPolicy", "The bucket policy does not exist", 404);
     return Value::map().set("Policy", *policy);
   });
   on("DeleteBucketPolicy", [this](CallContext& ctx, const Value& in) {
-    BucketRecord b = owned_bucket(ctx, in.str("Bucket"));
+    BucketRecord b = policy_bucket(ctx, in.str("Bucket"), "s3:DeleteBucketPolicy");
     objects_.delete_bucket_policy(b.name);  // deleting a missing policy succeeds too
     return Value::map();
   });
 }
 
 server::AuditClass S3Service::audit_class(std::string_view operation) const {
-  for (std::string_view op : {"PutObject", "GetObject", "HeadObject", "DeleteObject", "DeleteObjects", "CopyObject", "ListObjects", "ListObjectsV2"})
+  // CloudTrail's S3 data events: object-level operations and listing.
+  for (std::string_view op : {"PutObject", "GetObject", "HeadObject", "DeleteObject", "DeleteObjects", "CopyObject", "ListObjects", "ListObjectsV2",
+                              "CreateMultipartUpload", "UploadPart", "UploadPartCopy", "CompleteMultipartUpload", "AbortMultipartUpload",
+                              "ListMultipartUploads", "ListParts"})
     if (operation == op) return server::AuditClass::Data;
   return server::AuditClass::Management;
 }
@@ -150,12 +226,50 @@ Value S3Service::audit_parameters(std::string_view, const Value& input) const {
   return out;
 }
 
-BucketRecord S3Service::owned_bucket(CallContext& ctx, std::string_view name) const {
+BucketRecord S3Service::existing_bucket(CallContext& ctx, std::string_view name) const {
   auto b = objects_.bucket(name);
   if (!b) throw no_such_bucket();
-  if (b->owner_account != ctx.account_id) throw access_denied();
   ctx.resources.emplace_back("AWS::S3::Bucket", b->name);  // CloudTrail names buckets plainly
   return *b;
+}
+
+bool S3Service::allowed(const CallContext& ctx, const BucketRecord& bucket, std::string_view action, const std::string* key,
+                        const ConditionKeys& extra) const {
+  iam::Request r;
+  r.account = ctx.account_id;
+  r.principal_arn = ctx.principal ? ctx.principal->arn() : std::string();
+  r.action = std::string(action);
+  r.resource = "arn:aws:s3:::" + bucket.name + (key ? "/" + *key : std::string());
+  // The global condition keys Vigil knows for every request. The listener serves plain
+  // HTTP only, so aws:SecureTransport is "false".
+  r.context = extra;
+  r.context["aws:SecureTransport"] = "false";
+  r.context["aws:SourceIp"] = ctx.source_ip;
+  r.context["aws:PrincipalAccount"] = ctx.account_id;
+  r.context["aws:PrincipalArn"] = r.principal_arn;
+  r.context["aws:RequestedRegion"] = ctx.region;
+  r.context["aws:ResourceAccount"] = bucket.owner_account;
+  r.context["s3:ResourceAccount"] = bucket.owner_account;
+  r.context["s3:signatureversion"] = "AWS4-HMAC-SHA256";
+  if (ctx.principal) {
+    r.context["aws:PrincipalType"] = ctx.principal->is_root ? "Account" : "User";
+    r.context["aws:userid"] = ctx.principal->principal_id();
+    if (!ctx.principal->is_root) r.context["aws:username"] = ctx.principal->user_name;
+  }
+  return s3_request_allowed(objects_, bucket, r, ctx.principal && ctx.principal->is_root);
+}
+
+BucketRecord S3Service::authorize(CallContext& ctx, std::string_view name, std::string_view action, const std::string* key,
+                                  const ConditionKeys& extra) const {
+  BucketRecord b = existing_bucket(ctx, name);
+  if (!allowed(ctx, b, action, key, extra)) throw access_denied();
+  return b;
+}
+
+BucketRecord S3Service::policy_bucket(CallContext& ctx, std::string_view name, std::string_view action) const {
+  BucketRecord b = authorize(ctx, name, action);
+  if (b.owner_account != ctx.account_id) throw AwsError("MethodNotAllowed", "The specified method is not allowed against this resource.", 405);
+  return b;
 }
 
 Value S3Service::create_bucket(CallContext& ctx, const Value& in) {
@@ -199,15 +313,10 @@ Value S3Service::list_buckets(CallContext& ctx, const Value& in) {
 }
 
 Value S3Service::put_object(CallContext& ctx, const Value& in) {
-  BucketRecord b = owned_bucket(ctx, in.str("Bucket"));
   std::string key(in.str("Key"));
-  const Value* body_value = in.get("Body");
-  std::string_view body = body_value && body_value->kind() == Value::Kind::Blob ? std::string_view(body_value->as_blob().bytes) : std::string_view();
-  if (const Value* md5 = in.get("ContentMD5"); md5 && md5->is_string()) {
-    auto digest = base64_decode(md5->as_string());
-    if (!digest || digest->size() != 16) throw AwsError("InvalidDigest", "The Content-MD5 you specified was not valid.", 400);
-    if (hex_encode(*digest) != md5_hex(body)) throw AwsError("BadDigest", "The Content-MD5 you specified did not match what we received.", 400);
-  }
+  BucketRecord b = authorize(ctx, in.str("Bucket"), "s3:PutObject", &key, write_conditions(in));
+  std::string_view body = body_of(in);
+  check_content_md5(in, body);
   ObjectRecord meta;
   take_metadata(in, meta);
   ObjectRecord stored = objects_.put(b.name, key, body, std::move(meta), ctx.time);
@@ -216,8 +325,8 @@ Value S3Service::put_object(CallContext& ctx, const Value& in) {
 }
 
 Value S3Service::get_object(CallContext& ctx, const Value& in, bool with_body) {
-  BucketRecord b = owned_bucket(ctx, in.str("Bucket"));
   std::string key(in.str("Key"));
+  BucketRecord b = authorize(ctx, in.str("Bucket"), "s3:GetObject", &key);
   auto object = objects_.head(b.name, key);
   if (!object) {
     if (with_body) throw no_such_key();
@@ -268,9 +377,7 @@ Value S3Service::get_object(CallContext& ctx, const Value& in, bool with_body) {
   return out;
 }
 
-Value S3Service::copy_object(CallContext& ctx, const Value& in) {
-  BucketRecord dest = owned_bucket(ctx, in.str("Bucket"));
-  std::string dest_key(in.str("Key"));
+ObjectRecord S3Service::copy_source(CallContext& ctx, const Value& in, std::string& bucket, std::string& key) {
   std::string source(in.str("CopySource"));
   if (size_t q = source.find('?'); q != std::string::npos) source.resize(q);  // ?versionId=: unversioned buckets
   source = percent_decode(source, false);
@@ -278,9 +385,9 @@ Value S3Service::copy_object(CallContext& ctx, const Value& in) {
   size_t slash = source.find('/');
   if (slash == std::string::npos || slash == 0 || slash + 1 == source.size())
     throw AwsError("InvalidArgument", "Copy Source must mention the source bucket and key: sourcebucket/sourcekey", 400);
-  std::string src_bucket_name = source.substr(0, slash), src_key = source.substr(slash + 1);
-  BucketRecord src_bucket = owned_bucket(ctx, src_bucket_name);
-  auto object = objects_.head(src_bucket.name, src_key);
+  key = source.substr(slash + 1);
+  bucket = authorize(ctx, source.substr(0, slash), "s3:GetObject", &key).name;
+  auto object = objects_.head(bucket, key);
   if (!object) throw no_such_key();
   Conditions c;
   c.if_match = string_member(in, "CopySourceIfMatch");
@@ -289,10 +396,21 @@ Value S3Service::copy_object(CallContext& ctx, const Value& in) {
   c.if_unmodified_since = time_member(in, "CopySourceIfUnmodifiedSince");
   if (evaluate_conditions(c, *object) != Precondition::Proceed)
     throw AwsError("PreconditionFailed", "At least one of the pre-conditions you specified did not hold", 412);
+  return *object;
+}
+
+Value S3Service::copy_object(CallContext& ctx, const Value& in) {
+  std::string dest_key(in.str("Key"));
+  ConditionKeys conditions = write_conditions(in);
+  conditions["s3:x-amz-copy-source"] = std::string(in.str("CopySource"));
+  if (const Value* d = in.get("MetadataDirective"); d && d->is_string()) conditions["s3:x-amz-metadata-directive"] = d->as_string();
+  BucketRecord dest = authorize(ctx, in.str("Bucket"), "s3:PutObject", &dest_key, conditions);
+  std::string src_bucket, src_key;
+  ObjectRecord object = copy_source(ctx, in, src_bucket, src_key);
   std::string directive(in.str("MetadataDirective", "COPY"));
   if (directive != "COPY" && directive != "REPLACE")
     throw AwsError("InvalidArgument", "Unknown metadata directive.", 400);
-  if (directive == "COPY" && src_bucket.name == dest.name && src_key == dest_key)
+  if (directive == "COPY" && src_bucket == dest.name && src_key == dest_key)
     throw AwsError("InvalidRequest",
                    "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.",
                    400);
@@ -300,18 +418,162 @@ Value S3Service::copy_object(CallContext& ctx, const Value& in) {
   if (directive == "REPLACE") {
     take_metadata(in, meta);
   } else {
-    meta.content_type = object->content_type;
-    meta.metadata = object->metadata;
-    meta.headers = object->headers;
+    meta.content_type = object.content_type;
+    meta.metadata = object.metadata;
+    meta.headers = object.headers;
   }
-  std::string body = objects_.read(*object, 0, object->size);
-  ObjectRecord stored = objects_.put(dest.name, dest_key, body, std::move(meta), ctx.time);
+  ObjectRecord stored = objects_.copy(dest.name, dest_key, object, std::move(meta), ctx.time);
   ctx.resources.emplace_back("AWS::S3::Object", "arn:aws:s3:::" + dest.name + "/" + dest_key);
   return Value::map().set("CopyObjectResult", Value::map().set("ETag", stored.quoted_etag()).set("LastModified", Timestamp{stored.last_modified}));
 }
 
+UploadRecord S3Service::upload_of(const BucketRecord& bucket, const Value& in) const {
+  auto upload = uploads_.find(bucket.name, in.str("Key"), in.str("UploadId"));
+  if (!upload) throw no_such_upload();
+  return *upload;
+}
+
+Value S3Service::create_multipart_upload(CallContext& ctx, const Value& in) {
+  std::string key(in.str("Key"));
+  BucketRecord b = authorize(ctx, in.str("Bucket"), "s3:PutObject", &key, write_conditions(in));
+  UploadRecord u;
+  u.bucket = b.name;
+  u.key = key;
+  u.owner_account = b.owner_account;
+  u.initiator_arn = ctx.principal ? ctx.principal->arn() : "arn:aws:iam::" + ctx.account_id + ":root";
+  u.initiated = ctx.time;
+  take_metadata(in, u.meta);  // what the completed object will carry
+  UploadRecord created = uploads_.create(std::move(u));
+  ctx.resources.emplace_back("AWS::S3::Object", "arn:aws:s3:::" + b.name + "/" + created.key);
+  return Value::map().set("Bucket", b.name).set("Key", created.key).set("UploadId", created.upload_id);
+}
+
+Value S3Service::upload_part(CallContext& ctx, const Value& in, bool copy) {
+  std::string key(in.str("Key"));
+  BucketRecord b = authorize(ctx, in.str("Bucket"), "s3:PutObject", &key);
+  int64_t number = in.i64("PartNumber", 0);
+  if (number < 1 || number > kMaxPartNumber)
+    throw AwsError("InvalidArgument", "Part number must be an integer between 1 and 10000, inclusive", 400);
+  UploadRecord upload = upload_of(b, in);
+  ctx.resources.emplace_back("AWS::S3::Object", "arn:aws:s3:::" + b.name + "/" + upload.key);
+  if (!copy) {
+    std::string_view body = body_of(in);
+    check_content_md5(in, body);
+    PartRecord part = uploads_.put_part(upload, static_cast<int>(number), body, ctx.time);
+    return Value::map().set("ETag", part.quoted_etag());
+  }
+  std::string src_bucket, src_key;
+  ObjectRecord source = copy_source(ctx, in, src_bucket, src_key);
+  uint64_t offset = 0, length = source.size;
+  if (auto range = string_member(in, "CopySourceRange")) std::tie(offset, length) = copy_source_range(*range, source.size);
+  PartRecord part = uploads_.copy_part(upload, static_cast<int>(number), source, offset, length, ctx.time);
+  return Value::map().set("CopyPartResult", Value::map().set("ETag", part.quoted_etag()).set("LastModified", Timestamp{part.last_modified}));
+}
+
+Value S3Service::complete_multipart_upload(CallContext& ctx, const Value& in) {
+  std::string key(in.str("Key"));
+  BucketRecord b = authorize(ctx, in.str("Bucket"), "s3:PutObject", &key);
+  UploadRecord upload = upload_of(b, in);
+  std::vector<CompletedPart> parts;
+  const Value* mpu = in.get("MultipartUpload");
+  const Value* list = mpu ? mpu->get("Parts") : nullptr;
+  if (list && list->is_list())
+    for (const Value& p : list->as_list()) {
+      if (!p.has("PartNumber") || !p.has("ETag"))
+        throw AwsError("MalformedXML", "The XML you provided was not well-formed or did not validate against our published schema", 400);
+      parts.push_back(CompletedPart{static_cast<int>(std::clamp<int64_t>(p.i64("PartNumber", 0), -1, kMaxPartNumber + 1)), std::string(p.str("ETag"))});
+    }
+  ObjectRecord stored = uploads_.complete(upload, parts, ctx.time);
+  ctx.resources.emplace_back("AWS::S3::Object", "arn:aws:s3:::" + b.name + "/" + upload.key);
+  return Value::map()
+      .set("Location", "/" + b.name + "/" + percent_encode(upload.key, true))
+      .set("Bucket", b.name)
+      .set("Key", upload.key)
+      .set("ETag", stored.quoted_etag());
+}
+
+Value S3Service::list_multipart_uploads(CallContext& ctx, const Value& in) {
+  BucketRecord b = authorize(ctx, in.str("Bucket"), "s3:ListBucketMultipartUploads");
+  std::string encoding(in.str("EncodingType"));
+  if (!encoding.empty() && encoding != "url") throw AwsError("InvalidArgument", "Invalid Encoding Method specified in Request", 400);
+  bool url = encoding == "url";
+  int64_t max_uploads = in.i64("MaxUploads", 1000);
+  if (max_uploads < 0) throw AwsError("InvalidArgument", "Argument max-uploads must be an integer between 0 and 2147483647", 400);
+  UploadListQuery q;
+  q.prefix = std::string(in.str("Prefix"));
+  q.delimiter = std::string(in.str("Delimiter"));
+  q.key_marker = std::string(in.str("KeyMarker"));
+  // S3 ignores upload-id-marker without key-marker.
+  if (!q.key_marker.empty()) q.upload_id_marker = std::string(in.str("UploadIdMarker"));
+  q.max_uploads = static_cast<int>(std::min<int64_t>(max_uploads, 1000));
+  UploadListResult page = uploads_.list_uploads(b.name, q);
+  Value uploads = Value::list(), prefixes = Value::list();
+  for (const auto& e : page.entries) {
+    if (e.is_prefix) {
+      prefixes.push(Value::map().set("Prefix", url_encode_if(url, e.prefix)));
+      continue;
+    }
+    const UploadRecord& u = e.upload;
+    // The initiator is the caller's identity; S3 shows its ARN as ID for IAM users.
+    std::string initiator_id = u.initiator_arn.size() > 5 && u.initiator_arn.substr(u.initiator_arn.size() - 5) == ":root"
+                                   ? canonical_id(u.owner_account)
+                                   : u.initiator_arn;
+    uploads.push(Value::map()
+                     .set("UploadId", u.upload_id)
+                     .set("Key", url_encode_if(url, u.key))
+                     .set("Initiated", Timestamp{u.initiated})
+                     .set("StorageClass", "STANDARD")
+                     .set("Owner", owner_of(u.owner_account))
+                     .set("Initiator", Value::map().set("ID", initiator_id).set("DisplayName", u.owner_account)));
+  }
+  Value out = Value::map();
+  out.set("Bucket", b.name).set("KeyMarker", url_encode_if(url, q.key_marker)).set("UploadIdMarker", q.upload_id_marker);
+  if (page.truncated) {
+    out.set("NextKeyMarker", url_encode_if(url, page.next_key_marker)).set("NextUploadIdMarker", page.next_upload_id_marker);
+  }
+  out.set("Prefix", url_encode_if(url, q.prefix));
+  if (!q.delimiter.empty()) out.set("Delimiter", url_encode_if(url, q.delimiter));
+  out.set("MaxUploads", max_uploads).set("IsTruncated", page.truncated);
+  if (!uploads.as_list().empty()) out.set("Uploads", std::move(uploads));
+  if (!prefixes.as_list().empty()) out.set("CommonPrefixes", std::move(prefixes));
+  if (url) out.set("EncodingType", "url");
+  return out;
+}
+
+Value S3Service::list_parts(CallContext& ctx, const Value& in) {
+  std::string key(in.str("Key"));
+  BucketRecord b = authorize(ctx, in.str("Bucket"), "s3:ListMultipartUploadParts", &key);
+  UploadRecord upload = upload_of(b, in);
+  int64_t max_parts = in.i64("MaxParts", 1000);
+  if (max_parts < 0) throw AwsError("InvalidArgument", "Argument max-parts must be an integer between 0 and 2147483647", 400);
+  int64_t marker = in.i64("PartNumberMarker", 0);
+  if (marker < 0) throw AwsError("InvalidArgument", "Argument part-number-marker must be an integer between 0 and 2147483647", 400);
+  PartListResult page = uploads_.list_parts(upload, static_cast<int>(std::min<int64_t>(marker, kMaxPartNumber)),
+                                            static_cast<int>(std::min<int64_t>(max_parts, 1000)));
+  Value parts = Value::list();
+  for (const auto& p : page.parts)
+    parts.push(Value::map()
+                   .set("PartNumber", static_cast<int64_t>(p.number))
+                   .set("LastModified", Timestamp{p.last_modified})
+                   .set("ETag", p.quoted_etag())
+                   .set("Size", static_cast<int64_t>(p.size)));
+  std::string initiator_id = upload.initiator_arn.size() > 5 && upload.initiator_arn.substr(upload.initiator_arn.size() - 5) == ":root"
+                                 ? canonical_id(upload.owner_account)
+                                 : upload.initiator_arn;
+  Value out = Value::map();
+  out.set("Bucket", b.name).set("Key", upload.key).set("UploadId", upload.upload_id).set("PartNumberMarker", marker);
+  if (page.truncated) out.set("NextPartNumberMarker", static_cast<int64_t>(page.next_marker));
+  out.set("MaxParts", max_parts).set("IsTruncated", page.truncated);
+  if (!parts.as_list().empty()) out.set("Parts", std::move(parts));
+  out.set("Initiator", Value::map().set("ID", initiator_id).set("DisplayName", upload.owner_account))
+      .set("Owner", owner_of(upload.owner_account))
+      .set("StorageClass", "STANDARD");
+  return out;
+}
+
 Value S3Service::delete_objects(CallContext& ctx, const Value& in) {
-  BucketRecord b = owned_bucket(ctx, in.str("Bucket"));
+  // Each key is authorised on its own (s3:DeleteObject); a denied key is an error entry.
+  BucketRecord b = existing_bucket(ctx, in.str("Bucket"));
   const Value* del = in.get("Delete");
   const Value* objects = del ? del->get("Objects") : nullptr;
   if (!objects || !objects->is_list() || objects->as_list().empty() || objects->as_list().size() > 1000)
@@ -320,6 +582,10 @@ Value S3Service::delete_objects(CallContext& ctx, const Value& in) {
   Value deleted = Value::list(), errors = Value::list();
   for (const Value& o : objects->as_list()) {
     std::string key(o.str("Key"));
+    if (!allowed(ctx, b, "s3:DeleteObject", &key)) {
+      errors.push(Value::map().set("Key", key).set("Code", "AccessDenied").set("Message", "Access Denied"));
+      continue;
+    }
     objects_.remove(b.name, key);
     if (!quiet) deleted.push(Value::map().set("Key", key));
   }
@@ -330,7 +596,11 @@ Value S3Service::delete_objects(CallContext& ctx, const Value& in) {
 }
 
 Value S3Service::list_objects(CallContext& ctx, const Value& in, bool v2) {
-  BucketRecord b = owned_bucket(ctx, in.str("Bucket"));
+  ConditionKeys conditions;
+  conditions["s3:prefix"] = std::string(in.str("Prefix"));  // absent counts as "" in S3's policies
+  if (const Value* d = in.get("Delimiter"); d && d->is_string()) conditions["s3:delimiter"] = d->as_string();
+  if (const Value* m = in.get("MaxKeys"); m && m->kind() == Value::Kind::Int) conditions["s3:max-keys"] = std::to_string(m->as_int());
+  BucketRecord b = authorize(ctx, in.str("Bucket"), "s3:ListBucket", nullptr, conditions);
   std::string encoding(in.str("EncodingType"));
   if (!encoding.empty() && encoding != "url") throw AwsError("InvalidArgument", "Invalid Encoding Method specified in Request", 400);
   bool url = encoding == "url";
