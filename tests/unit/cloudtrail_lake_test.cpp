@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <thread>
 
 #include "core/aws_error.h"
 #include "core/clock.h"
@@ -95,6 +96,8 @@ TEST(LakeSql, OnlyOneSelectIsAccepted) {
   LakeSql with = rewrite("WITH x AS (SELECT eventName FROM abc), y AS (SELECT * FROM x) SELECT * FROM y JOIN x ON 1");
   EXPECT_EQ(with.sql, "WITH x AS (SELECT eventName FROM eds_0), y AS (SELECT * FROM x) SELECT * FROM y JOIN x ON 1");
   EXPECT_EQ(with.targets, (std::vector<std::string>{"abc"}));
+  EXPECT_EQ(rewrite("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c JOIN abc ON 1").sql,
+            "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c JOIN eds_0 ON 1");
 }
 
 TEST(LakeSql, ResolverErrorsPropagate) {
@@ -393,4 +396,35 @@ TEST_F(LakeFixture, ManyResultRowsArePagedFromTheStore) {
   in.set("QueryId", "x");
   in.set("NextToken", "!!");
   EXPECT_EQ(error_code([&] { lake->get_query_results(account, region, in); }), "QueryIdNotFoundException");
+}
+
+TEST_F(LakeFixture, RunningQueriesAreCancelledOrTimedOut) {
+  std::string id = create("audit");
+  event("CreateLogGroup", "logs.amazonaws.com", false);
+  // Never ends on its own: only the progress handler stops it.
+  const std::string endless = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c JOIN " + id + " ON 1";
+  lake->start_worker();
+  std::string running = start(endless);
+  std::string status;
+  for (int i = 0; i < 2000 && status != "RUNNING"; ++i) {
+    status = std::string(lake->describe_query(account, region, query_input(running)).str("QueryStatus"));
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ASSERT_EQ(status, "RUNNING");
+  EXPECT_EQ(lake->cancel_query(account, region, query_input(running)).str("QueryStatus"), "CANCELLED");
+  for (int i = 0; i < 2000 && status == "RUNNING"; ++i) {
+    status = std::string(lake->describe_query(account, region, query_input(running)).str("QueryStatus"));
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_EQ(status, "CANCELLED");
+  lake->stop_worker();
+
+  // A deadline already passed: the first progress check stops the query.
+  lake->set_query_timeout(std::chrono::milliseconds(-1));
+  std::string slow = start(endless);
+  while (lake->run_next()) {
+  }
+  Value d = lake->describe_query(account, region, query_input(slow));
+  EXPECT_EQ(d.str("QueryStatus"), "TIMED_OUT");
+  EXPECT_EQ(lake->get_query_results(account, region, query_input(slow)).get("QueryResultRows")->size(), 0u);
 }

@@ -278,6 +278,12 @@ class Rewriter {
   bool defines_cte() const {
     size_t j = i_;
     while (j < s_.size() && is_space(s_[j])) ++j;
+    if (j < s_.size() && s_[j] == '(') {  // a column list: name(a, b) AS (...)
+      size_t close = s_.find(')', j);
+      if (close == std::string_view::npos) return false;
+      j = close + 1;
+      while (j < s_.size() && is_space(s_[j])) ++j;
+    }
     if (j + 2 > s_.size() || lower(s_.substr(j, 2)) != "as" || (j + 2 < s_.size() && ident_char(s_[j + 2]))) return false;
     j += 2;
     while (j < s_.size() && is_space(s_[j])) ++j;
