@@ -72,7 +72,8 @@ CloudTrailService::CloudTrailService(EventHistory& history, TrailStore& trails, 
         if (!LakeStore::is_eds_arn(arn)) {
           Value one = Value::map();
           one.set("ResourceIdList", Value(Value::List{Value(arn)}));
-          for (const Value& r : trails_.list_tags(ctx.account_id, ctx.region, one).get("ResourceTagList")->as_list()) list.push(r);
+          Value trail_tags = trails_.list_tags(ctx.account_id, ctx.region, one);
+          for (const Value& r : trail_tags.get("ResourceTagList")->as_list()) list.push(r);
           continue;
         }
         Value r = Value::map();
