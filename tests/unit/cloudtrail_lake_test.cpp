@@ -83,6 +83,19 @@ TEST(LakeSql, TimestampLiteralsAreNormalized) {
   EXPECT_THROW(rewrite("SELECT 1 FROM abc WHERE eventTime > TIMESTAMP 'yesterday'"), LakeSqlError);
 }
 
+TEST(LakeSql, IntervalArithmeticBecomesDateAdd) {
+  EXPECT_EQ(rewrite("SELECT 1 FROM abc WHERE eventTime > now() - interval '1' day").sql,
+            "SELECT 1 FROM eds_0 WHERE eventTime > date_add('day', -1, now())");
+  EXPECT_EQ(rewrite("SELECT 1 FROM abc WHERE eventTime BETWEEN current_timestamp - INTERVAL '7' DAYS AND date_trunc('hour', now()) + interval '-2' hour").sql,
+            "SELECT 1 FROM eds_0 WHERE eventTime BETWEEN date_add('day', -7, now()) AND date_add('hour', -2, date_trunc('hour', now()))");
+  EXPECT_EQ(rewrite("SELECT (eventTime) + interval '30' minute, TIMESTAMP '2024-01-01 00:00:00' - interval '1' month FROM abc").sql,
+            "SELECT date_add('minute', 30, (eventTime)), date_add('month', -1, '2024-01-01 00:00:00.000') FROM eds_0");
+  for (const char* bad : {"SELECT - interval '1' day FROM abc", "SELECT now() - interval 1 day FROM abc", "SELECT now() - interval '1' fortnight FROM abc",
+                          "SELECT now() - interval 'x' day FROM abc", "SELECT now() - interval '1.5' day FROM abc"})
+    EXPECT_THROW(rewrite(bad), LakeSqlError) << bad;
+  EXPECT_EQ(rewrite("SELECT 3 - 1, a - b FROM abc").sql, "SELECT 3 - 1, a - b FROM eds_0");
+}
+
 TEST(LakeSql, StringsCommentsAndFunctionsPassThrough) {
   LakeSql r = rewrite("SELECT 'FROM x; DROP', current_timestamp, cardinality(resources) -- FROM y\nFROM abc /* FROM z */;");
   EXPECT_EQ(r.sql, "SELECT 'FROM x; DROP', now(), json_array_length(resources) -- FROM y\nFROM eds_0 /* FROM z */");
@@ -282,6 +295,7 @@ TEST_F(LakeFixture, TimeRangeIsPushedDownToTheScan) {
   EXPECT_EQ(run("SELECT count(*) AS n FROM " + id + " WHERE eventTime > from_iso8601_timestamp('2027-01-15T08:17:00Z')"),
             (std::vector<std::string>{"n=2"}));
   EXPECT_EQ(run("SELECT count(*) AS n FROM " + id + " WHERE eventTime < date_add('minute', -18, now())"), (std::vector<std::string>{"n=2"}));
+  EXPECT_EQ(run("SELECT count(*) AS n FROM " + id + " WHERE eventTime >= now() - interval '3' minute"), (std::vector<std::string>{"n=3"}));
 }
 
 TEST_F(LakeFixture, SelectorsAndSingleRegionChooseWhatIsCollected) {
@@ -427,4 +441,18 @@ TEST_F(LakeFixture, RunningQueriesAreCancelledOrTimedOut) {
   Value d = lake->describe_query(account, region, query_input(slow));
   EXPECT_EQ(d.str("QueryStatus"), "TIMED_OUT");
   EXPECT_EQ(lake->get_query_results(account, region, query_input(slow)).get("QueryResultRows")->size(), 0u);
+}
+
+TEST_F(LakeFixture, QueuedQueriesSurviveARestart) {
+  std::string id = create("audit");
+  event("CreateLogGroup", "logs.amazonaws.com", false);
+  std::string queued = start("SELECT eventName FROM " + id);
+  lake = std::make_unique<LakeStore>(*store, clock);
+  lake->load();
+  EXPECT_EQ(lake->describe_query(account, region, query_input(queued)).str("QueryStatus"), "QUEUED");
+  EXPECT_TRUE(lake->run_next());
+  Value results = lake->get_query_results(account, region, query_input(queued));
+  EXPECT_EQ(results.str("QueryStatus"), "FINISHED");
+  ASSERT_EQ(results.get("QueryResultRows")->size(), 1u);
+  EXPECT_EQ(results.get("QueryResultRows")->as_list()[0].as_list()[0].str("eventName"), "CreateLogGroup");
 }

@@ -119,10 +119,15 @@ class Rewriter {
         if (first != "select" && first != "with" && c != '(') throw LakeSqlError("Only SELECT statements are allowed in a query.");
       }
       if (c == '\'') {
+        primary_start_ = out_.size();
         string_literal();
       } else if (c == '"' || ident_start(c)) {
+        // A word that is not a primary (AND, WHERE...) is never followed by +/- INTERVAL in a
+        // valid statement; if it is, the rewrite gives SQLite something it rejects.
+        primary_start_ = out_.size();
         identifier_chain();
       } else if (is_digit(c) || (c == '.' && i_ + 1 < s_.size() && is_digit(s_[i_ + 1]))) {
+        primary_start_ = out_.size();
         number();
       } else {
         punctuation();
@@ -197,16 +202,69 @@ class Rewriter {
       if (i_ < s_.size()) throw LakeSqlError("Only one SELECT statement is allowed in a query.");
       return;
     }
+    if ((c == '-' || c == '+') && interval_arithmetic(c)) return;
+    size_t closed_primary = std::string::npos;
     if (c == '(') {
       parens_.push_back(last_was_ident_ ? last_ : std::string());
+      // f(...) is one primary from f on; a bare ( ... ) from the parenthesis.
+      paren_starts_.push_back(last_was_ident_ && primary_start_ != std::string::npos ? primary_start_ : out_.size());
     } else if (c == ')') {
       if (!parens_.empty()) parens_.pop_back();
+      if (!paren_starts_.empty()) {
+        closed_primary = paren_starts_.back();
+        paren_starts_.pop_back();
+      }
       if (in_from_list_ && parens_.size() < from_depth_) in_from_list_ = false;
     }
+    primary_start_ = closed_primary;
     out_ += c;
     last_was_ident_ = false;
     significant(std::string(1, c));
     if (c == ',' && in_from_list_ && parens_.size() == from_depth_) table_target();
+  }
+
+  // `<primary> - INTERVAL '3' DAY` (Trino's timestamp arithmetic) becomes
+  // `date_add('day', -3, <primary>)`. The operand is the primary just written to out_ (a
+  // literal, a column, a function call or a parenthesized expression), which is what binds
+  // to a binary minus anyway in `now() - INTERVAL ...`. False (nothing consumed) when no
+  // INTERVAL follows the operator.
+  bool interval_arithmetic(char op) {
+    size_t j = i_;
+    auto skip = [&] {
+      while (j < s_.size() && is_space(s_[j])) ++j;
+    };
+    skip();
+    if (j + 8 > s_.size() || lower(s_.substr(j, 8)) != "interval" || (j + 8 < s_.size() && ident_char(s_[j + 8]))) return false;
+    if (primary_start_ == std::string::npos) throw LakeSqlError("An INTERVAL must be added to or subtracted from a timestamp.");
+    j += 8;
+    skip();
+    if (j >= s_.size() || s_[j] != '\'') throw LakeSqlError("INTERVAL must be followed by a quoted number, as INTERVAL '1' DAY.");
+    std::string amount = read_quoted(s_, j);
+    skip();
+    size_t unit_end = j;
+    while (unit_end < s_.size() && ident_char(s_[unit_end])) ++unit_end;
+    std::string unit = lower(s_.substr(j, unit_end - j));
+    if (unit.size() > 1 && unit.back() == 's') unit.pop_back();
+    static const char* const kUnits[] = {"second", "minute", "hour", "day", "month", "year"};
+    bool known = false;
+    for (const char* u : kUnits) known = known || unit == u;
+    if (!known) throw LakeSqlError("INTERVAL unit " + std::string(s_.substr(j, unit_end - j)) + " is not supported.");
+    bool negative = false;
+    size_t k = 0;
+    if (!amount.empty() && (amount[0] == '-' || amount[0] == '+')) negative = amount[k++] == '-';
+    if (k == amount.size() || amount.size() - k > 9) throw LakeSqlError("INTERVAL '" + amount + "' is not a whole number.");
+    for (size_t d = k; d < amount.size(); ++d)
+      if (!is_digit(amount[d])) throw LakeSqlError("INTERVAL '" + amount + "' is not a whole number.");
+    if (op == '-') negative = !negative;
+    std::string operand = out_.substr(primary_start_);
+    // Spaces before the operator go; a newline stays (it may end a -- comment).
+    while (!operand.empty() && (operand.back() == ' ' || operand.back() == '\t')) operand.pop_back();
+    out_.resize(primary_start_);
+    out_ += "date_add('" + unit + "', " + (negative ? "-" : "") + amount.substr(k) + ", " + operand + ")";
+    i_ = unit_end;
+    last_was_ident_ = false;
+    significant(")");
+    return true;
   }
 
   struct Part {
@@ -267,6 +325,10 @@ class Rewriter {
     for (const char* k : kEndFromList)
       if (word == k) in_from_list_ = false;
     significant(word.empty() ? std::string("\"") : word);
+    static const char* const kNotPrimary[] = {"select", "where", "and", "or", "not", "on", "by", "when", "then", "else", "case", "having",
+                                              "between", "in", "is", "like", "as", "distinct", "all", "from", "join", "limit", "offset", "return"};
+    for (const char* k : kNotPrimary)
+      if (word == k) primary_start_ = std::string::npos;
     if (table_from || word == "join") {
       in_from_list_ = true;
       from_depth_ = parens_.size();
@@ -372,6 +434,8 @@ class Rewriter {
   std::map<std::string, size_t> tables_;
   std::set<std::string> ctes_;  // names of WITH queries (lower-cased)
   std::vector<std::string> parens_;  // the function name before each open '(' ("" if none)
+  std::vector<size_t> paren_starts_;  // where in out_ the primary of each open '(' begins
+  size_t primary_start_ = std::string::npos;  // where in out_ the last complete primary begins
   std::string last_, prev_;          // the last two significant tokens (words lower-cased)
   bool last_was_ident_ = false;
   bool in_from_list_ = false;

@@ -12,6 +12,7 @@
 //   '2024-01-02T03:04:05Z'      -> '2024-01-02 03:04:05.000'   (a literal that is a full
 //                                                               timestamp, as Trino coerces it)
 //   current_timestamp           -> now()
+//   <primary> - INTERVAL '3' DAY -> date_add('day', -3, <primary>)
 //
 // Everything else passes through: SQLite already has SELECT/WHERE/GROUP BY/HAVING/ORDER BY/
 // LIMIT/DISTINCT, the aggregates, IS DISTINCT FROM, UNION/INTERSECT/EXCEPT, joins; the Trino
