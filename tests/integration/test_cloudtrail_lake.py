@@ -87,6 +87,9 @@ class Lake(ServerTestCase):
         rows, _, _ = self.query("SELECT count(*) FROM %s WHERE eventSource = 'logs.amazonaws.com' AND eventTime >= '%s' AND eventTime < '%s'"
                                 % (self.eds, start, end))
         self.assertEqual(rows, [{"_col0": "3"}])
+        rows, _, _ = self.query("SELECT count(*) AS n FROM %s WHERE eventSource = 'logs.amazonaws.com' AND eventTime > now() - interval '1' hour"
+                                % self.eds)
+        self.assertEqual(rows, [{"n": "3"}])
         past = iso(self.started - datetime.timedelta(days=1))
         rows, described, _ = self.query("SELECT count(*) AS n FROM %s WHERE eventTime < from_iso8601_timestamp('%s')" % (self.arn, past))
         self.assertEqual(rows, [{"n": "0"}])
