@@ -456,3 +456,33 @@ TEST_F(LakeFixture, QueuedQueriesSurviveARestart) {
   ASSERT_EQ(results.get("QueryResultRows")->size(), 1u);
   EXPECT_EQ(results.get("QueryResultRows")->as_list()[0].as_list()[0].str("eventName"), "CreateLogGroup");
 }
+
+TEST_F(LakeFixture, EndlessResultsFailAtTheCap) {
+  std::string id = create("audit");
+  event("CreateLogGroup", "logs.amazonaws.com", false);
+  lake->set_max_result_bytes(64 << 10);
+  std::string endless = start("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c LIMIT 1000000) SELECT x, eventName FROM " + id + " JOIN c ON 1");
+  while (lake->run_next()) {
+  }
+  Value d = lake->describe_query(account, region, query_input(endless));
+  EXPECT_EQ(d.str("QueryStatus"), "FAILED");
+  EXPECT_NE(d.str("ErrorMessage").find("exceed"), std::string_view::npos);
+  // Nothing of the partial results stays behind.
+  auto it = store->iterate(vigil::store::Keyspace::Lake, "r", "s");
+  it->seek("r");
+  EXPECT_FALSE(it->valid());
+}
+
+TEST_F(LakeFixture, RunawayMemoryFailsTheQuery) {
+  std::string id = create("audit");
+  event("CreateLogGroup", "logs.amazonaws.com", false);
+  LakeEngine::set_memory_limit(32 << 20);
+  // The recursive WITH is materialized before the join: it grows until the heap limit.
+  std::string endless = start("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c JOIN " + id + " ON 1");
+  while (lake->run_next()) {
+  }
+  LakeEngine::set_memory_limit(512LL << 20);
+  Value d = lake->describe_query(account, region, query_input(endless));
+  EXPECT_EQ(d.str("QueryStatus"), "FAILED");
+  EXPECT_NE(d.str("ErrorMessage").find("memory"), std::string_view::npos) << d.str("ErrorMessage");
+}

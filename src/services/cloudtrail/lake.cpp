@@ -91,7 +91,9 @@ void check_retention(const Value& state) {
 
 }  // namespace
 
-LakeStore::LakeStore(store::Store& store, const Clock& clock) : store_(store), clock_(clock), engine_(store, clock) {}
+LakeStore::LakeStore(store::Store& store, const Clock& clock) : store_(store), clock_(clock), engine_(store, clock) {
+  LakeEngine::set_memory_limit(512LL << 20);
+}
 
 LakeStore::~LakeStore() { stop_worker(); }
 
@@ -671,8 +673,10 @@ bool LakeStore::run_next() {
   std::string prefix = result_prefix(id);
   uint64_t row_number = 0;
   auto batch = std::make_unique<store::WriteBatch>(store_);
-  size_t in_batch = 0;
+  size_t in_batch = 0, result_bytes = 0;
+  bool too_big = false;
   auto on_row = [&](const LakeRow& row) {
+    if (too_big) return;
     Value columns = Value::list();
     for (const auto& [name, value] : row) {
       Value column = Value::map();
@@ -681,7 +685,14 @@ bool LakeStore::run_next() {
     }
     std::string key = prefix;
     append_u64(key, row_number++);
-    batch->put(store::Keyspace::Lake, key, protocol::value_to_json(columns));
+    std::string json = protocol::value_to_json(columns);
+    result_bytes += json.size();
+    if (result_bytes > max_result_bytes_.load()) {
+      too_big = true;
+      cancel->store(true);  // stops SQLite at its next progress check
+      return;
+    }
+    batch->put(store::Keyspace::Lake, key, json);
     if (++in_batch == kResultBatchRows) {
       store_.write(*batch, store::Durability::Buffered);
       batch = std::make_unique<store::WriteBatch>(store_);
@@ -706,6 +717,10 @@ bool LakeStore::run_next() {
   Query& q = it->second;
   q.stats = stats;
   q.execution_millis = clock_.now_millis() - started;
+  if (too_big) {
+    outcome = LakeOutcome::Failed;
+    error = "The query's results exceed the " + std::to_string(max_result_bytes_.load() >> 20) + " MB Vigil keeps per query.";
+  }
   switch (outcome) {
     case LakeOutcome::Finished:
       q.status = cancel->load() ? "CANCELLED" : "FINISHED";

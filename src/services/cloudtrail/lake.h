@@ -55,6 +55,9 @@ class LakeStore {
   void start_worker();
   void stop_worker();
   void set_query_timeout(std::chrono::milliseconds timeout) { timeout_millis_ = timeout.count(); }
+  // A query's stored results are capped (a recursive WITH can produce rows forever): past the
+  // cap the query FAILS rather than fill the disk until its timeout. Default 256 MB.
+  void set_max_result_bytes(size_t bytes) { max_result_bytes_ = bytes; }
 
   // Event data store operations, in the caller's account and region, with AWS's errors.
   Value create(const std::string& account, const std::string& region, const Value& input);
@@ -119,6 +122,7 @@ class LakeStore {
   std::deque<std::string> queue_;          // queued query ids, oldest first
   std::atomic<int> data_stores_{0};        // enabled stores with data selectors (hot-path check)
   std::atomic<int64_t> timeout_millis_{3600 * 1000};
+  std::atomic<size_t> max_result_bytes_{256u << 20};
   std::condition_variable wake_;
   std::thread worker_;
   bool stopping_ = false;

@@ -496,6 +496,10 @@ Prepared prepare(const LakeSql& sql, const std::vector<LakeSource>& sources, Run
   p.db.reset(raw);
   if (rc != SQLITE_OK) throw std::runtime_error("cannot open SQLite");
   sqlite3* db = p.db.get();
+  // Sorts, GROUP BY and materialized WITH queries stay in SQLite's heap, which
+  // set_memory_limit() caps: a runaway query fails with "out of memory" instead of filling
+  // memory or a temp directory. Set before the authorizer, which refuses every PRAGMA.
+  sqlite3_exec(db, "PRAGMA temp_store=MEMORY", nullptr, nullptr, nullptr);
   sqlite3_db_config(db, SQLITE_DBCONFIG_DQS_DML, 0, nullptr);
   sqlite3_db_config(db, SQLITE_DBCONFIG_DQS_DDL, 0, nullptr);
   sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, 1, nullptr);
@@ -563,6 +567,8 @@ bool plain_name(std::string_view name) {
 }
 
 }  // namespace
+
+void LakeEngine::set_memory_limit(int64_t bytes) { sqlite3_hard_heap_limit64(bytes); }
 
 void LakeEngine::check(const LakeSql& sql, const std::vector<LakeSource>& sources) const {
   LakeRunStats stats;

@@ -17,7 +17,8 @@
 // column reads and function calls (no ATTACH, PRAGMA, writes, DDL), double-quoted strings off
 // (a misspelt "column" is an error, not a string), one statement only. A progress handler
 // checks cancellation and the deadline every 1,000 VM steps, so CancelQuery and the query
-// timeout stop even a long sort or aggregation.
+// timeout stop even a long sort or aggregation; temp storage is in memory, under a hard
+// heap limit, so a runaway query fails instead of exhausting memory or disk.
 #pragma once
 
 #include <atomic>
@@ -55,6 +56,10 @@ using LakeRow = std::vector<std::pair<std::string, std::string>>;  // (column, v
 class LakeEngine {
  public:
   LakeEngine(const store::Store& store, const Clock& clock) : store_(store), clock_(clock) {}
+
+  // Caps the memory of every SQLite connection of the process together (SQLite's hard heap
+  // limit; Lake is SQLite's only user in Vigil). LakeStore sets 512 MB.
+  static void set_memory_limit(int64_t bytes);
 
   // Compiles the statement without running it; throws LakeSqlError with SQLite's complaint.
   void check(const LakeSql& sql, const std::vector<LakeSource>& sources) const;
