@@ -372,8 +372,21 @@ TEST_F(LakeFixture, QueryErrors) {
   EXPECT_EQ(error_code([&] { start("SELECT \"eventname2\" FROM " + id); }), "InvalidQueryStatementException");
   EXPECT_EQ(error_code([&] { start("DELETE FROM " + id); }), "InvalidQueryStatementException");
   EXPECT_EQ(error_code([&] { start("SELECT 1"); }), "InvalidQueryStatementException");
+  EXPECT_EQ(error_code([&] { start("EXPLAIN SELECT 1 FROM " + id); }), "InvalidQueryStatementException");
+  EXPECT_EQ(error_code([&] { start("SELECT 1 FROM " + id + "; ATTACH 'x' AS y"); }), "InvalidQueryStatementException");
+  EXPECT_EQ(error_code([&] { start("SELECT * FROM sqlite_master"); }), "EventDataStoreNotFoundException");
+  std::string extension = start("SELECT load_extension('/tmp/x') FROM " + id);
+  while (lake->run_next()) {
+  }
+  EXPECT_EQ(lake->describe_query(account, region, query_input(extension)).str("QueryStatus"), "FAILED");
   EXPECT_EQ(error_code([&] { start("SELECT 1 FROM 00000000-0000-0000-0000-000000000000"); }), "EventDataStoreNotFoundException");
   EXPECT_EQ(error_code([&] { lake->describe_query(account, region, query_input("nope")); }), "QueryIdNotFoundException");
+
+  // Out-of-range timestamp arithmetic is an error, not a wrapped-around date.
+  std::string far = start("SELECT now() - interval '999999999' year FROM " + id);
+  while (lake->run_next()) {
+  }
+  EXPECT_EQ(lake->describe_query(account, region, query_input(far)).str("QueryStatus"), "FAILED");
 
   // A runtime error fails the query with SQLite's message.
   std::string failing = start("SELECT from_iso8601_timestamp(eventName) FROM " + id);

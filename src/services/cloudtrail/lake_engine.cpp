@@ -368,7 +368,9 @@ int64_t add_months(int64_t ms, int64_t months) {
   char buf[64];
   snprintf(buf, sizeof buf, "%04lld-%02lld-%02d", static_cast<long long>(year), static_cast<long long>(month + 1), std::min(day, last));
   auto date = parse_lake_time(buf);
-  return (date ? *date : 0) + (ms - *parse_lake_time(s.substr(0, 10)));
+  auto day_start = parse_lake_time(s.substr(0, 10));
+  if (!date || !day_start) return INT64_MAX;  // outside years 0000-9999: the caller's range error
+  return *date + (ms - *day_start);
 }
 
 void fn_date_add(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
@@ -378,9 +380,14 @@ void fn_date_add(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
   auto t = arg_time(ctx, argv[2]);
   if (!t) return;
   if (n > 1000000000 || n < -1000000000) return sqlite3_result_error(ctx, "date_add: value out of range", -1);
-  if (int64_t step = unit_millis(unit)) return result_string(ctx, format_lake_time(*t + n * step));
-  if (int months = months_of(unit)) return result_string(ctx, format_lake_time(add_months(*t, n * months)));
-  sqlite3_result_error(ctx, ("'" + unit + "' is not a valid Timestamp field").c_str(), -1);
+  int64_t result;
+  if (int64_t step = unit_millis(unit)) result = *t + n * step;  // |n| <= 1e9: no overflow
+  else if (int months = months_of(unit)) result = n * months > 12 * 10000 || n * months < -12 * 10000 ? INT64_MAX : add_months(*t, n * months);
+  else return sqlite3_result_error(ctx, ("'" + unit + "' is not a valid Timestamp field").c_str(), -1);
+  // Lake timestamps are years 0000-9999 (four digits keep text order = time order).
+  static const int64_t kFirst = *parse_lake_time("0000-01-01"), kLast = *parse_lake_time("9999-12-31 23:59:59.999");
+  if (result < kFirst || result > kLast) return sqlite3_result_error(ctx, "date_add: timestamp out of range", -1);
+  result_string(ctx, format_lake_time(result));
 }
 
 void fn_date_diff(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
