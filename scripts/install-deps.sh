@@ -6,7 +6,7 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config
   libboost-dev librocksdb-dev libsnappy-dev libbz2-dev libsimdjson-dev libre2-dev libzstd-dev liblz4-dev
-  libtomlplusplus-dev libpugixml-dev libssl-dev zlib1g-dev
+  libtomlplusplus-dev libpugixml-dev libssl-dev zlib1g-dev libsqlite3-dev
   libgtest-dev libbenchmark-dev clang libclang-rt-14-dev
   python3 python3-boto3 awscli wrk
 )

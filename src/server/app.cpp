@@ -60,6 +60,7 @@ struct App::Impl {
   s3::ObjectStore object_store;  // object bytes under <data-dir>/s3/, metadata in the store
   s3::MultipartUploads multipart_uploads{*store, object_store};  // parts next to the objects
   cloudtrail::TrailStore trails;  // writes log files into object_store as CloudTrail
+  cloudtrail::LakeStore lake;     // event data stores and queries (its own worker thread)
   cloudtrail::CloudTrailService cloudtrail_service;
   s3::S3Service s3_service;
   cloudwatch::MetricStore metric_store{*store, clock};
@@ -87,7 +88,8 @@ struct App::Impl {
         history(*store, clock, &bus),
         object_store(*store, options.data_dir + "/s3"),
         trails(*store, clock, object_store),
-        cloudtrail_service(history, trails),
+        lake(*store, clock),
+        cloudtrail_service(history, trails, lake),
         s3_service(object_store, multipart_uploads),
         dispatcher(accounts, clock) {
     std::tie(host, port) = split_listen(options.listen);
@@ -96,6 +98,7 @@ struct App::Impl {
                                " with the development credentials: configure accounts with their own keys and set dev_credentials = false");
     log_store.load();
     trails.load();
+    lake.load();
     metric_store.load();
     alarms.load();
     anomaly_detectors.load();
@@ -173,7 +176,9 @@ struct App::Impl {
       trails.set_hooks(std::move(hooks));
     }
     bus.subscribe([this](const BusEvent& event) { trails.on_event(event); });
-    history.set_data_events_wanted([this](const std::string& account) { return trails.wants_data_events(account); });
+    bus.subscribe([this](const BusEvent& event) { lake.on_event(event); });
+    history.set_data_events_wanted(
+        [this](const std::string& account) { return trails.wants_data_events(account) || lake.wants_data_events(account); });
     dispatcher.add_service(&logs_service);
     dispatcher.add_service(&cloudtrail_service);
     dispatcher.add_service(&cloudwatch_service);
@@ -209,6 +214,7 @@ struct App::Impl {
     scheduler.every("metric-staging-flush", std::chrono::seconds(1), [this] { metric_store.flush_staged(); });
     scheduler.every("metric-compaction", std::chrono::seconds(std::max(1, options.metric_compaction_interval_seconds)),
                     [this] { metric_store.compact(); });
+    scheduler.every("lake-expiry", std::chrono::hours(1), [this] { lake.expire(); });
     scheduler.every("trail-digest", std::chrono::seconds(std::max(1, options.trail_digest_interval_seconds)), [this] { trails.digest(); });
   }
 };
@@ -230,7 +236,9 @@ unsigned short App::listen() {
 void App::run() {
   impl_->scheduler.start();
   impl_->sns_delivery.start();
+  impl_->lake.start_worker();
   impl_->http->run();
+  impl_->lake.stop_worker();
   impl_->sns_delivery.stop();
   impl_->scheduler.stop();
   impl_->store->sync();

@@ -14,7 +14,7 @@
 namespace vigil::store {
 
 namespace {
-const char* kKeyspaceNames[] = {"default", "log_events", "audit", "audit_index", "metrics"};
+const char* kKeyspaceNames[] = {"default", "log_events", "audit", "audit_index", "metrics", "lake"};
 static_assert(sizeof(kKeyspaceNames) / sizeof(kKeyspaceNames[0]) == static_cast<size_t>(Keyspace::Count));
 
 rocksdb::Slice slice(std::string_view s) { return rocksdb::Slice(s.data(), s.size()); }

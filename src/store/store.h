@@ -30,6 +30,7 @@ enum class Keyspace : uint8_t {
   Audit,       // CloudTrail event records, newest first per account/region
   AuditIndex,  // lookup-attribute index over Audit
   Metrics,     // CloudWatch metric series and their aggregated points (services/cloudwatch)
+  Lake,        // CloudTrail Lake: event data store events and query results (services/cloudtrail)
   Count
 };
 

@@ -318,7 +318,8 @@ TEST_F(TrailsTest, S3ObjectDataEventsBySelectorPrefix) {
 TEST_F(TrailsTest, StopLoggingIsItselfDelivered) {
   bucket("trail-bucket");
   create("trail1", "trail-bucket");
-  CloudTrailService service(*history_, *trails_);
+  LakeStore lake(*store_, clock_);
+  CloudTrailService service(*history_, *trails_, lake);
   auto trail_call = [&](const char* op) {
     server::CallContext ctx;
     ctx.principal = &root_;

@@ -15,8 +15,8 @@ std::string_view required_name(const Value& in, std::string_view member) {
 
 }  // namespace
 
-CloudTrailService::CloudTrailService(EventHistory& history, TrailStore& trails)
-    : Service(*protocol::embedded_model("cloudtrail")), history_(history), trails_(trails) {
+CloudTrailService::CloudTrailService(EventHistory& history, TrailStore& trails, LakeStore& lake)
+    : Service(*protocol::embedded_model("cloudtrail")), history_(history), trails_(trails), lake_(lake) {
   using server::CallContext;
   on("LookupEvents", [this](CallContext& ctx, const Value& in) { return history_.lookup(ctx.account_id, ctx.region, in); });
   on("CreateTrail", [this](CallContext& ctx, const Value& in) {
@@ -50,16 +50,65 @@ CloudTrailService::CloudTrailService(EventHistory& history, TrailStore& trails)
   on("GetEventSelectors", [this](CallContext& ctx, const Value& in) {
     return trails_.get_event_selectors(ctx.account_id, ctx.region, required_name(in, "TrailName"));
   });
+  // Tags: event data store ARNs go to Lake, everything else to trails.
   on("AddTags", [this](CallContext& ctx, const Value& in) {
-    trails_.add_tags(ctx.account_id, ctx.region, in);
+    if (LakeStore::is_eds_arn(in.str("ResourceId"))) lake_.add_tags(ctx.account_id, ctx.region, in.str("ResourceId"), in.get("TagsList"));
+    else trails_.add_tags(ctx.account_id, ctx.region, in);
     return empty();
   });
   on("RemoveTags", [this](CallContext& ctx, const Value& in) {
-    trails_.remove_tags(ctx.account_id, ctx.region, in);
+    if (LakeStore::is_eds_arn(in.str("ResourceId"))) lake_.remove_tags(ctx.account_id, ctx.region, in.str("ResourceId"), in.get("TagsList"));
+    else trails_.remove_tags(ctx.account_id, ctx.region, in);
     return empty();
   });
   on("ListPublicKeys", [this](CallContext& ctx, const Value& in) { return trails_.list_public_keys(ctx.account_id, ctx.region, in); });
-  on("ListTags", [this](CallContext& ctx, const Value& in) { return trails_.list_tags(ctx.account_id, ctx.region, in); });
+  on("ListTags", [this](CallContext& ctx, const Value& in) {
+    const Value* ids = in.get("ResourceIdList");
+    if (ids && ids->is_list() && ids->size() > 20) throw AwsError("InvalidParameterException", "ResourceIdList can contain at most 20 ARNs.", 400);
+    Value list = Value::list();
+    if (ids && ids->is_list())
+      for (const Value& id : ids->as_list()) {
+        std::string arn = id.is_string() ? id.as_string() : std::string();
+        if (!LakeStore::is_eds_arn(arn)) {
+          Value one = Value::map();
+          one.set("ResourceIdList", Value(Value::List{Value(arn)}));
+          Value trail_tags = trails_.list_tags(ctx.account_id, ctx.region, one);
+          for (const Value& r : trail_tags.get("ResourceTagList")->as_list()) list.push(r);
+          continue;
+        }
+        Value r = Value::map();
+        r.set("ResourceId", arn);
+        r.set("TagsList", lake_.tags(ctx.account_id, ctx.region, arn));
+        list.push(std::move(r));
+      }
+    Value out = Value::map();
+    out.set("ResourceTagList", std::move(list));
+    return out;
+  });
+
+  // CloudTrail Lake (lake.h).
+  on("CreateEventDataStore", [this](CallContext& ctx, const Value& in) { return lake_.create(ctx.account_id, ctx.region, in); });
+  on("GetEventDataStore", [this](CallContext& ctx, const Value& in) { return lake_.get(ctx.account_id, ctx.region, in); });
+  on("ListEventDataStores", [this](CallContext& ctx, const Value& in) { return lake_.list(ctx.account_id, ctx.region, in); });
+  on("UpdateEventDataStore", [this](CallContext& ctx, const Value& in) { return lake_.update(ctx.account_id, ctx.region, in); });
+  on("DeleteEventDataStore", [this](CallContext& ctx, const Value& in) {
+    lake_.remove(ctx.account_id, ctx.region, in);
+    return empty();
+  });
+  on("RestoreEventDataStore", [this](CallContext& ctx, const Value& in) { return lake_.restore(ctx.account_id, ctx.region, in); });
+  on("StartEventDataStoreIngestion", [this](CallContext& ctx, const Value& in) {
+    lake_.set_ingestion(ctx.account_id, ctx.region, in, true);
+    return empty();
+  });
+  on("StopEventDataStoreIngestion", [this](CallContext& ctx, const Value& in) {
+    lake_.set_ingestion(ctx.account_id, ctx.region, in, false);
+    return empty();
+  });
+  on("StartQuery", [this](CallContext& ctx, const Value& in) { return lake_.start_query(ctx.account_id, ctx.region, in); });
+  on("DescribeQuery", [this](CallContext& ctx, const Value& in) { return lake_.describe_query(ctx.account_id, ctx.region, in); });
+  on("GetQueryResults", [this](CallContext& ctx, const Value& in) { return lake_.get_query_results(ctx.account_id, ctx.region, in); });
+  on("CancelQuery", [this](CallContext& ctx, const Value& in) { return lake_.cancel_query(ctx.account_id, ctx.region, in); });
+  on("ListQueries", [this](CallContext& ctx, const Value& in) { return lake_.list_queries(ctx.account_id, ctx.region, in); });
 }
 
 }  // namespace vigil::cloudtrail

@@ -1,23 +1,29 @@
-// CloudTrail over awsJson 1.1: the event history (LookupEvents) and trails with log file
-// delivery (trails.h). Digests, Insights, Lake and channels answer UnknownOperationException
+// CloudTrail over awsJson 1.1: the event history (LookupEvents), trails with log file
+// delivery (trails.h) and Lake's event data stores and queries (lake.h). Insights, imports,
+// channels, dashboards and saved queries answer UnknownOperationException
 // until they come (docs/coverage.md).
 #pragma once
 
 #include "server/service.h"
 #include "services/cloudtrail/event_history.h"
+#include "services/cloudtrail/lake.h"
 #include "services/cloudtrail/trails.h"
 
 namespace vigil::cloudtrail {
 
 class CloudTrailService : public server::Service {
  public:
-  CloudTrailService(EventHistory& history, TrailStore& trails);
+  CloudTrailService(EventHistory& history, TrailStore& trails, LakeStore& lake);
   std::string validation_error_code() const override { return "InvalidParameterException"; }
-  void reset() override { trails_.reset(); }
+  void reset() override {
+    trails_.reset();
+    lake_.reset();
+  }
 
  private:
   EventHistory& history_;
   TrailStore& trails_;
+  LakeStore& lake_;
 };
 
 }  // namespace vigil::cloudtrail

@@ -1,0 +1,150 @@
+#include "services/cloudtrail/lake_selectors.h"
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/aws_error.h"
+
+namespace vigil::cloudtrail {
+
+namespace {
+
+constexpr const char* kFields[] = {"eventCategory", "eventSource", "eventName", "readOnly", "eventType", "resources.type", "resources.ARN", "userIdentity.arn", "errorCode"};
+constexpr const char* kPositive[] = {"Equals", "StartsWith", "EndsWith"};
+constexpr const char* kNegative[] = {"NotEquals", "NotStartsWith", "NotEndsWith"};
+
+AwsError invalid(const std::string& message) { return AwsError("InvalidEventSelectorsException", message, 400); }
+
+bool condition_holds(std::string_view op, std::string_view value, std::string_view operand) {
+  if (op == "Equals" || op == "NotEquals") return value == operand;
+  if (op == "StartsWith" || op == "NotStartsWith") return value.substr(0, operand.size()) == operand;
+  return value.size() >= operand.size() && value.substr(value.size() - operand.size()) == operand;
+}
+
+// The record's values of a selector field (empty when it has none).
+std::vector<std::string_view> field_values(std::string_view field, const Value& record) {
+  std::vector<std::string_view> out;
+  if (field == "readOnly") {
+    const Value* v = record.get("readOnly");
+    if (v && v->kind() == Value::Kind::Bool) out.push_back(v->as_bool() ? "true" : "false");
+  } else if (field == "resources.type" || field == "resources.ARN") {
+    if (const Value* resources = record.get("resources"); resources && resources->is_list())
+      for (const Value& r : resources->as_list())
+        if (r.is_map()) out.push_back(r.str(field == "resources.type" ? "type" : "ARN"));
+  } else if (field == "userIdentity.arn") {
+    if (const Value* identity = record.get("userIdentity"); identity && identity->is_map()) out.push_back(identity->str("arn"));
+  } else if (const Value* v = record.get(field); v && v->is_string()) {
+    out.push_back(v->as_string());
+  }
+  return out;
+}
+
+bool field_selector_matches(const Value& fs, const Value& record) {
+  std::string_view field = fs.str("Field");
+  for (std::string_view value : field_values(field, record)) {
+    bool has_positive = false, positive = false, negative = false;
+    for (const char* op : kPositive)
+      if (const Value* operands = fs.get(op); operands && operands->is_list()) {
+        has_positive = true;
+        for (const Value& o : operands->as_list()) positive = positive || (o.is_string() && condition_holds(op, value, o.as_string()));
+      }
+    for (const char* op : kNegative)
+      if (const Value* operands = fs.get(op); operands && operands->is_list())
+        for (const Value& o : operands->as_list()) negative = negative || (o.is_string() && condition_holds(op, value, o.as_string()));
+    if ((!has_positive || positive) && !negative) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+void validate_lake_selectors(const Value& selectors) {
+  if (!selectors.is_list() || selectors.size() == 0) throw invalid("AdvancedEventSelectors must contain at least one selector.");
+  size_t conditions = 0;
+  for (const Value& selector : selectors.as_list()) {
+    const Value* fields = selector.get("FieldSelectors");
+    if (!fields || !fields->is_list() || fields->size() == 0) throw invalid("Each advanced event selector must contain at least one field selector.");
+    std::string category;
+    std::vector<std::string> seen;
+    for (const Value& fs : fields->as_list()) {
+      std::string field(fs.str("Field"));
+      bool known = false;
+      for (const char* f : kFields) known = known || field == f;
+      if (!known) throw invalid("Field " + field + " is not valid for an advanced event selector of an event data store.");
+      for (const std::string& s : seen)
+        if (s == field) throw invalid("Field " + field + " appears more than once in an advanced event selector.");
+      seen.push_back(field);
+      size_t operators = 0;
+      for (const char* op : kPositive) operators += fs.has(op) ? 1 : 0;
+      for (const char* op : kNegative) operators += fs.has(op) ? 1 : 0;
+      if (operators == 0) throw invalid("Field selector " + field + " must have at least one condition.");
+      for (const char* op : kPositive)
+        if (const Value* v = fs.get(op); v && v->is_list()) conditions += v->size();
+      for (const char* op : kNegative)
+        if (const Value* v = fs.get(op); v && v->is_list()) conditions += v->size();
+      if (field == "eventCategory") {
+        const Value* equals = fs.get("Equals");
+        if (!equals || !equals->is_list() || equals->size() != 1 || operators != 1)
+          throw invalid("The eventCategory field selector must use Equals with exactly one value.");
+        category = std::string(equals->as_list()[0].is_string() ? equals->as_list()[0].as_string() : "");
+      }
+      if (field == "readOnly") {
+        const Value* equals = fs.get("Equals");
+        if (!equals || operators != 1 || equals->size() != 1 || !equals->as_list()[0].is_string() ||
+            (equals->as_list()[0].as_string() != "true" && equals->as_list()[0].as_string() != "false"))
+          throw invalid("The readOnly field selector must use Equals with true or false.");
+      }
+    }
+    if (category.empty()) throw invalid("Each advanced event selector must have an eventCategory field selector.");
+    if (category == "ConfigurationItem" || category == "ActivityAuditLog" || category == "Insight" || category == "NetworkActivity")
+      throw AwsError("UnsupportedOperationException", "Vigil event data stores collect Management and Data events only (see docs/coverage.md).", 400);
+    if (category != "Management" && category != "Data") throw invalid("Event category " + category + " is not valid.");
+    if (category == "Management")
+      for (const std::string& f : seen)
+        if (f == "resources.type" || f == "resources.ARN") throw invalid("Field " + f + " is only valid for data events.");
+  }
+  if (conditions > 500) throw invalid("The advanced event selectors of an event data store can have at most 500 conditions.");
+}
+
+bool lake_selectors_match(const Value& selectors, const Value& record) {
+  if (!selectors.is_list()) return false;
+  for (const Value& selector : selectors.as_list()) {
+    const Value* fields = selector.get("FieldSelectors");
+    if (!fields || !fields->is_list()) continue;
+    bool all = true;
+    for (const Value& fs : fields->as_list()) all = all && field_selector_matches(fs, record);
+    if (all) return true;
+  }
+  return false;
+}
+
+bool lake_selectors_want_data(const Value& selectors) {
+  if (!selectors.is_list()) return false;
+  for (const Value& selector : selectors.as_list())
+    if (const Value* fields = selector.get("FieldSelectors"); fields && fields->is_list())
+      for (const Value& fs : fields->as_list())
+        if (fs.str("Field") == "eventCategory")
+          if (const Value* eq = fs.get("Equals"); eq && eq->is_list())
+            for (const Value& v : eq->as_list())
+              if (v.is_string() && v.as_string() == "Data") return true;
+  return false;
+}
+
+Value default_lake_selectors() {
+  Value equals = Value::list();
+  equals.push("Management");
+  Value fs = Value::map();
+  fs.set("Field", "eventCategory");
+  fs.set("Equals", std::move(equals));
+  Value fields = Value::list();
+  fields.push(std::move(fs));
+  Value selector = Value::map();
+  selector.set("Name", "Default management events");
+  selector.set("FieldSelectors", std::move(fields));
+  Value out = Value::list();
+  out.push(std::move(selector));
+  return out;
+}
+
+}  // namespace vigil::cloudtrail

@@ -1,0 +1,195 @@
+"""CloudTrail Lake: event data stores collect the account's API calls; SQL queries answer over them."""
+import datetime
+import json
+import time
+import unittest
+
+from botocore.exceptions import ClientError
+
+from vigil_testing import ServerTestCase
+
+ACCOUNT = "000000000000"
+SOURCES = "eventSource IN ('logs.amazonaws.com', 'monitoring.amazonaws.com')"
+
+
+def iso(dt):
+    return dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class Lake(ServerTestCase):
+    def setUp(self):
+        super().setUp()
+        self.ct = self.server.client("cloudtrail")
+        self.logs = self.server.client("logs")
+        self.cw = self.server.client("cloudwatch")
+        self.started = datetime.datetime.now(datetime.timezone.utc)
+        store = self.ct.create_event_data_store(Name="audit-store", TerminationProtectionEnabled=False, RetentionPeriod=30)
+        self.arn = store["EventDataStoreArn"]
+        self.eds = self.arn.split("/")[-1]
+        self.logs.create_log_group(logGroupName="/lake/b")
+        self.logs.create_log_group(logGroupName="/lake/a")
+        self.cw.put_metric_alarm(AlarmName="lake-alarm", MetricName="Errors", Namespace="App", Statistic="Sum", Period=60,
+                                 EvaluationPeriods=1, Threshold=1, ComparisonOperator="GreaterThanThreshold")
+        self.logs.describe_log_groups()
+
+    def wait(self, query_id, client=None):
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            described = self.ct.describe_query(QueryId=query_id)
+            if described["QueryStatus"] not in ("QUEUED", "RUNNING"):
+                return described
+            time.sleep(0.05)
+        self.fail("query %s did not finish" % query_id)
+
+    def query(self, sql, page=2):
+        query_id = self.ct.start_query(QueryStatement=sql)["QueryId"]
+        described = self.wait(query_id)
+        self.assertEqual(described["QueryStatus"], "FINISHED", described.get("ErrorMessage"))
+        rows, token = [], None
+        while True:
+            kwargs = {"QueryId": query_id, "MaxQueryResults": page}
+            if token:
+                kwargs["NextToken"] = token
+            result = self.ct.get_query_results(**kwargs)
+            self.assertEqual(result["QueryStatus"], "FINISHED")
+            self.assertLessEqual(len(result["QueryResultRows"]), page)
+            for row in result["QueryResultRows"]:
+                merged = {}
+                for column in row:
+                    self.assertEqual(len(column), 1)  # AWS's shape: one {column: value} map per column
+                    merged.update(column)
+                rows.append(merged)
+            token = result.get("NextToken")
+            if not token:
+                return rows, described, result
+
+    def error_code(self, f, *args, **kwargs):
+        with self.assertRaises(ClientError) as caught:
+            f(*args, **kwargs)
+        return caught.exception.response["Error"]["Code"]
+
+    def test_count_by_event_name(self):
+        rows, described, result = self.query(
+            "SELECT eventName, count(*) AS n FROM %s WHERE %s GROUP BY eventName ORDER BY n DESC, eventName" % (self.eds, SOURCES))
+        self.assertEqual(rows, [{"eventName": "CreateLogGroup", "n": "2"}, {"eventName": "DescribeLogGroups", "n": "1"},
+                                {"eventName": "PutMetricAlarm", "n": "1"}])
+        stats = described["QueryStatistics"]
+        self.assertEqual(stats["EventsMatched"], 3)
+        self.assertGreaterEqual(stats["EventsScanned"], 4)
+        self.assertGreater(stats["BytesScanned"], 0)
+        self.assertIn("CreationTime", stats)
+        self.assertEqual(result["QueryStatistics"]["TotalResultsCount"], 3)
+        self.assertEqual(described["QueryString"].split(" FROM ")[0], "SELECT eventName, count(*) AS n")
+
+    def test_where_on_source_and_time_range(self):
+        start = iso(self.started - datetime.timedelta(minutes=1))
+        end = iso(datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(minutes=1))
+        rows, _, _ = self.query("SELECT count(*) FROM %s WHERE eventSource = 'logs.amazonaws.com' AND eventTime >= '%s' AND eventTime < '%s'"
+                                % (self.eds, start, end))
+        self.assertEqual(rows, [{"_col0": "3"}])
+        rows, _, _ = self.query("SELECT count(*) AS n FROM %s WHERE eventSource = 'logs.amazonaws.com' AND eventTime > now() - interval '1' hour"
+                                % self.eds)
+        self.assertEqual(rows, [{"n": "3"}])
+        past = iso(self.started - datetime.timedelta(days=1))
+        rows, described, _ = self.query("SELECT count(*) AS n FROM %s WHERE eventTime < from_iso8601_timestamp('%s')" % (self.arn, past))
+        self.assertEqual(rows, [{"n": "0"}])
+        self.assertEqual(described["QueryStatistics"]["EventsScanned"], 0)  # the time range is a seek, not a scan
+
+    def test_group_order_limit_and_nested_fields(self):
+        rows, _, _ = self.query("SELECT userIdentity.arn, element_at(requestParameters, 'logGroupName') AS grp, readOnly FROM %s "
+                                "WHERE eventName = 'CreateLogGroup' ORDER BY grp LIMIT 5" % self.eds)
+        self.assertEqual(rows, [{"arn": "arn:aws:iam::%s:root" % ACCOUNT, "grp": "/lake/a", "readOnly": "false"},
+                                {"arn": "arn:aws:iam::%s:root" % ACCOUNT, "grp": "/lake/b", "readOnly": "false"}])
+        rows, _, _ = self.query("SELECT eventSource, count(*) AS n FROM %s WHERE %s GROUP BY eventSource HAVING count(*) > 1 "
+                                "ORDER BY eventSource LIMIT 1" % (self.eds, SOURCES))
+        self.assertEqual(rows, [{"eventSource": "logs.amazonaws.com", "n": "3"}])
+        rows, _, _ = self.query("SELECT e.requestParameters.logGroupName, e.userIdentity.accountId AS acct FROM %s e "
+                                "WHERE e.eventName = 'CreateLogGroup' ORDER BY 1 DESC" % self.eds)
+        self.assertEqual(rows, [{"logGroupName": "/lake/b", "acct": ACCOUNT}, {"logGroupName": "/lake/a", "acct": ACCOUNT}])
+
+    def test_collects_from_creation_on_and_selectors(self):
+        # A second store created now sees only what happens after it, and only writes.
+        second = self.ct.create_event_data_store(
+            Name="writes-only", TerminationProtectionEnabled=False,
+            AdvancedEventSelectors=[{"Name": "writes", "FieldSelectors": [
+                {"Field": "eventCategory", "Equals": ["Management"]}, {"Field": "readOnly", "Equals": ["false"]},
+                {"Field": "eventSource", "Equals": ["logs.amazonaws.com"]}]}])
+        second_id = second["EventDataStoreArn"].split("/")[-1]
+        self.logs.create_log_group(logGroupName="/lake/c")
+        self.logs.describe_log_groups()
+        rows, _, _ = self.query("SELECT eventName, element_at(requestParameters, 'logGroupName') AS g FROM %s" % second_id)
+        self.assertEqual(rows, [{"eventName": "CreateLogGroup", "g": "/lake/c"}])
+
+    def test_store_lifecycle_and_tags(self):
+        got = self.ct.get_event_data_store(EventDataStore=self.eds)
+        self.assertEqual(got["Name"], "audit-store")
+        self.assertEqual(got["Status"], "ENABLED")
+        self.assertEqual(got["RetentionPeriod"], 30)
+        self.assertTrue(got["MultiRegionEnabled"])
+        self.assertFalse(got["OrganizationEnabled"])
+        self.assertEqual(got["AdvancedEventSelectors"][0]["FieldSelectors"], [{"Field": "eventCategory", "Equals": ["Management"]}])
+        self.assertEqual([s["Name"] for s in self.ct.list_event_data_stores()["EventDataStores"]], ["audit-store"])
+        self.assertEqual(self.error_code(self.ct.create_event_data_store, Name="audit-store"), "EventDataStoreAlreadyExistsException")
+
+        self.ct.add_tags(ResourceId=self.arn, TagsList=[{"Key": "team", "Value": "sec"}, {"Key": "env", "Value": "ci"}])
+        self.ct.remove_tags(ResourceId=self.arn, TagsList=[{"Key": "env"}])
+        tags = self.ct.list_tags(ResourceIdList=[self.arn])["ResourceTagList"]
+        self.assertEqual(tags, [{"ResourceId": self.arn, "TagsList": [{"Key": "team", "Value": "sec"}]}])
+
+        updated = self.ct.update_event_data_store(EventDataStore=self.arn, TerminationProtectionEnabled=True, RetentionPeriod=90)
+        self.assertEqual(updated["RetentionPeriod"], 90)
+        self.assertEqual(self.error_code(self.ct.delete_event_data_store, EventDataStore=self.arn), "EventDataStoreTerminationProtectedException")
+        self.ct.update_event_data_store(EventDataStore=self.arn, TerminationProtectionEnabled=False)
+        self.ct.delete_event_data_store(EventDataStore=self.arn)
+        self.assertEqual(self.ct.get_event_data_store(EventDataStore=self.arn)["Status"], "PENDING_DELETION")
+        self.assertEqual(self.error_code(self.ct.start_query, QueryStatement="SELECT 1 FROM %s" % self.eds), "InactiveEventDataStoreException")
+        self.assertEqual(self.ct.restore_event_data_store(EventDataStore=self.arn)["Status"], "ENABLED")
+        self.assertEqual(self.error_code(self.ct.restore_event_data_store, EventDataStore=self.arn), "InvalidEventDataStoreStatusException")
+
+    def test_errors(self):
+        self.assertEqual(self.error_code(self.ct.start_query, QueryStatement="SELEC * FROM %s" % self.eds), "InvalidQueryStatementException")
+        self.assertEqual(self.error_code(self.ct.start_query, QueryStatement="DELETE FROM %s" % self.eds), "InvalidQueryStatementException")
+        self.assertEqual(self.error_code(self.ct.start_query, QueryStatement="SELECT nope FROM %s" % self.eds), "InvalidQueryStatementException")
+        self.assertEqual(self.error_code(self.ct.start_query, QueryStatement="SELECT 1 FROM 11111111-2222-3333-4444-555555555555"),
+                         "EventDataStoreNotFoundException")
+        self.assertEqual(self.error_code(self.ct.get_event_data_store, EventDataStore="11111111-2222-3333-4444-555555555555"),
+                         "EventDataStoreNotFoundException")
+        self.assertEqual(self.error_code(self.ct.describe_query, QueryId="11111111-2222-3333-4444-555555555555"), "QueryIdNotFoundException")
+        query_id = self.ct.start_query(QueryStatement="SELECT eventName FROM %s" % self.eds)["QueryId"]
+        self.wait(query_id)
+        self.assertEqual(self.error_code(self.ct.cancel_query, QueryId=query_id), "InactiveQueryException")
+        listed = self.ct.list_queries(EventDataStore=self.eds)["Queries"]
+        self.assertEqual([(q["QueryId"], q["QueryStatus"]) for q in listed], [(query_id, "FINISHED")])
+        failed = self.ct.start_query(QueryStatement="SELECT from_iso8601_timestamp(eventName) FROM %s" % self.eds)["QueryId"]
+        described = self.wait(failed)
+        self.assertEqual(described["QueryStatus"], "FAILED")
+        self.assertIn("cannot be cast to timestamp", described["ErrorMessage"])
+
+    def test_cli(self):
+        started = self.server.cli_json("cloudtrail", "start-query", "--query-statement",
+                                       "SELECT eventName, count(*) AS n FROM %s WHERE %s GROUP BY eventName ORDER BY eventName" % (self.eds, SOURCES))
+        query_id = started["QueryId"]
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            described = self.server.cli_json("cloudtrail", "describe-query", "--query-id", query_id)
+            if described["QueryStatus"] == "FINISHED":
+                break
+            time.sleep(0.1)
+        self.assertEqual(described["QueryStatus"], "FINISHED")
+        result = self.server.cli_json("cloudtrail", "get-query-results", "--query-id", query_id)
+        self.assertEqual(result["QueryResultRows"], [[{"eventName": "CreateLogGroup"}, {"n": "2"}], [{"eventName": "DescribeLogGroups"}, {"n": "1"}],
+                                                     [{"eventName": "PutMetricAlarm"}, {"n": "1"}]])
+        stores = self.server.cli_json("cloudtrail", "list-event-data-stores")["EventDataStores"]
+        self.assertEqual([s["EventDataStoreArn"] for s in stores], [self.arn])
+        cancelled = self.server.cli("cloudtrail", "cancel-query", "--query-id", query_id, check=False)
+        self.assertNotEqual(cancelled.returncode, 0)
+        self.assertIn("InactiveQueryException", cancelled.stderr)
+        bad = self.server.cli("cloudtrail", "start-query", "--query-statement", "SELECT * FROM nowhere-store", check=False)
+        self.assertIn("EventDataStoreNotFoundException", bad.stderr)
+        created = self.server.cli_json("cloudtrail", "create-event-data-store", "--name", "cli-store", "--no-termination-protection-enabled")
+        self.assertEqual(created["Name"], "cli-store")
+        self.server.cli("cloudtrail", "delete-event-data-store", "--event-data-store", created["EventDataStoreArn"])
+
+
+if __name__ == "__main__":
+    unittest.main()
