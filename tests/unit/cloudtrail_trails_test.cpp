@@ -245,6 +245,23 @@ TEST_F(TrailsTest, DeliversGzipFilesOnSchedule) {
   EXPECT_TRUE(trails_->status(kAccount, kRegion, "trail1").has("StopLoggingTime"));
 }
 
+TEST_F(TrailsTest, OneDeliveryRunDrainsABacklogLargerThanOnePass) {
+  // A pass takes at most 10 files of 5 000 records; a run keeps going until nothing is
+  // pending, so delivery keeps up with any call rate.
+  bucket("busy-bucket");
+  Value in = protocol::json_to_value(R"({"Name":"busy","S3BucketName":"busy-bucket"})", nullptr);
+  trails_->create(kAccount, kRegion, in);
+  trails_->set_logging(kAccount, kRegion, "busy", true);
+  for (int i = 0; i < 52'000; ++i) call("CreateLogGroup");
+  clock_.advance(std::chrono::seconds(300));
+  EXPECT_EQ(scheduler_->run_due(), 1);
+  auto files = objects("busy-bucket");
+  ASSERT_EQ(files.size(), 11u);  // 10 full files, then 2 000 records
+  size_t records = 0;
+  for (const auto& f : files) records += records_of("busy-bucket", f).get("Records")->size();
+  EXPECT_EQ(records, 52'000u);
+}
+
 TEST_F(TrailsTest, MultiRegionWriteOnlyAndDataEvents) {
   bucket("trail-bucket");
   create("all", "trail-bucket", true);

@@ -826,11 +826,18 @@ int TrailStore::deliver() {
     for (const auto& [key, t] : trails_) keys.push_back(key);
   }
   int files = 0;
-  for (const Key& key : keys) files += deliver_trail(key);
+  // A pass takes at most 10 files' worth of pending records (bounded memory); a backlog is
+  // drained pass after pass in the same run, so delivery keeps up with any call rate instead
+  // of 50 000 events per interval.
+  for (const Key& key : keys) {
+    bool more = true;
+    while (more) files += deliver_trail(key, more);
+  }
   return files;
 }
 
-int TrailStore::deliver_trail(const Key& key) {
+int TrailStore::deliver_trail(const Key& key, bool& more) {
+  more = false;
   std::string account, home, bucket, prefix, arn, topic, log_group;
   {
     std::lock_guard lock(mutex_);
@@ -981,6 +988,7 @@ int TrailStore::deliver_trail(const Key& key) {
     t->second.state.set("DigestLogs", std::move(logs));
   }
   save(t->second);
+  more = taken == 10 * kMaxDeliveryRecords && error.empty();
   return files;
 }
 

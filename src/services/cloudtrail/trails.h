@@ -139,7 +139,8 @@ class TrailStore {
   void check_log_group(const std::string& account, const std::string& region, const std::string& group_arn, const std::string& role_arn) const;
   Value trail_view(const Trail& trail) const;
   bool selects(const Trail& trail, const BusEvent& event) const;
-  int deliver_trail(const Key& key);
+  // `more`: the pass was full and delivered without error (pending records may remain).
+  int deliver_trail(const Key& key, bool& more);
 
   store::Store& store_;
   const Clock& clock_;
