@@ -9,6 +9,7 @@
 #include "protocol/json_codec.h"
 #include "services/cloudtrail/lake_selectors.h"
 #include "services/cloudtrail/lake_sql.h"
+#include "services/cloudtrail/trails.h"
 
 namespace vigil::cloudtrail {
 
@@ -21,7 +22,6 @@ constexpr size_t kMaxConcurrentQueries = 10;
 constexpr int64_t kDayMillis = 24LL * 3600 * 1000;
 constexpr int64_t kPendingDeletionMillis = 7 * kDayMillis;
 constexpr int64_t kResultRetentionMillis = 7 * kDayMillis;
-constexpr size_t kMaxTags = 50;
 constexpr size_t kResultBatchRows = 1000;
 
 AwsError not_found() { return AwsError("EventDataStoreNotFoundException", "The specified event data store was not found.", 400); }
@@ -56,27 +56,6 @@ bool name_ok(std::string_view name) {
   return true;
 }
 
-void merge_tags(Value& tags, const Value* add) {
-  if (!add || !add->is_list()) return;
-  for (const Value& t : add->as_list()) {
-    std::string key(t.str("Key"));
-    if (key.empty() || key.size() > 128) throw AwsError("InvalidTagParameterException", "Tag key must be 1 to 128 characters long.", 400);
-    if (t.str("Value").size() > 256) throw AwsError("InvalidTagParameterException", "Tag value must be at most 256 characters long.", 400);
-    bool replaced = false;
-    for (Value& existing : tags.as_list())
-      if (existing.str("Key") == key) {
-        existing.set("Value", std::string(t.str("Value")));
-        replaced = true;
-      }
-    if (!replaced) {
-      Value tag = Value::map();
-      tag.set("Key", key);
-      tag.set("Value", std::string(t.str("Value")));
-      tags.push(std::move(tag));
-    }
-  }
-  if (tags.size() > kMaxTags) throw AwsError("TagsLimitExceededException", "The number of tags per resource has exceeded the permitted amount. Currently, the limit is 50.", 400);
-}
 
 bool active_query(const std::string& status) { return status == "QUEUED" || status == "RUNNING"; }
 
@@ -281,7 +260,7 @@ Value LakeStore::create(const std::string& account, const std::string& region, c
   state.set("UpdatedTimestamp", now);
   check_retention(state);
   Value tags = Value::list();
-  merge_tags(tags, input.get("TagsList"));
+  merge_tags(tags, input.get("TagsList"), "resource");
   state.set("TagsList", tags);
 
   std::lock_guard lock(mutex_);
@@ -407,7 +386,7 @@ void LakeStore::add_tags(const std::string& account, const std::string& region, 
   std::lock_guard lock(mutex_);
   Eds& eds = find(account, region, arn);
   Value list = eds.state.get("TagsList") && eds.state.get("TagsList")->is_list() ? *eds.state.get("TagsList") : Value::list();
-  merge_tags(list, tags);
+  merge_tags(list, tags, "resource");
   eds.state.set("TagsList", std::move(list));
   save(eds);
 }

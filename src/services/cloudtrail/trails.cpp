@@ -137,27 +137,6 @@ void erase_member(Value& v, std::string_view key) {
 
 Value empty_tags() { return Value::list(); }
 
-void merge_tags(Value& tags, const Value* add) {
-  if (!add || !add->is_list()) return;
-  for (const Value& t : add->as_list()) {
-    std::string key(t.str("Key"));
-    if (key.empty() || key.size() > 128) throw AwsError("InvalidTagParameterException", "Tag key must be 1 to 128 characters long.", 400);
-    if (t.str("Value").size() > 256) throw AwsError("InvalidTagParameterException", "Tag value must be at most 256 characters long.", 400);
-    bool replaced = false;
-    for (Value& existing : tags.as_list())
-      if (existing.str("Key") == key) {
-        existing.set("Value", std::string(t.str("Value")));
-        replaced = true;
-      }
-    if (!replaced) {
-      Value tag = Value::map();
-      tag.set("Key", key);
-      tag.set("Value", std::string(t.str("Value")));
-      tags.push(std::move(tag));
-    }
-  }
-  if (tags.size() > kMaxTags) throw AwsError("TagsLimitExceededException", "The number of tags per trail has exceeded the permitted amount. Currently, the limit is 50.", 400);
-}
 
 void reject_unsupported(const Value& input) {
   auto unsupported = [](const std::string& what) {
@@ -206,6 +185,28 @@ int64_t event_millis(const std::string& event_time, double fallback_seconds) {
 }
 
 }  // namespace
+
+void merge_tags(Value& tags, const Value* add, std::string_view per) {
+  if (!add || !add->is_list()) return;
+  for (const Value& t : add->as_list()) {
+    std::string key(t.str("Key"));
+    if (key.empty() || key.size() > 128) throw AwsError("InvalidTagParameterException", "Tag key must be 1 to 128 characters long.", 400);
+    if (t.str("Value").size() > 256) throw AwsError("InvalidTagParameterException", "Tag value must be at most 256 characters long.", 400);
+    bool replaced = false;
+    for (Value& existing : tags.as_list())
+      if (existing.str("Key") == key) {
+        existing.set("Value", std::string(t.str("Value")));
+        replaced = true;
+      }
+    if (!replaced) {
+      Value tag = Value::map();
+      tag.set("Key", key);
+      tag.set("Value", std::string(t.str("Value")));
+      tags.push(std::move(tag));
+    }
+  }
+  if (tags.size() > kMaxTags) throw AwsError("TagsLimitExceededException", "The number of tags per " + std::string(per) + " has exceeded the permitted amount. Currently, the limit is 50.", 400);
+}
 
 std::string trail_name_problem(std::string_view name) {
   if (name.size() < 3)
@@ -433,7 +434,7 @@ Value TrailStore::create(const std::string& account, const std::string& region, 
   t.state.set("EventSelectors", default_selectors());
   t.state.set("HasCustomEventSelectors", false);
   Value tags = empty_tags();
-  merge_tags(tags, input.get("TagsList"));
+  merge_tags(tags, input.get("TagsList"), "trail");
   t.state.set("Tags", std::move(tags));
   t.state.set("IsLogging", false);
   if (bool_member(input, "EnableLogFileValidation", false)) {
@@ -690,7 +691,7 @@ void TrailStore::add_tags(const std::string& account, const std::string& region,
   std::lock_guard lock(mutex_);
   Trail& t = const_cast<Trail&>(find(account, region, id));
   Value tags = t.state.get("Tags") ? *t.state.get("Tags") : empty_tags();
-  merge_tags(tags, input.get("TagsList"));
+  merge_tags(tags, input.get("TagsList"), "trail");
   t.state.set("Tags", std::move(tags));
   save(t);
 }

@@ -79,6 +79,11 @@ struct TrailHooks {
       put_log_events;
 };
 
+// AddTags' merge for trails and event data stores: keys 1-128 characters, values at most
+// 256, a key already there takes the new value, at most 50 per resource
+// (InvalidTagParameterException, TagsLimitExceededException "...tags per <per>...").
+void merge_tags(Value& tags, const Value* add, std::string_view per);
+
 class TrailStore {
  public:
   TrailStore(store::Store& store, const Clock& clock, s3::ObjectStore& objects);

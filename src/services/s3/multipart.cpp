@@ -11,10 +11,16 @@
 #include "core/aws_error.h"
 #include "core/encoding.h"
 #include "core/ids.h"
+#include "services/s3/record_encoding.h"
 
 namespace vigil::s3 {
 
 namespace {
+
+using record::bits_of;
+using record::double_of;
+using record::put_str;
+using record::Reader;
 
 constexpr std::string_view kUploadPrefix = "s3:u:";
 constexpr std::string_view kPartPrefix = "s3:pt:";
@@ -59,38 +65,6 @@ std::string part_key(std::string_view upload_id, int number) {
   return part_base(upload_id) + digits;
 }
 
-void put_str(std::string& out, std::string_view s) {
-  append_u64(out, s.size());
-  out += s;
-}
-struct Reader {
-  std::string_view in;
-  size_t pos = 0;
-  bool ok = true;
-  uint64_t u64() {
-    if (pos + 8 > in.size()) return ok = false, 0;
-    uint64_t v = read_u64(in, pos);
-    pos += 8;
-    return v;
-  }
-  std::string str() {
-    uint64_t n = u64();
-    if (!ok || n > in.size() - pos) return ok = false, std::string();
-    std::string s(in.substr(pos, n));
-    pos += n;
-    return s;
-  }
-};
-uint64_t bits_of(double d) {
-  uint64_t b;
-  std::memcpy(&b, &d, sizeof b);
-  return b;
-}
-double double_of(uint64_t b) {
-  double d;
-  std::memcpy(&d, &b, sizeof d);
-  return d;
-}
 
 std::string encode_part(const PartRecord& p) {
   std::string out;

@@ -14,10 +14,14 @@
 #include "core/aws_error.h"
 #include "core/encoding.h"
 #include "core/ids.h"
+#include "services/s3/record_encoding.h"
 
 namespace vigil::s3 {
 
 namespace {
+
+using record::put_str;
+using record::Reader;
 
 constexpr std::string_view kBucketPrefix = "s3:b:";
 constexpr std::string_view kObjectPrefix = "s3:o:";
@@ -38,45 +42,12 @@ std::string object_end(std::string_view bucket) {
   return k;
 }
 
-void put_str(std::string& out, std::string_view s) {
-  append_u64(out, s.size());
-  out += s;
-}
-struct Reader {
-  std::string_view in;
-  size_t pos = 0;
-  bool ok = true;
-  uint64_t u64() {
-    if (pos + 8 > in.size()) return ok = false, 0;
-    uint64_t v = read_u64(in, pos);
-    pos += 8;
-    return v;
-  }
-  std::string str() {
-    uint64_t n = u64();
-    if (!ok || pos + n > in.size()) return ok = false, std::string();
-    std::string s(in.substr(pos, n));
-    pos += n;
-    return s;
-  }
-};
-
-double to_double(uint64_t bits) {
-  double d;
-  std::memcpy(&d, &bits, sizeof d);
-  return d;
-}
-uint64_t from_double(double d) {
-  uint64_t bits;
-  std::memcpy(&bits, &d, sizeof d);
-  return bits;
-}
 
 std::string encode_bucket(const BucketRecord& b) {
   std::string out;
   put_str(out, b.owner_account);
   put_str(out, b.region);
-  append_u64(out, from_double(b.created));
+  append_u64(out, record::bits_of(b.created));
   return out;
 }
 std::optional<BucketRecord> decode_bucket(std::string_view name, std::string_view bytes) {
@@ -85,7 +56,7 @@ std::optional<BucketRecord> decode_bucket(std::string_view name, std::string_vie
   b.name = std::string(name);
   b.owner_account = r.str();
   b.region = r.str();
-  b.created = to_double(r.u64());
+  b.created = record::double_of(r.u64());
   if (!r.ok) return std::nullopt;
   return b;
 }
@@ -381,7 +352,7 @@ std::string ObjectStore::encode(const ObjectRecord& r) {
   append_u64(out, r.size);
   put_str(out, r.etag);
   put_str(out, r.content_type);
-  append_u64(out, from_double(r.last_modified));
+  append_u64(out, record::bits_of(r.last_modified));
   put_str(out, r.file);
   append_u64(out, r.metadata.size());
   for (const auto& [k, v] : r.metadata) put_str(out, k), put_str(out, v);
@@ -397,7 +368,7 @@ std::optional<ObjectRecord> ObjectStore::decode_object(std::string_view key, std
   o.size = r.u64();
   o.etag = r.str();
   o.content_type = r.str();
-  o.last_modified = to_double(r.u64());
+  o.last_modified = record::double_of(r.u64());
   o.file = r.str();
   uint64_t n = r.u64();
   for (uint64_t i = 0; r.ok && i < n; ++i) {
