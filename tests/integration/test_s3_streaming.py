@@ -7,6 +7,7 @@ import os
 import shutil
 import tempfile
 import threading
+import time
 import unittest
 
 import boto3.s3.transfer
@@ -194,6 +195,38 @@ class StreamingGet(ServerTestCase):
         with self.assertRaises(botocore.exceptions.ClientError) as ctx:
             self.s3.get_object(Bucket=self.bucket, Key="moving")
         self.assertEqual(ctx.exception.response["Error"]["Code"], "NoSuchKey")
+
+    def test_abandoned_downloads_release_their_files(self):
+        # A client that hangs up mid-body: the server drops the transfer and closes the file
+        # (no descriptor leak), and keeps serving.
+        fd_dir = "/proc/%d/fd" % self.server.process.pid
+        object_dir = os.path.realpath(os.path.join(self.server.data_dir, "s3"))
+
+        def open_object_files():
+            count = 0
+            for name in os.listdir(fd_dir):
+                try:
+                    count += os.readlink(os.path.join(fd_dir, name)).startswith(object_dir)
+                except OSError:
+                    pass  # closed meanwhile
+            return count
+
+        before = open_object_files()
+        for _ in range(3):
+            s3 = self.server.client("s3", **PATH_STYLE)  # its own connection, closed below
+            body = s3.get_object(Bucket=self.bucket, Key=self.key)["Body"]
+            self.assertEqual(len(body.read(MIB)), MIB)
+            self.assertGreater(open_object_files(), before)  # the transfer holds the file open
+            body.close()
+            s3.close()
+        # The server notices the closed connections on its next write; wait for that (a
+        # bound on liveness, not a timing assertion).
+        deadline = time.time() + 60
+        while open_object_files() > before and time.time() < deadline:
+            time.sleep(0.1)
+        self.assertEqual(open_object_files(), before)
+        self.assertEqual(self.s3.get_object(Bucket=self.bucket, Key=self.key, Range="bytes=0-9")["Body"].read(),
+                         self.read_source(0, 9))
 
 
 if __name__ == "__main__":
