@@ -76,7 +76,7 @@ SERVICES = {
         "HeadBucket": "needs s3:ListBucket",
         "GetBucketLocation": "empty element for us-east-1",
         "PutObject": "Content-MD5 (BadDigest/InvalidDigest), x-amz-meta-*, Content-Type; signed, UNSIGNED-PAYLOAD and aws-chunked (every chunk signature verified) payloads; x-amz-checksum-* not verified",
-        "GetObject": "single Range (206, InvalidRange 416), If-Match/If-None-Match/If-Modified-Since/If-Unmodified-Since (304/412), response-* overrides; partNumber not yet",
+        "GetObject": "single Range (206, InvalidRange 416), If-Match/If-None-Match/If-Modified-Since/If-Unmodified-Since (304/412), response-* overrides; the body (whole or range) is streamed from the object's file in 512 KB chunks, never held in memory, and a download that started keeps its bytes if the object is overwritten or deleted meanwhile; partNumber not yet",
         "HeadObject": "as GetObject without the body",
         "CopyObject": "metadata directive COPY/REPLACE, copy-source conditions; s3:GetObject on the source and s3:PutObject on the target (bucket policies may span accounts); copied file to file",
         "DeleteObjects": "Quiet; no versioning; s3:DeleteObject decided per key (AccessDenied entries in Errors)",
@@ -113,9 +113,10 @@ INTRO = {
           "s3:ResourceAccount, s3:signatureversion, s3:prefix, s3:delimiter, s3:max-keys, s3:x-amz-acl, "
           "s3:x-amz-server-side-encryption, s3:x-amz-storage-class, s3:x-amz-copy-source, "
           "s3:x-amz-metadata-directive. There are no identity policies yet, so an account's own users "
-          "hold every permission on its buckets. The HTTP listener buffers every request body in "
-          "memory (64 MB limit), so a PutObject or UploadPart body is at most that size; multipart "
-          "upload makes larger objects (10,000 parts).",
+          "hold every permission on its buckets. Object bodies are streamed out (GetObject), but the "
+          "HTTP listener still buffers every request body in memory (64 MB limit), so a PutObject "
+          "or UploadPart body is at most that size; multipart upload makes larger objects "
+          "(10,000 parts).",
 }
 
 

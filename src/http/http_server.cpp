@@ -4,7 +4,10 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <optional>
 #include <cstdio>
 #include <stdexcept>
@@ -129,6 +132,7 @@ struct HttpServer::Impl {
       auto converted = std::make_shared<HttpRequest>(to_request(std::move(request), remote_));
       asio::post(server_.workers, [self = shared_from_this(), converted, version, keep_alive] {
         HttpResponse response = self->server_.handler(*converted);
+        if (response.file_body) return self->start_file_transfer(std::move(response), version, keep_alive);
         auto beast_response = std::make_shared<bhttp::response<bhttp::string_body>>(to_beast(std::move(response), version, keep_alive));
         asio::post(self->stream_.get_executor(), [self, beast_response] { self->write(beast_response); });
       });
@@ -144,6 +148,90 @@ struct HttpServer::Impl {
         }
         self->read_header();
       });
+    }
+
+    // A file-backed response body (S3 GetObject) goes out in chunks of kFileChunkBytes: a
+    // worker reads a chunk (a disk read may block, the I/O thread must not), the I/O thread
+    // writes it, and only then is the next one read. One chunk buffer per transfer is all the
+    // memory a download of any size takes.
+    struct FileTransfer {
+      bhttp::response<bhttp::buffer_body> message;
+      std::optional<bhttp::response_serializer<bhttp::buffer_body>> serializer;
+      std::shared_ptr<const FileBody> file;
+      uint64_t read = 0;  // bytes of the range read so far
+      std::vector<char> chunk;
+    };
+
+    // On a worker thread.
+    void start_file_transfer(HttpResponse&& response, unsigned version, bool keep_alive) {
+      auto transfer = std::make_shared<FileTransfer>();
+      auto& message = transfer->message;
+      message.version(version);
+      message.result(static_cast<bhttp::status>(response.status));
+      message.set(bhttp::field::server, "vigil");
+      for (auto& [k, v] : response.headers) message.set(k, v);
+      // A declared length, never chunked encoding: clients check it against Content-Length.
+      message.content_length(response.file_body->length());
+      message.keep_alive(keep_alive);
+      transfer->file = std::move(response.file_body);
+      transfer->chunk.resize(static_cast<size_t>(std::min<uint64_t>(kFileChunkBytes, transfer->file->length())));
+      transfer->serializer.emplace(message);
+      read_file_chunk(std::move(transfer));
+    }
+
+    // On a worker thread: fills the chunk buffer, then hands it to the I/O thread.
+    void read_file_chunk(std::shared_ptr<FileTransfer> transfer) {
+      const FileBody& file = *transfer->file;
+      const size_t want = static_cast<size_t>(std::min<uint64_t>(transfer->chunk.size(), file.length() - transfer->read));
+      size_t got = 0;
+      while (got < want) {
+        ssize_t n = ::pread(file.fd(), transfer->chunk.data() + got, want - got, static_cast<off_t>(file.offset() + transfer->read + got));
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        got += static_cast<size_t>(n);
+      }
+      if (got != want) {
+        // The headers (with the length) may be out already: the only honest signal left is
+        // to close the connection, which the client sees as a short body.
+        std::fprintf(stderr, "vigil: cannot read a response body file\n");
+        return asio::post(stream_.get_executor(), [self = shared_from_this()] { self->abort_connection(); });
+      }
+      transfer->read += got;
+      auto& body = transfer->message.body();
+      body.data = transfer->chunk.data();
+      body.size = got;
+      body.more = transfer->read < file.length();
+      asio::post(stream_.get_executor(), [self = shared_from_this(), transfer = std::move(transfer)]() mutable { self->write_file_chunk(std::move(transfer)); });
+    }
+
+    // On the I/O thread.
+    void write_file_chunk(std::shared_ptr<FileTransfer> transfer) {
+      // The deadline covers one chunk, not the whole (possibly gigabytes long) body.
+      stream_.expires_after(std::chrono::seconds(120));
+      auto& serializer = *transfer->serializer;
+      bhttp::async_write(stream_, serializer, [self = shared_from_this(), transfer](beast::error_code ec, size_t) mutable {
+        // need_buffer: this chunk is out and the body says more follows.
+        if (ec == bhttp::error::need_buffer) ec = {};
+        if (ec) return self->fail(ec);
+        if (!transfer->serializer->is_done()) {
+          auto* server = &self->server_;
+          return asio::post(server->workers, [self = std::move(self), transfer = std::move(transfer)]() mutable { self->read_file_chunk(std::move(transfer)); });
+        }
+        const bool eof = transfer->message.need_eof();
+        transfer.reset();  // closes the file
+        if (eof) {
+          beast::error_code ignored;
+          self->stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+          return;
+        }
+        self->read_header();
+      });
+    }
+
+    void abort_connection() {
+      beast::error_code ignored;
+      stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+      stream_.socket().close(ignored);
     }
 
     void reply_error(int status, const char* message) {
@@ -164,6 +252,9 @@ struct HttpServer::Impl {
     }
 
     static constexpr size_t kLargeReadBytes = 64 * 1024;
+    // 512 KB: few enough hops between the worker and the I/O thread to keep a download at
+    // disk speed, small enough that many concurrent downloads stay cheap.
+    static constexpr uint64_t kFileChunkBytes = 512 * 1024;
     Stream stream_;
     Impl& server_;
     beast::flat_buffer buffer_;

@@ -195,6 +195,7 @@ HttpResponse Dispatcher::handle_internal(const HttpRequest& request) {
     protocol::validate_input(input, operation->input, service.validation_error_code());
     Value output = (*handler)(context, input);
     codec.encode_response(output, *operation, response_context, response);
+    response.file_body = std::move(context.response_file);
     // Statuses the model cannot express (S3 GetObject 206 Partial Content / 304 Not Modified).
     if (const Value* status = output.get(kHttpStatusMember); status && status->kind() == Value::Kind::Int)
       response.status = static_cast<int>(status->as_int());
@@ -204,7 +205,10 @@ HttpResponse Dispatcher::handle_internal(const HttpRequest& request) {
     if (audit_ && operation) audit_(ApiCall{&context, &service, operation->name, decoded ? &input : nullptr, nullptr, &error});
   }
   // A response to HEAD carries no body (S3 HeadBucket/HeadObject errors are status-only).
-  if (request.method == "HEAD") response.body.clear();
+  if (request.method == "HEAD") {
+    response.body.clear();
+    response.file_body.reset();
+  }
   return response;
 }
 

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -28,6 +29,9 @@ struct CallContext {
   double time = 0;  // epoch seconds when the request arrived
   // Resources the call touched, for the audit record's "resources" (type, name or ARN).
   std::vector<std::pair<std::string, std::string>> resources;
+  // The output's payload as a file range rather than bytes in the Value (S3 GetObject): the
+  // dispatcher hands it to the listener, which streams it, so the codec never copies it.
+  std::shared_ptr<const FileBody> response_file;
 };
 
 using Handler = std::function<Value(CallContext&, const Value& input)>;

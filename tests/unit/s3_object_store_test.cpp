@@ -3,9 +3,11 @@
 #include "services/s3/object_store.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -151,6 +153,23 @@ TEST_F(ObjectStoreTest, PutReadOverwriteRemoveSurviveReopen) {
   EXPECT_FALSE(objects_->remove("b", "dir/key"));
   EXPECT_EQ(file_count(), 0u);
   EXPECT_TRUE(objects_->bucket_empty("b"));
+}
+
+// GetObject streams from a descriptor opened before it answers: the bytes stay those of the
+// record it read, whatever happens to the key while they are sent.
+TEST_F(ObjectStoreTest, OpenKeepsTheBytesOfTheRecordItRead) {
+  objects_->create_bucket({"b", "111", "us-east-1", 1});
+  auto first = objects_->put("b", "k", "first bytes", {}, 1);
+  std::optional<int> fd = objects_->open(first);
+  ASSERT_TRUE(fd);
+  objects_->put("b", "k", "second", {}, 2);  // replaces (and unlinks) the first file
+  EXPECT_FALSE(objects_->open(first));       // a stale record: the caller looks the key up again
+  EXPECT_TRUE(objects_->remove("b", "k"));
+  EXPECT_EQ(file_count(), 0u);
+  char buffer[32] = {};
+  ASSERT_EQ(::pread(*fd, buffer, sizeof buffer, 6), 5);
+  EXPECT_EQ(std::string(buffer, 5), "bytes");
+  ::close(*fd);
 }
 
 TEST_F(ObjectStoreTest, ListingIsScopedToItsBucket) {

@@ -408,6 +408,13 @@ std::string ObjectStore::read(const ObjectRecord& object, uint64_t offset, uint6
   return out;
 }
 
+std::optional<int> ObjectStore::open(const ObjectRecord& object) const {
+  int fd = ::open(path_of(object.file).c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd >= 0) return fd;
+  if (errno == ENOENT) return std::nullopt;
+  throw internal_error("cannot open object file");
+}
+
 std::string ObjectStore::new_file_name() { return new_uuid(); }
 
 ObjectRecord ObjectStore::put(std::string_view bucket, std::string_view key, std::string_view body, ObjectRecord meta, double now) {

@@ -124,6 +124,11 @@ class ObjectStore {
 
   std::optional<ObjectRecord> head(std::string_view bucket, std::string_view key) const;
   std::string read(const ObjectRecord& object, uint64_t offset, uint64_t length) const;
+  // A read-only descriptor on the object's file (the caller closes it), for streaming its bytes
+  // out; it keeps reading the same bytes even if the object is overwritten or deleted later.
+  // nullopt when the file is already gone: the object was replaced or deleted since `object`
+  // was read, and the caller looks it up again.
+  std::optional<int> open(const ObjectRecord& object) const;
   // Stores the body durably (file first, then the record) and returns the record as stored.
   // `meta` supplies content type, metadata and headers; size, etag, file and time are set here.
   // Throws NoSuchBucket if the bucket was deleted meanwhile.

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <map>
+#include <memory>
 #include <tuple>
 
 #include "core/aws_error.h"
@@ -328,6 +329,16 @@ Value S3Service::get_object(CallContext& ctx, const Value& in, bool with_body) {
   std::string key(in.str("Key"));
   BucketRecord b = authorize(ctx, in.str("Bucket"), "s3:GetObject", &key);
   auto object = objects_.head(b.name, key);
+  // GET answers from a descriptor opened now, so the bytes sent are those of the record that
+  // was read even if the object is replaced or deleted while they stream. A file already gone
+  // means the record was replaced in between: read the record again (a bounded number of
+  // times; a key rewritten that fast still answers something consistent, or NoSuchKey).
+  std::optional<int> fd;
+  for (int attempt = 0; with_body && object && !fd; ++attempt) {
+    fd = objects_.open(*object);
+    if (!fd) object = attempt < 8 ? objects_.head(b.name, key) : std::nullopt;
+  }
+  std::shared_ptr<FileBody> file = fd ? std::make_shared<FileBody>(*fd, 0, 0) : nullptr;  // closes it on every exit
   if (!object) {
     if (with_body) throw no_such_key();
     throw AwsError("NotFound", "Not Found", 404);  // HEAD answers carry no body, hence no code
@@ -373,7 +384,15 @@ Value S3Service::get_object(CallContext& ctx, const Value& in, bool with_body) {
                                {"ResponseContentDisposition", "ContentDisposition"}, {"ResponseContentEncoding", "ContentEncoding"},
                                {"ResponseContentLanguage", "ContentLanguage"}})
     if (auto v = string_member(in, param)) out.set(member, *v);
-  if (with_body) out.set("Body", Blob{objects_.read(*object, first, length)});
+  if (with_body) {
+    // The payload member stays empty (the codec still gives it its Content-Type); the
+    // listener streams the range from the open file instead.
+    out.set("Body", Blob{});
+    if (length > 0) {
+      file->set_range(first, length);
+      ctx.response_file = std::move(file);
+    }
+  }
   return out;
 }
 
