@@ -88,25 +88,7 @@ std::optional<PartRecord> decode_part(std::string_view record_key, std::string_v
   return p;
 }
 
-// The smallest string greater than every string starting with `prefix` (empty: none).
-std::string prefix_successor(std::string prefix) {
-  while (!prefix.empty()) {
-    unsigned char c = static_cast<unsigned char>(prefix.back());
-    if (c != 0xff) {
-      prefix.back() = static_cast<char>(c + 1);
-      return prefix;
-    }
-    prefix.pop_back();
-  }
-  return prefix;
-}
 
-std::string unquote(std::string_view s) {
-  while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
-  while (!s.empty() && s.back() == ' ') s.remove_suffix(1);
-  if (s.size() >= 2 && s.front() == '"' && s.back() == '"') s = s.substr(1, s.size() - 2);
-  return std::string(s);
-}
 
 // Initiation time first (16 hex digits of microseconds: sorts as it reads), then randomness
 // so that ids are not guessable and never collide.
@@ -233,7 +215,7 @@ PartRecord MultipartUploads::commit_part(const UploadRecord& upload, int number,
 
 std::vector<PartRecord> MultipartUploads::parts_of(std::string_view upload_id) const {
   std::vector<PartRecord> out;
-  std::string lower = part_base(upload_id), upper = prefix_successor(lower);
+  std::string lower = part_base(upload_id), upper = record::prefix_successor(lower);
   auto it = store_.iterate(store::Keyspace::Meta, lower, upper);
   for (it->seek(lower); it->valid(); it->next())
     if (auto p = decode_part(it->key(), it->value())) out.push_back(std::move(*p));
@@ -260,7 +242,7 @@ ObjectRecord MultipartUploads::complete(const UploadRecord& upload, const std::v
   std::vector<const PartRecord*> chosen;
   for (const auto& w : wanted) {
     auto it = uploaded.find(w.number);
-    if (it == uploaded.end() || unquote(w.etag) != it->second.etag) throw invalid_part();
+    if (it == uploaded.end() || record::unquote_etag(w.etag) != it->second.etag) throw invalid_part();
     chosen.push_back(&it->second);
   }
   for (size_t i = 0; i + 1 < chosen.size(); ++i)
@@ -317,7 +299,7 @@ UploadListResult MultipartUploads::list_uploads(std::string_view bucket, const U
   UploadListResult result;
   std::string base = upload_base(bucket);
   std::string lower = base + q.prefix;
-  std::string upper = q.prefix.empty() ? upload_end(bucket) : base + prefix_successor(q.prefix);
+  std::string upper = q.prefix.empty() ? upload_end(bucket) : base + record::prefix_successor(q.prefix);
   if (upper.size() <= base.size()) upper = upload_end(bucket);
   auto it = store_.iterate(store::Keyspace::Meta, lower, upper);
   std::string start = lower;
@@ -358,7 +340,7 @@ UploadListResult MultipartUploads::list_uploads(std::string_view bucket, const U
           e.prefix = common;
           result.entries.push_back(std::move(e));
         }
-        std::string next = prefix_successor(common);
+        std::string next = record::prefix_successor(common);
         if (next.empty()) break;
         it->seek(base + next);
         continue;
@@ -386,7 +368,7 @@ UploadListResult MultipartUploads::list_uploads(std::string_view bucket, const U
 PartListResult MultipartUploads::list_parts(const UploadRecord& upload, int after, int max_parts) const {
   PartListResult result;
   if (max_parts <= 0) return result;
-  std::string lower = part_base(upload.upload_id), upper = prefix_successor(lower);
+  std::string lower = part_base(upload.upload_id), upper = record::prefix_successor(lower);
   auto it = store_.iterate(store::Keyspace::Meta, lower, upper);
   it->seek(after >= kMaxPartNumber ? upper : part_key(upload.upload_id, std::max(after, 0) + 1));
   for (; it->valid(); it->next()) {

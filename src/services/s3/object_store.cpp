@@ -69,32 +69,14 @@ void sync_directory(const std::string& dir) {
   }
 }
 
-// The smallest string greater than every string starting with `prefix` (empty: none).
-std::string prefix_successor(std::string prefix) {
-  while (!prefix.empty()) {
-    unsigned char c = static_cast<unsigned char>(prefix.back());
-    if (c != 0xff) {
-      prefix.back() = static_cast<char>(c + 1);
-      return prefix;
-    }
-    prefix.pop_back();
-  }
-  return prefix;
-}
 
-std::string strip_quotes(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ')) s.remove_suffix(1);
-  if (s.size() >= 2 && s.front() == '"' && s.back() == '"') s = s.substr(1, s.size() - 2);
-  return std::string(s);
-}
 
 bool etag_matches(std::string_view header, const std::string& etag) {
   // A comma-separated list of entity tags, or "*".
   size_t start = 0;
   while (start <= header.size()) {
     size_t comma = header.find(',', start);
-    std::string item = strip_quotes(header.substr(start, comma == std::string_view::npos ? std::string_view::npos : comma - start));
+    std::string item = record::unquote_etag(header.substr(start, comma == std::string_view::npos ? std::string_view::npos : comma - start));
     if (item == "*" || item == etag) return true;
     if (comma == std::string_view::npos) break;
     start = comma + 1;
@@ -338,7 +320,7 @@ void ObjectStore::delete_bucket_policy(std::string_view bucket) {
 
 std::vector<BucketRecord> ObjectStore::buckets_of(std::string_view account) const {
   std::vector<BucketRecord> out;
-  std::string lower(kBucketPrefix), upper = prefix_successor(std::string(kBucketPrefix));
+  std::string lower(kBucketPrefix), upper = record::prefix_successor(std::string(kBucketPrefix));
   auto it = store_.iterate(store::Keyspace::Meta, lower, upper);
   for (it->seek(lower); it->valid(); it->next()) {
     auto b = decode_bucket(it->key().substr(kBucketPrefix.size()), it->value());
@@ -502,7 +484,7 @@ ListResult ObjectStore::list(std::string_view bucket, const ListQuery& q) const 
   ListResult result;
   std::string base = object_base(bucket);
   std::string lower = base + q.prefix;
-  std::string upper = q.prefix.empty() ? object_end(bucket) : base + prefix_successor(q.prefix);
+  std::string upper = q.prefix.empty() ? object_end(bucket) : base + record::prefix_successor(q.prefix);
   if (upper.size() <= base.size()) upper = object_end(bucket);  // prefix of all 0xff bytes
   auto it = store_.iterate(store::Keyspace::Meta, lower, upper);
   std::string start = lower;
@@ -534,7 +516,7 @@ ListResult ObjectStore::list(std::string_view bucket, const ListQuery& q) const 
           e.prefix = common;
           result.entries.push_back(std::move(e));
         }
-        std::string next = prefix_successor(common);
+        std::string next = record::prefix_successor(common);
         if (next.empty()) break;
         it->seek(base + next);
         continue;

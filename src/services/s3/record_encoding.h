@@ -1,6 +1,7 @@
 // The binary form of S3's metadata records (buckets, objects, uploads, parts): big-endian
-// integers, length-prefixed strings, doubles by their bits. Shared by object_store.cpp and
-// multipart.cpp; a Reader turns `ok` false on any truncation instead of reading past the end.
+// integers, length-prefixed strings, doubles by their bits; plus the small key and ETag
+// helpers both stores use. Shared by object_store.cpp and multipart.cpp; a Reader turns `ok`
+// false on any truncation instead of reading past the end.
 #pragma once
 
 #include <cstdint>
@@ -45,5 +46,26 @@ struct Reader {
     return s;
   }
 };
+
+// The smallest string greater than every string starting with `prefix` (empty: none).
+inline std::string prefix_successor(std::string prefix) {
+  while (!prefix.empty()) {
+    unsigned char c = static_cast<unsigned char>(prefix.back());
+    if (c != 0xff) {
+      prefix.back() = static_cast<char>(c + 1);
+      return prefix;
+    }
+    prefix.pop_back();
+  }
+  return prefix;
+}
+
+// An entity tag as clients send it back: surrounding spaces and one pair of quotes dropped.
+inline std::string unquote_etag(std::string_view s) {
+  while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
+  while (!s.empty() && s.back() == ' ') s.remove_suffix(1);
+  if (s.size() >= 2 && s.front() == '"' && s.back() == '"') s = s.substr(1, s.size() - 2);
+  return std::string(s);
+}
 
 }  // namespace vigil::s3::record
