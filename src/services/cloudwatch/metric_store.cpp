@@ -186,6 +186,11 @@ MetricStore::MetricStore(store::Store& store, const Clock& clock)
     : store_(store), clock_(clock), write_seq_(static_cast<uint64_t>(clock.now_millis()) * 1000) {}
 
 void MetricStore::load() {
+  // Not while a compaction runs (reset): its pending watermarks name series ids that a cleared
+  // store hands out again.
+  std::lock_guard compacting(compact_mutex_);
+  pending_packed_.clear();
+  pending_rolled_.clear();
   {
     std::lock_guard lock(mutex_);
     series_.clear();
