@@ -1,6 +1,8 @@
 // Small text encodings every protocol needs. Each runs in time linear in its input.
 #pragma once
 
+#include <cstdint>
+
 #include <optional>
 #include <string>
 #include <string_view>
@@ -18,6 +20,16 @@ std::string percent_decode(std::string_view text, bool plus_is_space);
 std::string percent_encode(std::string_view text, bool keep_slash);  // RFC 3986 unreserved kept
 
 // Timestamps on the wire.
+// Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar, what timegm counts
+// (Howard Hinnant's algorithm; no tables, any year). Inline: timestamp parsers call it per value.
+inline int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
+  y -= m <= 2;
+  const int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const unsigned yoe = static_cast<unsigned>(y - era * 400);
+  const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + static_cast<int64_t>(doe) - 719468;
+}
 std::string format_iso8601(double epoch_seconds);        // 2026-01-02T03:04:05.678Z (ms only if non-zero)
 std::string format_rfc822(double epoch_seconds);         // Fri, 02 Jan 2026 03:04:05 GMT
 std::optional<double> parse_iso8601(std::string_view text);

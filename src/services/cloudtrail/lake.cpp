@@ -394,16 +394,7 @@ void LakeStore::add_tags(const std::string& account, const std::string& region, 
 void LakeStore::remove_tags(const std::string& account, const std::string& region, std::string_view arn, const Value* remove) {
   std::lock_guard lock(mutex_);
   Eds& eds = find(account, region, arn);
-  Value kept = Value::list();
-  if (const Value* tags = eds.state.get("TagsList"); tags && tags->is_list())
-    for (const Value& tag : tags->as_list()) {
-      bool drop = false;
-      if (remove && remove->is_list())
-        for (const Value& r : remove->as_list())
-          if (r.str("Key") == tag.str("Key") && (!r.has("Value") || r.str("Value") == tag.str("Value"))) drop = true;
-      if (!drop) kept.push(tag);
-    }
-  eds.state.set("TagsList", std::move(kept));
+  eds.state.set("TagsList", without_tags(eds.state.get("TagsList"), remove));
   save(eds);
 }
 

@@ -208,6 +208,20 @@ void merge_tags(Value& tags, const Value* add, std::string_view per) {
   if (tags.size() > kMaxTags) throw AwsError("TagsLimitExceededException", "The number of tags per " + std::string(per) + " has exceeded the permitted amount. Currently, the limit is 50.", 400);
 }
 
+Value without_tags(const Value* tags, const Value* remove) {
+  Value kept = Value::list();
+  if (tags && tags->is_list())
+    for (const Value& tag : tags->as_list()) {
+      bool drop = false;
+      if (remove && remove->is_list())
+        for (const Value& r : remove->as_list())
+          // A tag to remove with a value removes only that key/value pair.
+          if (r.str("Key") == tag.str("Key") && (!r.has("Value") || r.str("Value") == tag.str("Value"))) drop = true;
+      if (!drop) kept.push(tag);
+    }
+  return kept;
+}
+
 std::string trail_name_problem(std::string_view name) {
   if (name.size() < 3)
     return "Trail name too short. Minimum allowed length: 3 characters. Specified name length: " + std::to_string(name.size()) + " characters.";
@@ -701,18 +715,7 @@ void TrailStore::remove_tags(const std::string& account, const std::string& regi
   if (id.rfind("arn:", 0) != 0) throw AwsError("CloudTrailARNInvalidException", "ARN " + id + " is invalid.", 400);
   std::lock_guard lock(mutex_);
   Trail& t = const_cast<Trail&>(find(account, region, id));
-  Value kept = Value::list();
-  const Value* remove = input.get("TagsList");
-  if (const Value* tags = t.state.get("Tags"); tags && tags->is_list())
-    for (const Value& tag : tags->as_list()) {
-      bool drop = false;
-      if (remove && remove->is_list())
-        for (const Value& r : remove->as_list())
-          // A tag to remove with a value removes only that key/value pair.
-          if (r.str("Key") == tag.str("Key") && (!r.has("Value") || r.str("Value") == tag.str("Value"))) drop = true;
-      if (!drop) kept.push(tag);
-    }
-  t.state.set("Tags", std::move(kept));
+  t.state.set("Tags", without_tags(t.state.get("Tags"), input.get("TagsList")));
   save(t);
 }
 

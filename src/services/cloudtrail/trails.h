@@ -83,6 +83,9 @@ struct TrailHooks {
 // 256, a key already there takes the new value, at most 50 per resource
 // (InvalidTagParameterException, TagsLimitExceededException "...tags per <per>...").
 void merge_tags(Value& tags, const Value* add, std::string_view per);
+// RemoveTags: `tags` less those named in `remove` (a Key alone removes the key; Key and Value
+// only that pair).
+Value without_tags(const Value* tags, const Value* remove);
 
 class TrailStore {
  public:

@@ -208,16 +208,6 @@ bool double_of(std::string_view text, double& out) {
   return !std::isnan(out);
 }
 
-// Days from 1970-01-01 to y-m-01 in the proleptic Gregorian calendar (what timegm counts).
-int64_t days_from_civil(int64_t y, unsigned m) {
-  y -= m <= 2;
-  const int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const unsigned yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + static_cast<int64_t>(doe) - 719468;
-}
-
 bool digits_at(std::string_view t, size_t at, size_t count, int& out) {
   int v = 0;
   for (size_t i = at; i < at + count; ++i) {
@@ -255,7 +245,7 @@ bool timestamp_of(std::string_view t, double& out) {
       if (ok) fraction = static_cast<double>(n) / kPow10[k];  // k <= 15: n < 10^15 < 2^53
     }
     if (ok) {
-      int64_t seconds = (days_from_civil(year, unsigned(month)) + day - 1) * 86400 + int64_t(hour) * 3600 + minute * 60 + second;
+      int64_t seconds = (days_from_civil(year, unsigned(month), 1) + day - 1) * 86400 + int64_t(hour) * 3600 + minute * 60 + second;
       out = static_cast<double>(seconds) + fraction;
       return true;
     }
