@@ -4,6 +4,7 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -26,24 +27,29 @@ class EventBus {
   using Subscriber = std::function<void(const BusEvent&)>;
   void subscribe(Subscriber subscriber) {
     std::lock_guard lock(mutex_);
-    subscribers_.push_back(std::move(subscriber));
+    auto next = std::make_shared<std::vector<Subscriber>>(subscribers_ ? *subscribers_ : std::vector<Subscriber>());
+    next->push_back(std::move(subscriber));
+    subscribers_ = std::move(next);
   }
   bool has_subscribers() {
     std::lock_guard lock(mutex_);
-    return !subscribers_.empty();
+    return subscribers_ && !subscribers_->empty();
   }
+  // Every API call publishes: the list is copied on subscribe (rare), so a publish only takes
+  // a reference to the current list (no allocation), and a subscriber may subscribe others.
   void publish(const BusEvent& event) {
-    std::vector<Subscriber> copy;
+    std::shared_ptr<const std::vector<Subscriber>> current;
     {
       std::lock_guard lock(mutex_);
-      copy = subscribers_;
+      current = subscribers_;
     }
-    for (auto& s : copy) s(event);
+    if (current)
+      for (const auto& s : *current) s(event);
   }
 
  private:
   std::mutex mutex_;
-  std::vector<Subscriber> subscribers_;
+  std::shared_ptr<const std::vector<Subscriber>> subscribers_;
 };
 
 }  // namespace vigil

@@ -8,6 +8,8 @@
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 
+#include <algorithm>
+#include <cstdio>
 #include <filesystem>
 #include <stdexcept>
 
@@ -110,11 +112,27 @@ std::unique_ptr<Store> Store::open(const std::string& directory) {
     throw std::runtime_error("cannot open data directory " + directory + ": " + message);
   }
   store->db_.reset(db);
+  for (auto* h : store->handles_) {
+    if (h->GetID() >= store->handles_by_id_.size()) store->handles_by_id_.resize(h->GetID() + 1, nullptr);
+    store->handles_by_id_[h->GetID()] = h;
+  }
+  store->deferred_writer_ = std::thread([s = store.get()] { s->run_deferred_writer(); });
   return store;
+}
+
+void Store::stop_deferred_writer() {
+  if (!deferred_writer_.joinable()) return;
+  {
+    std::lock_guard lock(deferred_mutex_);
+    deferred_stop_ = true;
+  }
+  deferred_work_.notify_one();
+  deferred_writer_.join();
 }
 
 Store::~Store() {
   if (!db_) return;
+  stop_deferred_writer();  // drains what is queued first
   db_->FlushWAL(true);
   for (auto* h : handles_) db_->DestroyColumnFamilyHandle(h);
   db_->Close();
@@ -122,7 +140,122 @@ Store::~Store() {
 
 rocksdb::ColumnFamilyHandle* Store::handle(Keyspace space) const { return handles_.at(static_cast<size_t>(space)); }
 
+namespace {
+// Collects the puts of queued batches (RocksDB has no public WriteBatch::Append); the slices
+// point into the batches, which outlive the collection.
+struct Entry {
+  uint32_t family;
+  rocksdb::Slice key, value;
+};
+class CollectPuts : public rocksdb::WriteBatch::Handler {
+ public:
+  explicit CollectPuts(std::vector<Entry>& out) : out_(out) {}
+  rocksdb::Status PutCF(uint32_t id, const rocksdb::Slice& key, const rocksdb::Slice& value) override {
+    out_.push_back({id, key, value});
+    return rocksdb::Status::OK();
+  }
+  // Deferred batches hold puts only (audit records); anything else is written as queued.
+  rocksdb::Status DeleteCF(uint32_t, const rocksdb::Slice&) override { return rocksdb::Status::NotSupported(); }
+  rocksdb::Status DeleteRangeCF(uint32_t, const rocksdb::Slice&, const rocksdb::Slice&) override { return rocksdb::Status::NotSupported(); }
+
+ private:
+  std::vector<Entry>& out_;
+};
+
+// Turns the queued batches into one batch whose puts are in key order per keyspace. Why sort:
+// the memtable is a skiplist, and an insert costs a walk from the top (a cache miss per
+// level, ~2 us in a full memtable) unless the key lands just after the previous insert, when
+// RocksDB's sequential-insert splice makes it a few comparisons. Audit records of one group
+// share most index ranges (same user, operation, source...), so sorted they mostly land next
+// to each other. Equal keys keep their queue order (stable sort): the last one still wins.
+bool merge_sorted(std::vector<std::unique_ptr<rocksdb::WriteBatch>>& batches, rocksdb::WriteBatch& group,
+                  const std::vector<rocksdb::ColumnFamilyHandle*>& handles) {
+  std::vector<Entry> entries;
+  CollectPuts collect(entries);
+  for (auto& b : batches)
+    if (!b->Iterate(&collect).ok()) return false;
+  std::stable_sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
+    return a.family != b.family ? a.family < b.family : a.key.compare(b.key) < 0;
+  });
+  for (const Entry& e : entries)
+    if (!group.Put(handles.at(e.family), e.key, e.value).ok()) return false;
+  return true;
+}
+
+// Replays batches into one in queue order (when a batch holds more than puts).
+class AppendTo : public rocksdb::WriteBatch::Handler {
+ public:
+  AppendTo(rocksdb::WriteBatch& to, const std::vector<rocksdb::ColumnFamilyHandle*>& handles) : to_(to), handles_(handles) {}
+  rocksdb::Status PutCF(uint32_t id, const rocksdb::Slice& key, const rocksdb::Slice& value) override { return to_.Put(handles_.at(id), key, value); }
+  rocksdb::Status DeleteCF(uint32_t id, const rocksdb::Slice& key) override { return to_.Delete(handles_.at(id), key); }
+  rocksdb::Status DeleteRangeCF(uint32_t id, const rocksdb::Slice& begin, const rocksdb::Slice& end) override {
+    return to_.DeleteRange(handles_.at(id), begin, end);
+  }
+
+ private:
+  rocksdb::WriteBatch& to_;
+  const std::vector<rocksdb::ColumnFamilyHandle*>& handles_;
+};
+}  // namespace
+
+// The deferred writer: waits for queued batches, takes them all, writes them as one RocksDB
+// write (one WAL append, one memtable leader), releases the waiters, repeats. Cost per queued
+// batch: a copy of its keys and values into the group batch (sorted: O(k log k) in-cache
+// comparisons for k keys) plus its memtable inserts, mostly sequential; the per-write costs
+// (write-group hand-offs, WAL syscall) are paid once per group.
+void Store::run_deferred_writer() {
+  std::unique_lock lock(deferred_mutex_);
+  for (;;) {
+    deferred_work_.wait(lock, [&] { return deferred_stop_ || !deferred_.empty(); });
+    if (deferred_.empty()) return;  // stopping, and everything is written
+    auto batches = std::move(deferred_);
+    deferred_.clear();
+    deferred_bytes_ = 0;
+    const uint64_t upto = deferred_queued_;
+    lock.unlock();
+    deferred_done_.notify_all();  // writers held back by kMaxDeferredBytes may queue again
+    rocksdb::WriteBatch group;
+    rocksdb::WriteBatch* write = batches.front().get();
+    if (batches.size() > 1) {
+      if (!merge_sorted(batches, group, handles_by_id_)) {
+        group.Clear();
+        AppendTo append(group, handles_by_id_);
+        for (auto& b : batches) b->Iterate(&append);
+      }
+      write = &group;
+    }
+    auto status = db_->Write(rocksdb::WriteOptions(), write);
+    // Nobody waits on a deferred write's outcome; a failing disk also fails every synced
+    // write, which answers its caller. Say it once per failing group.
+    if (!status.ok()) std::fprintf(stderr, "vigil: deferred store write failed: %s\n", status.ToString().c_str());
+    lock.lock();
+    deferred_written_ = upto;
+    deferred_done_.notify_all();
+  }
+}
+
+void Store::wait_for_deferred() {
+  std::unique_lock lock(deferred_mutex_);
+  const uint64_t ticket = deferred_queued_;
+  deferred_done_.wait(lock, [&] { return deferred_written_ >= ticket; });
+}
+
 void Store::write(WriteBatch& batch, Durability durability) {
+  if (durability == Durability::Deferred) {
+    if (batch.empty()) return;
+    auto queued = std::move(batch.batch_);
+    batch.batch_ = std::make_unique<rocksdb::WriteBatch>();
+    const size_t bytes = queued->GetDataSize();
+    std::unique_lock lock(deferred_mutex_);
+    deferred_done_.wait(lock, [&] { return deferred_bytes_ < kMaxDeferredBytes; });
+    deferred_.push_back(std::move(queued));
+    deferred_bytes_ += bytes;
+    ++deferred_queued_;
+    // Only the empty -> non-empty transition can find the writer asleep; while it writes a
+    // group, later batches just queue for the next one (no wake-up, no syscall per call).
+    if (deferred_.size() == 1) deferred_work_.notify_one();
+    return;
+  }
   // RocksDB's per-thread perf counters default to on (kEnableCount): every memtable key
   // comparison then bumps a thread-local counter nobody here reads. Off, once per thread.
   thread_local bool perf_counters_off = (rocksdb::SetPerfLevel(rocksdb::PerfLevel::kDisable), true);
@@ -168,6 +301,7 @@ std::unique_ptr<Iterator> Store::iterate(Keyspace space, std::string_view lower,
 }
 
 void Store::clear_all() {
+  wait_for_deferred();  // what was queued before the reset must not land after it
   for (size_t i = 0; i < handles_.size(); ++i) {
     rocksdb::WriteOptions options;
     options.sync = true;
@@ -175,6 +309,9 @@ void Store::clear_all() {
   }
 }
 
-void Store::sync() { db_->FlushWAL(true); }
+void Store::sync() {
+  wait_for_deferred();
+  db_->FlushWAL(true);
+}
 
 }  // namespace vigil::store

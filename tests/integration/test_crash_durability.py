@@ -1,7 +1,9 @@
 """Nothing acknowledged is lost: kill -9 the server while clients write, restart, and check
-that every acknowledged log event is readable, in order, exactly once, and that every
-acknowledged metric datapoint is counted exactly once."""
+that every acknowledged log event is readable, in order, exactly once, that every acknowledged metric
+datapoint is counted exactly once, and that every acknowledged mutating call has its CloudTrail
+record."""
 import datetime
+import json
 import random
 import threading
 import time
@@ -136,6 +138,57 @@ class CrashDurability(unittest.TestCase):
                 self.assertEqual(wrong, [], "unexpected buckets of writer %d: %s" % (w, [(n, buckets[n]) for n in wrong[:5]]))
                 total += len(acknowledged[w])
             self.assertGreater(total, 50, "the writers should have had calls acknowledged")
+        finally:
+            server.cleanup()
+
+    def test_kill_9_under_load_keeps_the_audit_record_of_each_acknowledged_change(self):
+        # Records are written by the store's background writer; a mutating call's answer waits
+        # until its record is in the WAL, so a kill -9 cannot lose it (reads may be lost).
+        server = VigilServer().start()
+        try:
+            acknowledged, in_flight = set(), set()
+            counter = [0]
+            lock = threading.Lock()
+
+            def writer(client, stop):
+                while not stop.is_set():
+                    with lock:
+                        name = "audit-%d" % counter[0]
+                        counter[0] += 1
+                    try:
+                        client.create_log_group(logGroupName=name)
+                        client.describe_log_groups(logGroupNamePrefix=name)  # reads queued between changes
+                    except Exception:
+                        in_flight.add(name)
+                        return
+                    acknowledged.add(name)
+
+            for _ in range(KILLS):
+                stop = threading.Event()
+                clients = [server.client("logs") for _ in range(WRITERS)]  # made before the clock starts
+                threads = [threading.Thread(target=writer, args=(c, stop)) for c in clients]
+                for t in threads:
+                    t.start()
+                time.sleep(random.uniform(0.5, 1.2))
+                server.kill()
+                for t in threads:
+                    t.join(timeout=60)
+                server.start(port=0)
+
+            cloudtrail = server.client("cloudtrail")
+            recorded = set()
+            kwargs = {"LookupAttributes": [{"AttributeKey": "EventName", "AttributeValue": "CreateLogGroup"}], "MaxResults": 50}
+            while True:
+                page = cloudtrail.lookup_events(**kwargs)
+                for event in page["Events"]:
+                    recorded.add(json.loads(event["CloudTrailEvent"])["requestParameters"]["logGroupName"])
+                if "NextToken" not in page:
+                    break
+                kwargs["NextToken"] = page["NextToken"]
+            self.assertGreater(len(acknowledged), 20, "the writers should have had calls acknowledged")
+            lost = sorted(acknowledged - recorded)
+            self.assertEqual(lost, [], "acknowledged CreateLogGroup calls without their record")
+            self.assertEqual(recorded - acknowledged - in_flight, set())
         finally:
             server.cleanup()
 

@@ -79,3 +79,35 @@ TEST_F(Fixture, ExpiresAfterNinetyDays) {
   by_resource.set("LookupAttributes", attrs);
   EXPECT_EQ(history.lookup("000000000000", "us-east-1", by_resource).get("Events")->size(), 1u);
 }
+
+namespace {
+size_t stored_records(vigil::store::Store& store) {
+  size_t n = 0;
+  auto it = store.iterate(vigil::store::Keyspace::Audit);
+  for (it->seek_to_first(); it->valid(); it->next()) ++n;
+  return n;
+}
+}  // namespace
+
+TEST_F(Fixture, AChangesRecordIsStoredBeforeRecordReturnsAndLookupsSeeQueuedReads) {
+  vigil::cloudtrail::EventHistory history(*store, clock, nullptr);
+  // Reads in between keep the background writer busy, so a change's record that did not wait
+  // for it would often still be queued when record() returns.
+  for (int i = 0; i < 200; ++i) {
+    for (int r = 0; r < 5; ++r) record(history, "DescribeLogGroups");
+    record(history, "CreateLogGroup");
+    ASSERT_EQ(stored_records(*store), static_cast<size_t>(6 * (i + 1))) << "after change " << i;
+  }
+  // Read-your-writes for LookupEvents: the reads just recorded are found.
+  for (int r = 0; r < 20; ++r) record(history, "DescribeLogGroups");
+  vigil::Value query = vigil::Value::map();
+  vigil::Value attrs = vigil::Value::list();
+  vigil::Value attr = vigil::Value::map();
+  attr.set("AttributeKey", "EventName");
+  attr.set("AttributeValue", "DescribeLogGroups");
+  attrs.push(attr);
+  query.set("LookupAttributes", attrs);
+  query.set("MaxResults", 50);
+  EXPECT_EQ(history.lookup("000000000000", "us-east-1", query).get("Events")->size(), 50u);
+  EXPECT_EQ(stored_records(*store), 6u * 200 + 20);
+}

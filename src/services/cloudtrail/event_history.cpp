@@ -80,7 +80,6 @@ Value make_record(const server::ApiCall& call, const std::string& event_id, doub
   Value parameters;
   if (call.input && !(call.input->is_map() && call.input->size() == 0)) {
     parameters = call.service->audit_parameters(call.operation, *call.input);
-    if (protocol::value_to_json(parameters).size() > kMaxParametersBytes) parameters = Value();
   }
   record.set("requestParameters", std::move(parameters));
   Value response;
@@ -120,6 +119,15 @@ void EventHistory::record(const server::ApiCall& call) {
   std::string event_id = new_uuid();
   Value record = make_record(call, event_id, ctx.time);
   std::string json = protocol::value_to_json(record, nullptr, /*keep_nulls=*/true);
+  // Parameters over 100 KB are omitted, as AWS does. Only a record that big can hold them, so
+  // the common case encodes the record once.
+  if (json.size() > kMaxParametersBytes) {
+    Value* parameters = record.get("requestParameters");
+    if (parameters && protocol::value_to_json(*parameters).size() > kMaxParametersBytes) {
+      *parameters = Value();
+      json = protocol::value_to_json(record, nullptr, /*keep_nulls=*/true);
+    }
+  }
 
   if (bus_) {
     BusEvent event;
@@ -129,7 +137,7 @@ void EventHistory::record(const server::ApiCall& call) {
     event.account = ctx.account_id;
     event.region = ctx.region;
     event.time = ctx.time;
-    event.detail = record;
+    event.detail = std::move(record);  // not used below: the store keeps the JSON
     bus_->publish(event);
   }
   // LookupEvents shows management events only; data events reach trails through the bus.
@@ -164,7 +172,12 @@ void EventHistory::record(const server::ApiCall& call) {
     index("ResourceType", type);
     index("ResourceName", name);
   }
-  store_.write(batch, store::Durability::Buffered);
+  // A read-only call's record is queued for the store's background writer (one RocksDB write
+  // per group of records, no hand-off per call): its answer does not wait, and a kill -9 may
+  // lose the last queued records of reads. A mutating call's record is in the WAL before its
+  // answer, like the change it describes (its wait rides on the same group write).
+  store_.write(batch, store::Durability::Deferred);
+  if (!server::is_read_only_operation(call.operation)) store_.wait_for_deferred();
 }
 
 Value EventHistory::lookup(const std::string& account, const std::string& region, const Value& input) const {
@@ -189,6 +202,8 @@ Value EventHistory::lookup(const std::string& account, const std::string& region
   int64_t max_results = input.i64("MaxResults", 50);
   if (max_results < 1 || max_results > 50) throw AwsError("InvalidMaxResultsException", "Max results must be between 1 and 50.", 400);
 
+  // The caller's own read-only calls just before may still be queued (Durability::Deferred).
+  store_.wait_for_deferred();
   Value events = Value::list();
   Value out = Value::map();
   // Insights events are not produced by the event history (trails produce them).

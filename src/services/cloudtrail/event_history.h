@@ -4,10 +4,14 @@
 //   Audit:      account \0 region \0 inverted_time(8) event_id  -> record JSON
 //   AuditIndex: account \0 region \0 attribute \0 value \0 inverted_time(8) event_id -> ""
 //
-// Recording costs one WriteBatch of 1 + (number of attributes) small keys per call, written
-// without waiting for fsync: it rides along with the next synced write, and a kill -9 of the
-// process cannot lose it (it is in the WAL, in the OS's page cache). LookupEvents is a seek
-// plus a bounded scan of one index range.
+// Recording costs one WriteBatch of 1 + (number of attributes) small keys per call, queued for
+// the store's background writer (Durability::Deferred: many calls' records become one RocksDB
+// write, with no write-group hand-off or wake-up per call). A mutating call waits until its
+// record is in the WAL (the OS's page cache: a kill -9 cannot lose it), as the change it
+// describes; a read-only call does not wait, so a kill -9 can lose the records of the reads of
+// the last moment. Nothing waits for fsync: records ride along with the next synced write.
+// LookupEvents first waits for queued records (read-your-writes), then seeks and scans one
+// bounded index range.
 #pragma once
 
 #include <functional>
