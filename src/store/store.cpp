@@ -198,16 +198,34 @@ class AppendTo : public rocksdb::WriteBatch::Handler {
 };
 }  // namespace
 
-// The deferred writer: waits for queued batches, takes them all, writes them as one RocksDB
-// write (one WAL append, one memtable leader), releases the waiters, repeats. Cost per queued
-// batch: a copy of its keys and values into the group batch (sorted: O(k log k) in-cache
-// comparisons for k keys) plus its memtable inserts, mostly sequential; the per-write costs
-// (write-group hand-offs, WAL syscall) are paid once per group.
+// The deferred writer: takes everything queued, writes it as one RocksDB write (one WAL
+// append, one memtable leader), releases the waiters, repeats. Cost per queued batch: a copy
+// of its keys and values into the group batch (sorted: O(k log k) in-cache comparisons for k
+// keys) plus its memtable inserts, mostly sequential; the per-write costs (write-group
+// hand-offs, WAL syscall) are paid once per group.
+// Wake-ups: asleep, the writer is woken by the first batch queued. Once awake it ticks: it
+// writes what arrived during the last kDeferredTick, unless someone waits (wait_for_deferred)
+// or kDeferredGroupBytes are queued, which wake it at once; a tick with nothing queued puts it
+// back to sleep. So under load queuing a batch costs no wake-up and no syscall at all, and a
+// queued record reaches the WAL within about a tick.
 void Store::run_deferred_writer() {
   std::unique_lock lock(deferred_mutex_);
+  bool ticking = false;
   for (;;) {
-    deferred_work_.wait(lock, [&] { return deferred_stop_ || !deferred_.empty(); });
-    if (deferred_.empty()) return;  // stopping, and everything is written
+    if (ticking) {
+      deferred_work_.wait_for(lock, kDeferredTick, [&] { return deferred_stop_ || deferred_urgent_ || deferred_bytes_ >= kDeferredGroupBytes; });
+    } else {
+      deferred_sleeping_ = true;
+      deferred_work_.wait(lock, [&] { return deferred_stop_ || !deferred_.empty(); });
+      deferred_sleeping_ = false;
+    }
+    if (deferred_.empty()) {
+      if (deferred_stop_) return;  // everything is written
+      ticking = false;
+      continue;
+    }
+    ticking = true;
+    deferred_urgent_ = false;
     auto batches = std::move(deferred_);
     deferred_.clear();
     deferred_bytes_ = 0;
@@ -237,6 +255,9 @@ void Store::run_deferred_writer() {
 void Store::wait_for_deferred() {
   std::unique_lock lock(deferred_mutex_);
   const uint64_t ticket = deferred_queued_;
+  if (deferred_written_ >= ticket) return;
+  deferred_urgent_ = true;
+  deferred_work_.notify_one();
   deferred_done_.wait(lock, [&] { return deferred_written_ >= ticket; });
 }
 
@@ -247,13 +268,16 @@ void Store::write(WriteBatch& batch, Durability durability) {
     batch.batch_ = std::make_unique<rocksdb::WriteBatch>();
     const size_t bytes = queued->GetDataSize();
     std::unique_lock lock(deferred_mutex_);
-    deferred_done_.wait(lock, [&] { return deferred_bytes_ < kMaxDeferredBytes; });
+    if (deferred_bytes_ >= kMaxDeferredBytes) {
+      deferred_urgent_ = true;
+      deferred_work_.notify_one();
+      deferred_done_.wait(lock, [&] { return deferred_bytes_ < kMaxDeferredBytes; });
+    }
+    const bool crossing = deferred_bytes_ < kDeferredGroupBytes && deferred_bytes_ + bytes >= kDeferredGroupBytes;
     deferred_.push_back(std::move(queued));
     deferred_bytes_ += bytes;
     ++deferred_queued_;
-    // Only the empty -> non-empty transition can find the writer asleep; while it writes a
-    // group, later batches just queue for the next one (no wake-up, no syscall per call).
-    if (deferred_.size() == 1) deferred_work_.notify_one();
+    if (deferred_sleeping_ || crossing) deferred_work_.notify_one();  // see run_deferred_writer()
     return;
   }
   // RocksDB's per-thread perf counters default to on (kEnableCount): every memtable key

@@ -9,6 +9,7 @@
 // nobody was promised, such as the audit record of a read-only call.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <memory>
@@ -43,9 +44,9 @@ enum class Durability {
   Sync,      // in the WAL and fsync'ed when write() returns (power loss safe)
   Buffered,  // in the WAL (the OS's page cache) when write() returns: survives kill -9, not power loss
   // Queued for the store's background writer, which puts everything queued into the WAL as one
-  // RocksDB write, as soon as the previous one is done (well under a millisecond under load).
-  // write() returns at once: no write-group hand-off, no wake-up per call. A kill -9 can lose
-  // what is still queued; wait_for_deferred() makes it Buffered. Memory is bounded: above
+  // RocksDB write, within about kDeferredTick (sooner when someone waits). write() returns at
+  // once: no write-group hand-off, no wake-up per call under load. A kill -9 can lose what is
+  // still queued; wait_for_deferred() makes it Buffered. Memory is bounded: above
   // kMaxDeferredBytes queued, write() waits for the writer.
   Deferred,
 };
@@ -115,7 +116,9 @@ class Store {
   // Returns once every Deferred write queued before the call is in the WAL (Buffered). Readers
   // that must see their own deferred writes call it first (LookupEvents, trail delivery).
   void wait_for_deferred();
-  static constexpr size_t kMaxDeferredBytes = 8u << 20;
+  static constexpr size_t kMaxDeferredBytes = 8u << 20;       // queued beyond this, write() waits
+  static constexpr size_t kDeferredGroupBytes = 1u << 20;      // queued beyond this, written at once
+  static constexpr std::chrono::microseconds kDeferredTick{1000};  // otherwise within about this
   std::optional<std::string> get(Keyspace space, std::string_view key) const;
   // Iteration bounded to [lower, upper) when given (bounds let RocksDB skip whole files).
   // With a snapshot: as of that snapshot (it must outlive the iterator).
@@ -147,6 +150,8 @@ class Store {
   size_t deferred_bytes_ = 0;
   uint64_t deferred_queued_ = 0, deferred_written_ = 0;
   bool deferred_stop_ = false;
+  bool deferred_sleeping_ = false;  // in the untimed wait: the next write() wakes it
+  bool deferred_urgent_ = false;    // someone waits (or the queue is full): write now
   std::thread deferred_writer_;
 };
 

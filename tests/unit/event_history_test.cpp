@@ -111,3 +111,38 @@ TEST_F(Fixture, AChangesRecordIsStoredBeforeRecordReturnsAndLookupsSeeQueuedRead
   EXPECT_EQ(history.lookup("000000000000", "us-east-1", query).get("Events")->size(), 50u);
   EXPECT_EQ(stored_records(*store), 6u * 200 + 20);
 }
+
+TEST_F(Fixture, LookupByEventIdFindsTheRecordFromItsTimeOrderedId) {
+  vigil::cloudtrail::EventHistory history(*store, clock, nullptr);
+  for (int i = 0; i < 30; ++i) {
+    record(history, i % 2 ? "CreateLogGroup" : "DescribeLogGroups");
+    clock.advance(std::chrono::seconds(1));
+  }
+  auto all = history.lookup("000000000000", "us-east-1", vigil::Value::map()).get("Events")->as_list();
+  ASSERT_EQ(all.size(), 30u);
+  auto by_id = [&](const std::string& id, std::optional<double> start = std::nullopt) {
+    vigil::Value query = vigil::Value::map();
+    vigil::Value attrs = vigil::Value::list();
+    vigil::Value attr = vigil::Value::map();
+    attr.set("AttributeKey", "EventId");
+    attr.set("AttributeValue", id);
+    attrs.push(attr);
+    query.set("LookupAttributes", attrs);
+    if (start) query.set("StartTime", vigil::Timestamp{*start});
+    return history.lookup("000000000000", "us-east-1", query).get("Events")->as_list();
+  };
+  for (const auto& e : all) {
+    std::string id(e.str("EventId"));
+    ASSERT_EQ(id.size(), 36u);
+    EXPECT_EQ(id[14], '4');  // still shaped as a v4 UUID
+    auto found = by_id(id);
+    ASSERT_EQ(found.size(), 1u);
+    EXPECT_EQ(found[0].str("CloudTrailEvent"), e.str("CloudTrailEvent"));
+  }
+  // An id of another event's time, an id of nothing, and a time range that excludes it.
+  std::string other(all[0].str("EventId"));
+  other[35] = other[35] == '0' ? '1' : '0';
+  EXPECT_TRUE(by_id(other).empty());
+  EXPECT_TRUE(by_id("not-an-event-id").empty());
+  EXPECT_TRUE(by_id(std::string(all[29].str("EventId")), clock.now_seconds() - 5).empty());  // the oldest, 30 s ago
+}

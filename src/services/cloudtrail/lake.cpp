@@ -148,13 +148,18 @@ void LakeStore::reset() {
   queries_.clear();
   queue_.clear();
   data_stores_ = 0;
+  enabled_stores_ = 0;
 }
 
 void LakeStore::recount_data_stores() {
-  int n = 0;
-  for (const auto& [id, eds] : stores_)
-    if (eds.state.str("Status") == "ENABLED" && lake_selectors_want_data(*eds.state.get("AdvancedEventSelectors"))) ++n;
+  int n = 0, enabled = 0;
+  for (const auto& [id, eds] : stores_) {
+    if (eds.state.str("Status") != "ENABLED") continue;
+    ++enabled;
+    if (lake_selectors_want_data(*eds.state.get("AdvancedEventSelectors"))) ++n;
+  }
   data_stores_ = n;
+  enabled_stores_ = enabled;
 }
 
 void LakeStore::save(const Eds& eds) {
@@ -718,6 +723,7 @@ bool LakeStore::run_next() {
 
 void LakeStore::on_event(const BusEvent& event) {
   if (event.detail_type != "AWS API Call via CloudTrail") return;
+  if (enabled_stores_.load(std::memory_order_relaxed) == 0) return;  // every API call: no lock, no parse
   const Value& record = event.detail;
   std::string event_id(record.str("eventID"));
   auto time = parse_iso8601(record.str("eventTime"));

@@ -121,6 +121,7 @@ class LakeStore {
   std::map<std::string, Query> queries_;   // by id
   std::deque<std::string> queue_;          // queued query ids, oldest first
   std::atomic<int> data_stores_{0};        // enabled stores with data selectors (hot-path check)
+  std::atomic<int> enabled_stores_{0};     // enabled stores (on_event's check, every API call)
   std::atomic<int64_t> timeout_millis_{3600 * 1000};
   std::atomic<size_t> max_result_bytes_{256u << 20};
   std::condition_variable wake_;
