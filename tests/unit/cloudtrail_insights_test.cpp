@@ -8,6 +8,7 @@
 
 #include "core/aws_error.h"
 #include "core/clock.h"
+#include "core/encoding.h"
 #include "core/event_bus.h"
 #include "http/gzip_body.h"
 #include "protocol/json_codec.h"
@@ -364,7 +365,8 @@ TEST_F(TrailInsightsTest, BurstDeliversStartAndEndUnderTheInsightsPrefix) {
     EXPECT_TRUE(std::regex_match(e.object.key, layout)) << e.object.key;
     auto body = http::gunzip(objects_->read(e.object, 0, e.object.size), 1 << 20);
     ASSERT_TRUE(body);
-    for (const Value& r : protocol::json_to_value(*body, nullptr).get("Records")->as_list()) records.push_back(r);
+    Value file = protocol::json_to_value(*body, nullptr);
+    for (const Value& r : file.get("Records")->as_list()) records.push_back(r);
   }
   EXPECT_EQ(insight_files, 1);
   ASSERT_EQ(records.size(), 2u);
@@ -379,7 +381,9 @@ TEST_F(TrailInsightsTest, BurstDeliversStartAndEndUnderTheInsightsPrefix) {
   const Value& newest = lookup.get("Events")->as_list()[0];
   EXPECT_EQ(newest.str("EventName"), "PutRetentionPolicy");
   EXPECT_EQ(newest.str("EventSource"), "logs.amazonaws.com");
-  EXPECT_EQ(protocol::json_to_value(newest.str("CloudTrailEvent"), nullptr).get("insightDetails")->str("state"), "End");
+  Value newest_record = protocol::json_to_value(newest.str("CloudTrailEvent"), nullptr);
+  ASSERT_TRUE(newest_record.get("insightDetails")) << newest.str("CloudTrailEvent");
+  EXPECT_EQ(newest_record.get("insightDetails")->str("state"), "End");
   Value by_name = history_->lookup(
       kAccount, kRegion, json(R"({"EventCategory":"insight","LookupAttributes":[{"AttributeKey":"EventName","AttributeValue":"PutRetentionPolicy"}]})"));
   EXPECT_EQ(by_name.get("Events")->size(), 2u);

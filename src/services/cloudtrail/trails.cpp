@@ -565,7 +565,6 @@ void TrailStore::remove(const std::string& account, const std::string& region, s
   batch.erase_range(store::Keyspace::Meta, pending_base(key), pending_end(key));
   batch.erase_range(store::Keyspace::Meta, pending_base(key, kPendingInsightPrefix), pending_end(key, kPendingInsightPrefix));
   store_.write(batch);
-  std::string account = t.account;
   trails_.erase(key);
   sync_insights(account);
 }
