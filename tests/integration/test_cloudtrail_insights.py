@@ -89,7 +89,8 @@ class Insights(ServerTestCase):
             self.assertRegex(key, INSIGHT_KEY_RE)
             body = self.s3.get_object(Bucket="insights-bucket", Key=key)["Body"].read()
             records.extend(json.loads(gzip.decompress(body))["Records"])
-        return records
+        # Files of the same minute list in random-suffix order: order the events by time.
+        return sorted(records, key=lambda r: (r["eventTime"], r["insightDetails"]["state"] == "End"))
 
     def test_burst_produces_start_and_end(self):
         self.trail("watch")
