@@ -19,11 +19,12 @@
 // at Start. Durations (insightDuration, baselineDuration) are in periods: minutes, as AWS
 // reports them, with the default period.
 //
-// Costs. count() (every analysed API call): one key string built and one hash-map increment
-// under a mutex, plus up to 3 scans of at most 5 short strings for the attributions; no store
-// write, no allocation once the period's entry exists. tick() (the scheduler, every second):
-// O(series) per closed period, and one WriteBatch per tick holding the closed period's count
-// of each series that had calls, the changed series states and the evicted periods.
+// Costs. count() (every analysed API call): the series key built (a short string, per type
+// that applies) and one hash-map increment under a mutex, plus up to 3 scans of at most 5 short
+// strings for the attributions; no store write. tick() (the scheduler, every second; work only
+// when a period closed): O(series) per closed period, and one buffered WriteBatch holding the
+// closed period's count of each series that had calls, the changed series states and the
+// evicted periods. Insights events themselves are rare.
 // Memory: per series, one 16-byte entry per period with calls (or anomalous) in the baseline
 // window, plus a few attribution counters; series with nothing in the window are dropped.
 //
