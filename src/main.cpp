@@ -17,6 +17,7 @@ int usage(FILE* out) {
                "usage: vigil serve [--listen HOST:PORT] [--data-dir DIR] [--config FILE]\n"
                "                   [--trail-delivery-interval SECONDS] [--trail-digest-interval SECONDS]\n"
                "                   [--alarm-evaluation-interval SECONDS] [--metric-compaction-interval SECONDS]\n"
+               "                   [--insights-period SECONDS] [--insights-baseline SECONDS] [--insights-min-history SECONDS]\n"
                "       vigil trail validate --trail-arn ARN --start-time TIME [--end-time TIME] [--verbose]\n"
                "                            (--endpoint URL | --data-dir DIR)   (vigil trail validate --help)\n"
                "       vigil --version\n");
@@ -42,7 +43,8 @@ int serve(int argc, char** argv) {
     if (flag == "--help" || flag == "-h") return usage(stdout);
     std::string name = flag.substr(0, flag.find('='));
     if (name != "--listen" && name != "--data-dir" && name != "--config" && name != "--trail-delivery-interval" && name != "--trail-digest-interval" &&
-        name != "--alarm-evaluation-interval" && name != "--metric-compaction-interval") {
+        name != "--alarm-evaluation-interval" && name != "--metric-compaction-interval" && name != "--insights-period" &&
+        name != "--insights-baseline" && name != "--insights-min-history") {
       std::fprintf(stderr, "vigil: unknown flag %s\n", name.c_str());
       usage(stderr);
       return 2;
@@ -62,6 +64,9 @@ int serve(int argc, char** argv) {
     else if (flag == "--config") options.config_path = value;
     else if (flag == "--trail-delivery-interval") options.trail_delivery_interval_seconds = parse_seconds("--trail-delivery-interval", value);
     else if (flag == "--trail-digest-interval") options.trail_digest_interval_seconds = parse_seconds("--trail-digest-interval", value);
+    else if (flag == "--insights-period") options.insights_period_seconds = parse_seconds("--insights-period", value);
+    else if (flag == "--insights-baseline") options.insights_baseline_seconds = parse_seconds("--insights-baseline", value);
+    else if (flag == "--insights-min-history") options.insights_min_history_seconds = parse_seconds("--insights-min-history", value);
     else if (flag == "--metric-compaction-interval") options.metric_compaction_interval_seconds = parse_seconds("--metric-compaction-interval", value);
     else options.alarm_evaluation_interval_seconds = parse_seconds("--alarm-evaluation-interval", value);
   }

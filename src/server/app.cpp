@@ -11,6 +11,7 @@
 #include "server/unserved_service.h"
 #include "services/cloudtrail/cloudtrail_service.h"
 #include "services/cloudtrail/event_history.h"
+#include "services/cloudtrail/insights.h"
 #include "services/cloudtrail/trails.h"
 #include "services/cloudwatch/cloudwatch_service.h"
 #include "services/cloudwatch/metric_store.h"
@@ -43,6 +44,14 @@ std::pair<std::string, unsigned short> split_listen(const std::string& listen) {
   return {host, static_cast<unsigned short>(port)};
 }
 
+cloudtrail::InsightsOptions insights_options(const AppOptions& o) {
+  cloudtrail::InsightsOptions i;
+  i.period_seconds = std::max(1, o.insights_period_seconds);
+  i.baseline_seconds = std::max(o.insights_baseline_seconds, o.insights_period_seconds);
+  i.min_history_seconds = std::max(0, o.insights_min_history_seconds);
+  return i;
+}
+
 bool is_loopback_host(const std::string& host) { return host.rfind("127.", 0) == 0 || host == "::1" || host == "localhost"; }
 
 }  // namespace
@@ -59,6 +68,7 @@ struct App::Impl {
   cloudtrail::EventHistory history;
   s3::ObjectStore object_store;  // object bytes under <data-dir>/s3/, metadata in the store
   s3::MultipartUploads multipart_uploads{*store, object_store};  // parts next to the objects
+  cloudtrail::InsightDetector insights;  // fed by trails, ticked by the scheduler
   cloudtrail::TrailStore trails;  // writes log files into object_store as CloudTrail
   cloudtrail::LakeStore lake;     // event data stores and queries (its own worker thread)
   cloudtrail::CloudTrailService cloudtrail_service;
@@ -87,6 +97,7 @@ struct App::Impl {
         logs_service(log_store, clock),
         history(*store, clock, &bus),
         object_store(*store, options.data_dir + "/s3"),
+        insights(*store, clock, insights_options(options)),
         trails(*store, clock, object_store),
         lake(*store, clock),
         cloudtrail_service(history, trails, lake),
@@ -97,6 +108,8 @@ struct App::Impl {
       throw std::runtime_error("refusing to listen on " + host +
                                " with the development credentials: configure accounts with their own keys and set dev_credentials = false");
     log_store.load();
+    insights.load();
+    trails.set_insights(&insights);
     trails.load();
     lake.load();
     metric_store.load();
@@ -215,6 +228,21 @@ struct App::Impl {
     scheduler.every("metric-compaction", std::chrono::seconds(std::max(1, options.metric_compaction_interval_seconds)),
                     [this] { metric_store.compact(); });
     scheduler.every("lake-expiry", std::chrono::hours(1), [this] { lake.expire(); });
+    // Insights: each closed period's events go to the event history (LookupEvents
+    // EventCategory=insight) and the bus, where trails take them for delivery.
+    scheduler.every("trail-insights", std::chrono::seconds(1), [this] {
+      for (cloudtrail::InsightEvent& e : insights.tick()) {
+        history.record_insight(e.account, e.region, e.record);
+        BusEvent event;
+        event.source = "aws.cloudtrail";
+        event.detail_type = std::string(cloudtrail::kInsightDetailType);
+        event.account = e.account;
+        event.region = e.region;
+        event.time = clock.now_seconds();
+        event.detail = std::move(e.record);
+        bus.publish(event);
+      }
+    });
     scheduler.every("trail-digest", std::chrono::seconds(std::max(1, options.trail_digest_interval_seconds)), [this] { trails.digest(); });
   }
 };

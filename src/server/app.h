@@ -20,6 +20,12 @@ struct AppOptions {
   // How often metric roll-ups, retention and packing run (MetricStore::compact; shorter for
   // tests and benchmarks that want settled data now).
   int metric_compaction_interval_seconds = 600;
+  // CloudTrail Insights (services/cloudtrail/insights.h): the counting period (AWS: a minute),
+  // the baseline window (AWS: 7 days) and the learning time before the first Insights event;
+  // shorter for tests and demos.
+  int insights_period_seconds = 60;
+  int insights_baseline_seconds = 7 * 24 * 3600;
+  int insights_min_history_seconds = 36 * 3600;
 };
 
 class App {

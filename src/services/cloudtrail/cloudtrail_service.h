@@ -1,7 +1,7 @@
 // CloudTrail over awsJson 1.1: the event history (LookupEvents), trails with log file
-// delivery (trails.h) and Lake's event data stores and queries (lake.h). Insights, imports,
-// channels, dashboards and saved queries answer UnknownOperationException
-// until they come (docs/coverage.md).
+// delivery (trails.h), Insights selectors on trails (Insights events: insights.h) and Lake's
+// event data stores and queries (lake.h). Insights metric data, imports, channels, dashboards
+// and saved queries answer UnknownOperationException until they come (docs/coverage.md).
 #pragma once
 
 #include "server/service.h"

@@ -92,6 +92,16 @@ Value lookup_event(const std::string& stored) {
   }
   Value record = protocol::json_to_value(json, nullptr);
   Value e = Value::map();
+  if (const Value* details = record.get("insightDetails")) {
+    // An Insights event: named after the API it is about; no caller, no read/write flag.
+    e.set("EventId", std::string(record.str("eventID")));
+    e.set("EventName", std::string(details->str("eventName")));
+    e.set("EventTime", Timestamp{parse_iso8601(record.str("eventTime")).value_or(0)});
+    e.set("EventSource", std::string(details->str("eventSource")));
+    e.set("Resources", Value::list());
+    e.set("CloudTrailEvent", std::move(json));
+    return e;
+  }
   e.set("EventId", std::string(record.str("eventID")));
   e.set("EventName", std::string(record.str("eventName")));
   e.set("ReadOnly", record.flag("readOnly", false) ? "true" : "false");
@@ -238,6 +248,30 @@ void EventHistory::record(const server::ApiCall& call) {
   if (!server::is_read_only_operation(call.operation)) store_.wait_for_deferred();
 }
 
+namespace {
+std::string insight_scope(const std::string& region) { return region + "/insight"; }
+}  // namespace
+
+void EventHistory::record_insight(const std::string& account, const std::string& region, const Value& record) {
+  std::string event_id(record.str("eventID"));
+  const Value* details = record.get("insightDetails");
+  if (event_id.empty() || !details) return;
+  double time = parse_iso8601(record.str("eventTime")).value_or(clock_.now_seconds());
+  std::string scope = insight_scope(region);
+  std::string suffix;
+  append_u64(suffix, inverted(static_cast<int64_t>(std::llround(time * 1000))));
+  suffix += event_id;
+  store::WriteBatch batch(store_);
+  batch.put(store::Keyspace::Audit, scope_prefix(account, scope) + suffix, protocol::value_to_json(record, nullptr, /*keep_nulls=*/true) + "\n");
+  auto index = [&](std::string_view attribute, std::string_view value) {
+    if (!value.empty()) batch.put(store::Keyspace::AuditIndex, index_prefix(account, scope, attribute, value) + suffix, {});
+  };
+  index("EventId", event_id);
+  index("EventName", details->str("eventName"));
+  index("EventSource", details->str("eventSource"));
+  store_.write(batch);
+}
+
 Value EventHistory::lookup(const std::string& account, const std::string& region, const Value& input) const {
   std::string attribute, value;
   if (const Value* attrs = input.get("LookupAttributes"); attrs && attrs->is_list()) {
@@ -264,17 +298,15 @@ Value EventHistory::lookup(const std::string& account, const std::string& region
   store_.wait_for_deferred();
   Value events = Value::list();
   Value out = Value::map();
-  // Insights events are not produced by the event history (trails produce them).
-  if (input.str("EventCategory") == "insight") {
-    out.set("Events", std::move(events));
-    return out;
-  }
+  // Insights events live in their own scope (record_insight).
+  const bool insight = input.str("EventCategory") == "insight";
+  const std::string scope = insight ? insight_scope(region) : region;
 
   // A time-ordered event id leads straight to its record. Ids without a record there (given
   // by an older version, which kept an EventId index) take the index scan below.
   if (attribute == "EventId" && !input.has("NextToken")) {
     if (auto millis = event_id_millis(value); millis && *millis >= start && *millis <= end) {
-      std::string key = scope_prefix(account, region);
+      std::string key = scope_prefix(account, scope);
       append_u64(key, inverted(*millis));
       key += value;
       if (auto stored = store_.get(store::Keyspace::Audit, key)) {
@@ -284,7 +316,7 @@ Value EventHistory::lookup(const std::string& account, const std::string& region
       }
     }
   }
-  std::string prefix = attribute.empty() ? scope_prefix(account, region) : index_prefix(account, region, attribute, value);
+  std::string prefix = attribute.empty() ? scope_prefix(account, scope) : index_prefix(account, scope, attribute, value);
   store::Keyspace space = attribute.empty() ? store::Keyspace::Audit : store::Keyspace::AuditIndex;
   std::string lower = prefix, upper = prefix;
   append_u64(lower, inverted(end));
@@ -312,7 +344,7 @@ Value EventHistory::lookup(const std::string& account, const std::string& region
     if (attribute.empty()) {
       stored = std::string(it->value());
     } else {
-      auto found = store_.get(store::Keyspace::Audit, scope_prefix(account, region) + std::string(suffix));
+      auto found = store_.get(store::Keyspace::Audit, scope_prefix(account, scope) + std::string(suffix));
       if (!found) continue;
       stored = std::move(*found);
     }

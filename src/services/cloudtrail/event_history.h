@@ -32,6 +32,11 @@ class EventHistory {
   // The audit sink the dispatcher calls after every authenticated call.
   void record(const server::ApiCall& call);
 
+  // Keeps an Insights event (insights.h) for LookupEvents with EventCategory=insight, in its
+  // own scope (region "<region>/insight": the same keys, never mixed with API calls), indexed
+  // by EventId, EventName and EventSource (insightDetails' API).
+  void record_insight(const std::string& account, const std::string& region, const Value& record);
+
   // LookupEvents semantics (attributes, time range, MaxResults, NextToken), newest first.
   Value lookup(const std::string& account, const std::string& region, const Value& input) const;
 

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <ctime>
 #include <random>
+#include <set>
 #include <stdexcept>
 #include <vector>
 
@@ -21,6 +22,7 @@ namespace {
 
 constexpr std::string_view kTrailPrefix = "ct:t:";
 constexpr std::string_view kPendingPrefix = "ct:p:";
+constexpr std::string_view kPendingInsightPrefix = "ct:q:";
 constexpr size_t kMaxTrailsPerRegion = 5;
 constexpr size_t kMaxTags = 50;
 constexpr size_t kMaxSelectors = 5;
@@ -30,17 +32,28 @@ std::string trail_arn(const std::string& account, const std::string& region, std
   return "arn:aws:cloudtrail:" + region + ":" + account + ":trail/" + std::string(name);
 }
 
-std::string pending_base(const std::string& key) {
-  std::string k(kPendingPrefix);
+std::string pending_base(const std::string& key, std::string_view prefix = kPendingPrefix) {
+  std::string k(prefix);
   k += key;
   k += '\0';
   return k;
 }
-std::string pending_end(const std::string& key) {
-  std::string k(kPendingPrefix);
+std::string pending_end(const std::string& key, std::string_view prefix = kPendingPrefix) {
+  std::string k(prefix);
   k += key;
   k += '\1';
   return k;
+}
+
+// InsightSelectors (as stored) -> InsightType mask.
+uint8_t insight_mask(const Value& state) {
+  uint8_t mask = 0;
+  if (const Value* sels = state.get("InsightSelectors"); sels && sels->is_list())
+    for (const Value& sel : sels->as_list()) {
+      if (sel.str("InsightType") == "ApiCallRateInsight") mask |= kApiCallRate;
+      if (sel.str("InsightType") == "ApiErrorRateInsight") mask |= kApiErrorRate;
+    }
+  return mask;
 }
 
 AwsError not_found(std::string_view name, const std::string& account) {
@@ -269,13 +282,33 @@ void TrailStore::load() {
     size_t a = key.find('\0'), b = key.find('\0', a + 1);
     if (a == std::string::npos || b == std::string::npos) continue;
     Trail t{key.substr(0, a), key.substr(a + 1, b - a - 1), key.substr(b + 1), protocol::json_to_value(it->value(), nullptr)};
+    t.insight_types = insight_mask(t.state);
     trails_.emplace(key, std::move(t));
+  }
+  if (insights_) {
+    std::set<std::string> accounts;
+    for (const auto& [k, t] : trails_) accounts.insert(t.account);
+    for (const std::string& account : accounts) sync_insights(account);
   }
   // New pending records sort after every record written before a restart.
   sequence_ = std::max<uint64_t>(sequence_.load(), static_cast<uint64_t>(clock_.now_millis()) * 1000);
 }
 
-void TrailStore::reset() { load(); }
+void TrailStore::reset() {
+  if (insights_) insights_->reset();
+  load();
+}
+
+void TrailStore::sync_insights(const std::string& account) {
+  if (!insights_) return;
+  uint8_t mask = 0;
+  for (const auto& [k, t] : trails_)
+    if (t.account == account) mask |= t.insight_types;
+  for (InsightType type : {kApiCallRate, kApiErrorRate}) {
+    if (mask & type) insights_->enable(account, type);
+    else insights_->disable(account, type);
+  }
+}
 
 void TrailStore::save(const Trail& trail) {
   store::WriteBatch batch(store_);
@@ -396,7 +429,7 @@ Value TrailStore::trail_view(const Trail& trail) const {
     v.set("CloudWatchLogsRoleArn", std::string(s.str("CloudWatchLogsRoleArn")));
   }
   v.set("HasCustomEventSelectors", bool_member(s, "HasCustomEventSelectors", false));
-  v.set("HasInsightSelectors", false);
+  v.set("HasInsightSelectors", trail.insight_types != 0);
   v.set("IsOrganizationTrail", false);
   return v;
 }
@@ -530,8 +563,10 @@ void TrailStore::remove(const std::string& account, const std::string& region, s
   store::WriteBatch batch(store_);
   batch.erase(store::Keyspace::Meta, std::string(kTrailPrefix) + key);
   batch.erase_range(store::Keyspace::Meta, pending_base(key), pending_end(key));
+  batch.erase_range(store::Keyspace::Meta, pending_base(key, kPendingInsightPrefix), pending_end(key, kPendingInsightPrefix));
   store_.write(batch);
   trails_.erase(key);
+  sync_insights(account);
 }
 
 Value TrailStore::get(const std::string& account, const std::string& region, std::string_view name) const {
@@ -699,6 +734,101 @@ Value TrailStore::get_event_selectors(const std::string& account, const std::str
   return out;
 }
 
+namespace {
+
+// Whether the trail's event selectors log management events: any, or write ones.
+bool logs_management(const Value& state, bool write) {
+  const Value* selectors = state.get("EventSelectors");
+  if (!selectors || !selectors->is_list()) return true;  // the default selector: all management events
+  for (const Value& sel : selectors->as_list()) {
+    if (!bool_member(sel, "IncludeManagementEvents", true)) continue;
+    if (!write || sel.str("ReadWriteType", "All") != "ReadOnly") return true;
+  }
+  return false;
+}
+
+AwsError insights_on_event_data_stores() {
+  return AwsError("UnsupportedOperationException", "Vigil does not support Insights on event data stores yet (see docs/coverage.md).", 400);
+}
+
+}  // namespace
+
+Value TrailStore::put_insight_selectors(const std::string& account, const std::string& region, const Value& input) {
+  bool trail = input.has("TrailName");
+  bool eds = input.has("EventDataStore") || input.has("InsightsDestination");
+  if (trail && eds)
+    throw AwsError("InvalidParameterCombinationException", "You cannot specify TrailName together with EventDataStore or InsightsDestination.", 400);
+  if (eds) throw insights_on_event_data_stores();
+  if (input.str("TrailName").empty()) throw AwsError("InvalidTrailNameException", "Trail name cannot be empty.", 400);
+  const Value* selectors = input.get("InsightSelectors");
+  if (!selectors || !selectors->is_list()) throw AwsError("InvalidInsightSelectorsException", "InsightSelectors must be a list of Insights types.", 400);
+  Value stored = Value::list();
+  uint8_t mask = 0;
+  for (const Value& in : selectors->as_list()) {
+    std::string type(in.str("InsightType"));
+    InsightType t;
+    if (type == "ApiCallRateInsight") t = kApiCallRate;
+    else if (type == "ApiErrorRateInsight") t = kApiErrorRate;
+    else
+      throw AwsError("InvalidInsightSelectorsException",
+                     "Insight type " + type + " is not valid. Valid values are ApiCallRateInsight and ApiErrorRateInsight.", 400);
+    if (mask & t) throw AwsError("InvalidInsightSelectorsException", "Insight type " + type + " is specified more than once.", 400);
+    mask |= t;
+    Value categories = Value::list();
+    if (const Value* cats = in.get("EventCategories"); cats && cats->is_list() && cats->size() > 0) {
+      for (const Value& c : cats->as_list()) {
+        std::string category = c.is_string() ? c.as_string() : std::string();
+        if (category == "Data")
+          throw AwsError("UnsupportedOperationException", "Vigil does not support Insights on data events yet (see docs/coverage.md).", 400);
+        if (category != "Management")
+          throw AwsError("InvalidInsightSelectorsException", "Event category " + category + " is not valid. Valid values are Management and Data.", 400);
+      }
+    }
+    categories.push("Management");
+    Value sel = Value::map();
+    sel.set("InsightType", type);
+    sel.set("EventCategories", std::move(categories));
+    stored.push(std::move(sel));
+  }
+  std::lock_guard lock(mutex_);
+  Trail& t = find_in_home(account, region, input.str("TrailName"));
+  // AWS: the call rate needs the trail to log write management events, the error rate read or
+  // write management events.
+  if ((mask & kApiCallRate) && !logs_management(t.state, true))
+    throw AwsError("InvalidInsightSelectorsException",
+                   "To log ApiCallRateInsight events, the trail must log write management events.", 400);
+  if ((mask & kApiErrorRate) && !logs_management(t.state, false))
+    throw AwsError("InvalidInsightSelectorsException", "To log ApiErrorRateInsight events, the trail must log management events.", 400);
+  // Insights files go to the trail's bucket too: CloudTrail must still be allowed to write there.
+  if (mask) check_bucket(account, std::string(t.state.str("TrailARN")), std::string(t.state.str("S3BucketName")), std::string(t.state.str("S3KeyPrefix")));
+  if (mask) t.state.set("InsightSelectors", stored);
+  else erase_member(t.state, "InsightSelectors");
+  t.insight_types = mask;
+  save(t);
+  sync_insights(account);
+  Value out = Value::map();
+  out.set("TrailARN", std::string(t.state.str("TrailARN")));
+  out.set("InsightSelectors", std::move(stored));
+  return out;
+}
+
+Value TrailStore::get_insight_selectors(const std::string& account, const std::string& region, const Value& input) const {
+  bool trail = input.has("TrailName");
+  if (trail && input.has("EventDataStore"))
+    throw AwsError("InvalidParameterCombinationException", "You cannot specify TrailName together with EventDataStore.", 400);
+  if (input.has("EventDataStore")) throw insights_on_event_data_stores();
+  if (input.str("TrailName").empty()) throw AwsError("InvalidTrailNameException", "Trail name cannot be empty.", 400);
+  std::lock_guard lock(mutex_);
+  const Trail& t = find(account, region, input.str("TrailName"));
+  const Value* selectors = t.state.get("InsightSelectors");
+  if (!selectors || !selectors->is_list() || selectors->size() == 0)
+    throw AwsError("InsightNotEnabledException", "Trail " + std::string(t.state.str("TrailARN")) + " does not have Insights enabled.", 400);
+  Value out = Value::map();
+  out.set("TrailARN", std::string(t.state.str("TrailARN")));
+  out.set("InsightSelectors", *selectors);
+  return out;
+}
+
 void TrailStore::add_tags(const std::string& account, const std::string& region, const Value& input) {
   std::string id(input.str("ResourceId"));
   if (id.rfind("arn:", 0) != 0) throw AwsError("CloudTrailARNInvalidException", "ARN " + id + " is invalid.", 400);
@@ -803,12 +933,34 @@ bool TrailStore::wants_data_events(const std::string& account) const {
 }
 
 void TrailStore::on_event(const BusEvent& event) {
+  if (event.detail_type == kInsightDetailType) return on_insight(event);
   if (event.detail_type != "AWS API Call via CloudTrail") return;
   std::vector<Key> targets;
+  uint8_t insight_types = 0;
   {
     std::lock_guard lock(mutex_);
-    for (const auto& [key, t] : trails_)
+    for (const auto& [key, t] : trails_) {
       if (selects(t, event)) targets.push_back(key);
+      if (t.insight_types && t.account == event.account && bool_member(t.state, "IsLogging", false) &&
+          (t.home_region == event.region || bool_member(t.state, "IsMultiRegionTrail", false)))
+        insight_types |= t.insight_types;
+    }
+  }
+  // Insights analyse management events only; the detector's cost is one hash-map increment.
+  if (insights_ && insight_types && bool_member(event.detail, "managementEvent", true)) {
+    const Value& r = event.detail;
+    const Value* identity = r.get("userIdentity");
+    InsightCall call;
+    call.account = event.account;
+    call.region = event.region;
+    call.event_source = r.str("eventSource");
+    call.event_name = r.str("eventName");
+    call.error_code = r.str("errorCode");
+    call.user_arn = identity ? identity->str("arn") : std::string_view();
+    call.user_agent = r.str("userAgent");
+    call.read_only = bool_member(r, "readOnly", false);
+    call.time = event.time;
+    insights_->count(call, insight_types);
   }
   if (targets.empty()) return;
   std::string json = protocol::value_to_json(event.detail, nullptr, /*keep_nulls=*/true);
@@ -820,6 +972,28 @@ void TrailStore::on_event(const BusEvent& event) {
   }
   // Like the event history: in the WAL now, synced with the next synced write.
   store_.write(batch, store::Durability::Buffered);
+}
+
+void TrailStore::on_insight(const BusEvent& event) {
+  std::string_view type = event.detail.get("insightDetails") ? event.detail.get("insightDetails")->str("insightType") : std::string_view();
+  uint8_t bit = type == "ApiCallRateInsight" ? kApiCallRate : type == "ApiErrorRateInsight" ? kApiErrorRate : 0;
+  std::vector<Key> targets;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& [key, t] : trails_)
+      if ((t.insight_types & bit) && t.account == event.account && bool_member(t.state, "IsLogging", false) &&
+          (t.home_region == event.region || bool_member(t.state, "IsMultiRegionTrail", false)))
+        targets.push_back(key);
+  }
+  if (targets.empty()) return;
+  std::string json = protocol::value_to_json(event.detail, nullptr, /*keep_nulls=*/true);
+  store::WriteBatch batch(store_);
+  for (const Key& key : targets) {
+    std::string k = pending_base(key, kPendingInsightPrefix);
+    append_u64(k, sequence_.fetch_add(1));
+    batch.put(store::Keyspace::Meta, k, json);
+  }
+  store_.write(batch);
 }
 
 int TrailStore::deliver() {
@@ -834,13 +1008,18 @@ int TrailStore::deliver() {
   // drained pass after pass in the same run, so delivery keeps up with any call rate instead
   // of 50 000 events per interval.
   for (const Key& key : keys) {
-    bool more = true;
-    while (more) files += deliver_trail(key, more);
+    for (Files kind : {Files::Log, Files::Insight}) {
+      bool more = true;
+      while (more) files += deliver_trail(key, kind, more);
+    }
   }
   return files;
 }
 
-int TrailStore::deliver_trail(const Key& key, bool& more) {
+int TrailStore::deliver_trail(const Key& key, Files kind, bool& more) {
+  const bool logs = kind == Files::Log;
+  const std::string_view pending_prefix = logs ? kPendingPrefix : kPendingInsightPrefix;
+  const std::string folder = logs ? "CloudTrail" : "CloudTrail-Insight";
   more = false;
   std::string account, home, bucket, prefix, arn, topic, log_group;
   {
@@ -860,10 +1039,10 @@ int TrailStore::deliver_trail(const Key& key, bool& more) {
     std::string store_key, json, event_time;
   };
   std::map<std::string, std::vector<Pending>> by_region;
-  std::string end = pending_end(key);
-  auto it = store_.iterate(store::Keyspace::Meta, pending_base(key), end);
+  std::string end = pending_end(key, pending_prefix);
+  auto it = store_.iterate(store::Keyspace::Meta, pending_base(key, pending_prefix), end);
   size_t taken = 0;
-  for (it->seek(pending_base(key)); it->valid() && taken < 10 * kMaxDeliveryRecords; it->next(), ++taken) {
+  for (it->seek(pending_base(key, pending_prefix)); it->valid() && taken < 10 * kMaxDeliveryRecords; it->next(), ++taken) {
     std::string json(it->value());
     std::string region = home, event_time;
     try {
@@ -901,8 +1080,8 @@ int TrailStore::deliver_trail(const Key& key, bool& more) {
       std::strftime(date, sizeof date, "%Y/%m/%d", &tm);
       std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%MZ", &tm);
       std::string object_key = prefix.empty() ? std::string() : prefix + "/";
-      object_key += "AWSLogs/" + account + "/CloudTrail/" + region + "/" + date + "/" + account + "_CloudTrail_" + region + "_" + stamp + "_" +
-                    random_alnum(16) + ".json.gz";
+      object_key += "AWSLogs/" + account + "/" + folder + "/" + region + "/" + date + "/" + account + "_" + folder + "_" + region + "_" + stamp +
+                    "_" + random_alnum(16) + ".json.gz";
       try {
         if (std::string denied = bucket_access(account, arn, bucket, "arn:aws:s3:::" + bucket + "/" + object_key); !denied.empty())
           throw AwsError(denied, denied == "NoSuchBucket" ? "The specified bucket does not exist" : "Access Denied", denied == "NoSuchBucket" ? 404 : 403);
@@ -933,7 +1112,7 @@ int TrailStore::deliver_trail(const Key& key, bool& more) {
       ++files;
       delivered_at = now;
       // One notification per log file, in AWS's format.
-      if (!topic.empty()) {
+      if (logs && !topic.empty()) {
         Value note = Value::map();
         Value keys = Value::list();
         keys.push(object_key);
@@ -949,7 +1128,7 @@ int TrailStore::deliver_trail(const Key& key, bool& more) {
       }
       // The same records as log events in the trail's log group (home region), one stream per
       // region the events happened in.
-      if (!log_group.empty()) {
+      if (logs && !log_group.empty()) {
         TrailHooks::LogEvents events;
         events.reserve(stop - start);
         for (size_t i = start; i < stop; ++i) events.emplace_back(event_millis(records[i].event_time, now), records[i].json);
@@ -986,7 +1165,7 @@ int TrailStore::deliver_trail(const Key& key, bool& more) {
     if (!logs_error.empty()) t->second.state.set("LatestCloudWatchLogsDeliveryError", logs_error);
     else erase_member(t->second.state, "LatestCloudWatchLogsDeliveryError");
   }
-  if (bool_member(t->second.state, "LogFileValidationEnabled", false) && delivered_logs.size() > 0) {
+  if (logs && bool_member(t->second.state, "LogFileValidationEnabled", false) && delivered_logs.size() > 0) {
     Value logs = t->second.state.get("DigestLogs") ? *t->second.state.get("DigestLogs") : Value::list();
     for (const Value& l : delivered_logs.as_list()) logs.push(l);
     t->second.state.set("DigestLogs", std::move(logs));

@@ -41,6 +41,16 @@
 // stream "<account>_CloudTrail_<region of the events>". A failed notification or log delivery
 // shows in GetTrailStatus (LatestNotificationError / LatestCloudWatchLogsDeliveryError) and is
 // not retried: the S3 file is the record of truth.
+//
+// Insights (insights.h): PutInsightSelectors stores the trail's selectors and tells the
+// InsightDetector which types the account analyses. on_event feeds the detector the
+// management calls of accounts whose logging trails select Insights (for the region: home, or
+// every region when multi-region); the Insights events it produces come back through the bus
+// ("AWS Insight via CloudTrail") and wait in
+//   ct:q: account \0 home_region \0 name \0 seq(8) -> one pending Insights event (JSON)
+// for the same delivery job, which writes them under [prefix/]AWSLogs/<account>/CloudTrail-
+// Insight/<region>/YYYY/MM/DD/<account>_CloudTrail-Insight_<region>_<YYYYMMDDTHHmmZ>_<16>.json.gz
+// (no SNS notification, CloudWatch Logs copy or digest for those files).
 #pragma once
 
 #include <atomic>
@@ -55,6 +65,7 @@
 #include "core/clock.h"
 #include "core/event_bus.h"
 #include "core/value.h"
+#include "services/cloudtrail/insights.h"
 #include "services/cloudtrail/signing_keys.h"
 #include "services/s3/object_store.h"
 #include "store/store.h"
@@ -66,6 +77,9 @@ std::string trail_name_problem(std::string_view name);
 
 // What trails need from SNS and CloudWatch Logs. An unset hook behaves as if the topic or log
 // group does not exist.
+// The bus event type of Insights events (EventBridge's detail-type for them).
+inline constexpr std::string_view kInsightDetailType = "AWS Insight via CloudTrail";
+
 struct TrailHooks {
   using LogEvents = std::vector<std::pair<int64_t, std::string>>;  // (timestamp ms, message)
   std::function<bool(const std::string& account, const std::string& region, const std::string& topic_arn)> topic_exists;
@@ -96,6 +110,9 @@ class TrailStore {
   void set_hooks(TrailHooks hooks);
   // Whether a bucket without a policy is refused even when the trail's account owns it (AWS).
   void set_bucket_policy_required(bool required) { policy_required_ = required; }
+  // The Insights detector the trails feed (none: Insights selectors are stored, nothing counted).
+  // Set before load().
+  void set_insights(InsightDetector* insights) { insights_ = insights; }
 
   // The operations, in the caller's account and region, with AWS's validation and errors.
   Value create(const std::string& account, const std::string& region, const Value& input);
@@ -108,11 +125,14 @@ class TrailStore {
   void set_logging(const std::string& account, const std::string& region, std::string_view name, bool on);
   Value put_event_selectors(const std::string& account, const std::string& region, const Value& input);
   Value get_event_selectors(const std::string& account, const std::string& region, std::string_view name) const;
+  Value put_insight_selectors(const std::string& account, const std::string& region, const Value& input);
+  Value get_insight_selectors(const std::string& account, const std::string& region, const Value& input) const;
   void add_tags(const std::string& account, const std::string& region, const Value& input);
   void remove_tags(const std::string& account, const std::string& region, const Value& input);
   Value list_tags(const std::string& account, const std::string& region, const Value& input) const;
 
-  // Event bus subscriber: buffers the record for every logging trail that selects it.
+  // Event bus subscriber: buffers the record for every logging trail that selects it, counts
+  // it for Insights, and buffers Insights events for the trails that select their type.
   void on_event(const BusEvent& event);
   // Whether some logging trail of the account selects data events (so the event history
   // builds data event records only when someone reads them).
@@ -130,7 +150,9 @@ class TrailStore {
   struct Trail {
     std::string account, home_region, name;
     Value state;  // the stored JSON document
+    uint8_t insight_types = 0;  // InsightType mask of its InsightSelectors (from state)
   };
+  enum class Files { Log, Insight };
   using Key = std::string;  // account \0 home_region \0 name
   static Key key_of(const std::string& account, const std::string& region, std::string_view name);
 
@@ -148,7 +170,10 @@ class TrailStore {
   Value trail_view(const Trail& trail) const;
   bool selects(const Trail& trail, const BusEvent& event) const;
   // `more`: the pass was full and delivered without error (pending records may remain).
-  int deliver_trail(const Key& key, bool& more);
+  int deliver_trail(const Key& key, Files files, bool& more);
+  // Tells the detector which Insights types the account's trails select (mutex_ held).
+  void sync_insights(const std::string& account);
+  void on_insight(const BusEvent& event);
 
   store::Store& store_;
   const Clock& clock_;
@@ -160,6 +185,7 @@ class TrailStore {
   SigningKeys keys_;
   TrailHooks hooks_;  // set once at startup, before any request
   std::atomic<bool> policy_required_{false};
+  InsightDetector* insights_ = nullptr;
 };
 
 }  // namespace vigil::cloudtrail

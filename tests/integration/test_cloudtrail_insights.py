@@ -1,0 +1,157 @@
+"""CloudTrail Insights: Put/GetInsightSelectors on a trail, then a baseline of calls and a
+burst that produce a Start/End pair of Insights events, delivered under the trail's
+CloudTrail-Insight/ prefix and returned by LookupEvents EventCategory=insight. The server counts
+per 2-second period with a 60-second baseline and 6 seconds of learning (the flags), so the
+whole story takes about 25 seconds instead of days."""
+import gzip
+import json
+import re
+import time
+import unittest
+
+from botocore.exceptions import ClientError
+
+from vigil_testing import ServerTestCase, allow_cloudtrail
+
+PATH_STYLE = {"s3": {"addressing_style": "path"}}
+ACCOUNT = "000000000000"
+INSIGHT_KEY_RE = re.compile(r"^audit/AWSLogs/000000000000/CloudTrail-Insight/us-east-1/\d{4}/\d{2}/\d{2}/"
+                            r"000000000000_CloudTrail-Insight_us-east-1_\d{8}T\d{4}Z_[A-Za-z0-9]{16}\.json\.gz$")
+PERIOD = 2
+
+
+def error_code(ctx):
+    return ctx.exception.response["Error"]["Code"]
+
+
+class Insights(ServerTestCase):
+    server_args = ("--trail-delivery-interval", "1", "--insights-period", str(PERIOD),
+                   "--insights-baseline", "60", "--insights-min-history", "6")
+
+    def setUp(self):
+        super().setUp()
+        self.s3 = self.server.client("s3", **PATH_STYLE)
+        self.ct = self.server.client("cloudtrail")
+        self.logs = self.server.client("logs")
+        self.s3.create_bucket(Bucket="insights-bucket")
+        allow_cloudtrail(self.s3, "insights-bucket", prefix="audit")
+
+    def trail(self, name):
+        self.ct.create_trail(Name=name, S3BucketName="insights-bucket", S3KeyPrefix="audit")
+        return "arn:aws:cloudtrail:us-east-1:%s:trail/%s" % (ACCOUNT, name)
+
+    def test_selectors(self):
+        arn = self.trail("plain")
+        with self.assertRaises(ClientError) as ctx:
+            self.ct.get_insight_selectors(TrailName="plain")
+        self.assertEqual(error_code(ctx), "InsightNotEnabledException")
+        self.assertFalse(self.ct.get_trail(Name="plain")["Trail"]["HasInsightSelectors"])
+        with self.assertRaises(ClientError) as ctx:
+            self.ct.put_insight_selectors(TrailName="nope", InsightSelectors=[{"InsightType": "ApiCallRateInsight"}])
+        self.assertEqual(error_code(ctx), "TrailNotFoundException")
+        with self.assertRaises(ClientError) as ctx:
+            self.ct.put_insight_selectors(TrailName="plain", InsightSelectors=[{"InsightType": "ApiCallRateInsight"},
+                                                                               {"InsightType": "ApiCallRateInsight"}])
+        self.assertEqual(error_code(ctx), "InvalidInsightSelectorsException")
+        # The call rate needs write management events in the trail.
+        self.ct.put_event_selectors(TrailName="plain", EventSelectors=[{"ReadWriteType": "ReadOnly", "IncludeManagementEvents": True}])
+        with self.assertRaises(ClientError) as ctx:
+            self.ct.put_insight_selectors(TrailName="plain", InsightSelectors=[{"InsightType": "ApiCallRateInsight"}])
+        self.assertEqual(error_code(ctx), "InvalidInsightSelectorsException")
+        self.ct.put_event_selectors(TrailName="plain", EventSelectors=[{"ReadWriteType": "All", "IncludeManagementEvents": True}])
+
+        out = self.ct.put_insight_selectors(TrailName=arn, InsightSelectors=[{"InsightType": "ApiCallRateInsight"},
+                                                                              {"InsightType": "ApiErrorRateInsight"}])
+        self.assertEqual(out["TrailARN"], arn)
+        got = self.ct.get_insight_selectors(TrailName="plain")
+        self.assertEqual([s["InsightType"] for s in got["InsightSelectors"]], ["ApiCallRateInsight", "ApiErrorRateInsight"])
+        self.assertTrue(self.ct.get_trail(Name="plain")["Trail"]["HasInsightSelectors"])
+        self.assertTrue(self.ct.describe_trails(trailNameList=["plain"])["trailList"][0]["HasInsightSelectors"])
+        cli = self.server.cli_json("cloudtrail", "get-insight-selectors", "--trail-name", "plain")
+        self.assertEqual(cli["TrailARN"], arn)
+        self.assertEqual(len(cli["InsightSelectors"]), 2)
+        # An empty list turns Insights off.
+        self.ct.put_insight_selectors(TrailName="plain", InsightSelectors=[])
+        self.assertFalse(self.ct.get_trail(Name="plain")["Trail"]["HasInsightSelectors"])
+
+    def calls_for(self, seconds, per_second=1):
+        end = time.time() + seconds
+        while time.time() < end:
+            for _ in range(per_second):
+                self.logs.put_retention_policy(logGroupName="/insights", retentionInDays=7)
+            time.sleep(1.0 / per_second)
+
+    def insight_records(self):
+        keys = [o["Key"] for o in self.s3.list_objects_v2(Bucket="insights-bucket",
+                                                         Prefix="audit/AWSLogs/%s/CloudTrail-Insight/" % ACCOUNT).get("Contents", [])]
+        records = []
+        for key in keys:
+            self.assertRegex(key, INSIGHT_KEY_RE)
+            body = self.s3.get_object(Bucket="insights-bucket", Key=key)["Body"].read()
+            records.extend(json.loads(gzip.decompress(body))["Records"])
+        # Files of the same minute list in random-suffix order: order the events by time.
+        return sorted(records, key=lambda r: (r["eventTime"], r["insightDetails"]["state"] == "End"))
+
+    def test_burst_produces_start_and_end(self):
+        self.trail("watch")
+        self.ct.start_logging(Name="watch")
+        self.ct.put_insight_selectors(TrailName="watch", InsightSelectors=[{"InsightType": "ApiCallRateInsight"},
+                                                                           {"InsightType": "ApiErrorRateInsight"}])
+        self.logs.create_log_group(logGroupName="/insights")
+        # Baseline: about one call a second (two a period), past the 6 s of learning.
+        self.calls_for(10)
+        # The burst: 60 writes and 30 failing deletes within a second.
+        for _ in range(60):
+            self.logs.put_retention_policy(logGroupName="/insights", retentionInDays=7)
+        for _ in range(30):
+            with self.assertRaises(ClientError):
+                self.logs.delete_log_group(logGroupName="/missing")
+        # Back to normal, then wait for the End to be delivered.
+        self.calls_for(3 * PERIOD)
+        deadline = time.time() + 20
+        while True:
+            records = self.insight_records()
+            retention = [r for r in records if r["insightDetails"]["eventName"] == "PutRetentionPolicy"]
+            if [r["insightDetails"]["state"] for r in retention] == ["Start", "End"] or time.time() > deadline:
+                break
+            time.sleep(0.5)
+
+        self.assertEqual([r["insightDetails"]["state"] for r in retention], ["Start", "End"], records)
+        start, end = retention
+        self.assertEqual(start["sharedEventID"], end["sharedEventID"])
+        for r in (start, end):
+            self.assertEqual(r["eventType"], "AwsCloudTrailInsight")
+            self.assertEqual(r["eventCategory"], "Insight")
+            self.assertEqual(r["awsRegion"], "us-east-1")
+            self.assertEqual(r["recipientAccountId"], ACCOUNT)
+            d = r["insightDetails"]
+            self.assertEqual(d["eventSource"], "logs.amazonaws.com")
+            self.assertEqual(d["insightType"], "ApiCallRateInsight")
+            stats = d["insightContext"]["statistics"]
+            self.assertLess(stats["baseline"]["average"], 5)
+            self.assertGreater(stats["insight"]["average"], stats["baseline"]["average"] + 10)
+            self.assertGreaterEqual(stats["baselineDuration"], 3)
+            attributes = [a["attribute"] for a in d["insightContext"]["attributions"]]
+            self.assertEqual(attributes, ["userIdentityArn", "userAgent", "errorCode"])
+        self.assertLessEqual(start["eventTime"], end["eventTime"])
+        self.assertGreaterEqual(end["insightDetails"]["insightContext"]["statistics"]["insightDuration"], 1)
+        errors = [r for r in records if r["insightDetails"]["insightType"] == "ApiErrorRateInsight"]
+        self.assertIn("Start", [r["insightDetails"]["state"] for r in errors])
+        self.assertEqual({r["insightDetails"].get("errorCode") for r in errors}, {"ResourceNotFoundException"})
+        self.assertEqual({r["insightDetails"]["eventName"] for r in errors}, {"DeleteLogGroup"})
+
+        # LookupEvents shows them with EventCategory=insight only.
+        found = self.ct.lookup_events(EventCategory="insight",
+                                      LookupAttributes=[{"AttributeKey": "EventName", "AttributeValue": "PutRetentionPolicy"}])["Events"]
+        states = [json.loads(e["CloudTrailEvent"])["insightDetails"]["state"] for e in found]
+        self.assertEqual(states, ["End", "Start"])  # newest first
+        self.assertEqual(found[0]["EventSource"], "logs.amazonaws.com")
+        self.assertEqual({json.loads(e["CloudTrailEvent"])["sharedEventID"] for e in found}, {start["sharedEventID"]})
+        plain = self.ct.lookup_events(LookupAttributes=[{"AttributeKey": "EventName", "AttributeValue": "PutRetentionPolicy"}],
+                                      MaxResults=50)["Events"]
+        self.assertTrue(plain)
+        self.assertTrue(all("AwsCloudTrailInsight" not in e["CloudTrailEvent"] for e in plain))
+
+
+if __name__ == "__main__":
+    unittest.main()
