@@ -13,6 +13,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <limits>
 #include <optional>
 #include <cstdio>
 #include <stdexcept>
@@ -125,7 +126,9 @@ struct HttpServer::Impl {
       // An idle connection keeps a small buffer, not the last big body's.
       if (buffer_.size() == 0 && buffer_.capacity() > kLargeReadBytes) buffer_.shrink_to_fit();
       parser_.emplace();
-      parser_->body_limit(server_.options.max_body_bytes);
+      // Beast holds a Content-Length against the body limit while it parses the header, but
+      // the limit depends on the request (5 GB for a spooled S3 upload): on_header sets it.
+      parser_->body_limit(std::numeric_limits<uint64_t>::max());  // (boost::none compares as below any length in Boost 1.74)
       parser_->header_limit(64 * 1024);
       stream_.expires_after(std::chrono::seconds(120));
       bhttp::async_read_header(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, size_t) { self->on_header(ec); });
@@ -140,10 +143,18 @@ struct HttpServer::Impl {
         if (route == BodyRoute::Refused) return;
         spooling = route == BodyRoute::Spool;
       }
-      auto expect = header[bhttp::field::expect];
+      if (!spooling) {
+        if (auto length = parser_->content_length(); length && *length > server_.options.max_body_bytes)
+          return reply_error(413, "Request body too large");  // before the body, and without a 100 Continue
+        parser_->body_limit(server_.options.max_body_bytes);  // a chunked body is counted as it comes
+      }
+      // (A spooled request's header now lives in the spool's parser.)
+      const bhttp::request_header<>& header_after = spooling ? static_cast<const bhttp::request_header<>&>(spool_->parser->get())
+                                                             : static_cast<const bhttp::request_header<>&>(parser_->get());
+      auto expect = header_after[bhttp::field::expect];
       if (beast::iequals(expect, "100-continue")) {
         // Clients that ask (S3 uploads) wait for this before sending the body.
-        auto cont = std::make_shared<bhttp::response<bhttp::empty_body>>(bhttp::status::continue_, header.version());
+        auto cont = std::make_shared<bhttp::response<bhttp::empty_body>>(bhttp::status::continue_, header_after.version());
         bhttp::async_write(stream_, *cont, [self = shared_from_this(), cont, spooling](beast::error_code ec2, size_t) {
           if (ec2) return self->fail(ec2);
           spooling ? self->spool_read() : self->read_body();
