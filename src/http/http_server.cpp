@@ -240,10 +240,10 @@ struct HttpServer::Impl {
       try {
         if (!spool.file) {
           std::string path = server_.options.spool_dir + "/" + new_uuid() + ".body";
-          int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+          int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
           if (fd < 0 && errno == ENOENT) {  // the directory went away (a reset): make it again
             ::mkdir(server_.options.spool_dir.c_str(), 0755);
-            fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+            fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
           }
           if (fd < 0) throw std::runtime_error("cannot create a spool file in " + server_.options.spool_dir + ": " + std::strerror(errno));
           spool.file = std::make_shared<RequestBodyFile>(fd, std::move(path));
