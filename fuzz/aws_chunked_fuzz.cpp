@@ -2,11 +2,14 @@
 // first byte:
 //   raw     arbitrary bytes decoded unsigned and signed (a fixed key): never a crash, hang or
 //           error other than AwsError IncompleteBody / SignatureDoesNotMatch; a decoded
-//           payload is never longer than the body it came from.
+//           payload is never longer than the body it came from; fed in pieces (cut where the
+//           input's own bytes say, as a spooled body is read back in blocks) the streaming
+//           decoder gives the same payload or the same error as fed whole.
 //   framed  the rest is cut into chunks (each led by a length byte) that are framed and
 //           signed exactly as the SDKs do (chained chunk signatures, empty final chunk,
 //           optional trailers); decoding must give back the concatenated chunks. Random
 //           bytes alone would never get past the first chunk signature.
+#include <algorithm>
 #include <cctype>
 #include <cstdint>
 #include <cstdio>
@@ -34,6 +37,26 @@ std::string hex_size(size_t n) {
   return buf;
 }
 
+// The body fed to AwsChunkedDecoder in pieces whose sizes cycle through `cuts` (each 1-256):
+// the payload, or the error code.
+std::string decode_in_pieces(std::string_view body, const std::optional<s3::ChunkSigner>& signer, std::string_view cuts, std::string& error) {
+  s3::AwsChunkedDecoder decoder(signer);
+  std::string out;
+  try {
+    size_t pos = 0, i = 0;
+    while (pos < body.size()) {
+      size_t n = cuts.empty() ? body.size() : 1 + static_cast<unsigned char>(cuts[i++ % cuts.size()]);
+      decoder.feed(body.substr(pos, n), [&](std::string_view d) { out.append(d); });
+      pos += std::min(n, body.size() - pos);
+    }
+    decoder.finish();
+    if (decoder.payload_size() != out.size()) std::abort();
+  } catch (const AwsError& e) {
+    error = e.code();
+  }
+  return out;
+}
+
 void expect_known_error(const AwsError& e) {
   if (e.code() != "IncompleteBody" && e.code() != "SignatureDoesNotMatch") {
     std::fprintf(stderr, "unexpected error %s\n", e.code().c_str());
@@ -48,13 +71,22 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view input(reinterpret_cast<const char*>(data) + 1, size - 1);
   const s3::ChunkSigner signer{kKey, kDate, kScope, kSeed};
   if ((data[0] & 1) == 0) {
+    // The cut sizes come from the input's tail, so the fuzzer explores them with the bytes.
+    std::string_view cuts = input.substr(input.size() - std::min<size_t>(input.size(), 8));
     for (bool signed_mode : {false, true}) {
+      std::optional<s3::ChunkSigner> mode = signed_mode ? std::optional<s3::ChunkSigner>(signer) : std::nullopt;
+      std::string whole, whole_error;
       try {
-        std::string out = s3::decode_aws_chunked(input, signed_mode ? std::optional<s3::ChunkSigner>(signer) : std::nullopt);
-        if (out.size() > input.size()) std::abort();
+        whole = s3::decode_aws_chunked(input, mode);
+        if (whole.size() > input.size()) std::abort();
       } catch (const AwsError& e) {
         expect_known_error(e);
+        whole_error = e.code();
       }
+      std::string pieces_error;
+      std::string pieces = decode_in_pieces(input, mode, cuts, pieces_error);
+      if (pieces_error != whole_error) std::abort();
+      if (whole_error.empty() && pieces != whole) std::abort();
     }
     return 0;
   }
@@ -88,6 +120,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::abort();
   }
   if (out != expected) std::abort();
+  std::string split_error;
+  if (decode_in_pieces(body, signer, input.substr(0, 8), split_error) != expected || !split_error.empty()) std::abort();
   // Unsigned (STREAMING-UNSIGNED-PAYLOAD-TRAILER) bodies frame the same way without signatures.
   try {
     if (s3::decode_aws_chunked(body, std::nullopt) != expected) std::abort();

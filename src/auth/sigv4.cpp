@@ -23,6 +23,7 @@
 #include <charconv>
 #include <cstring>
 #include <mutex>
+#include <new>
 #include <unordered_map>
 
 namespace vigil::auth {
@@ -536,6 +537,30 @@ std::string sha256_hex(std::string_view data) {
   return to_hex(as_view(d));
 }
 
+Sha256::Sha256() : ctx_(EVP_MD_CTX_new()) {
+  if (ctx_ == nullptr || sha256_md() == nullptr || EVP_DigestInit_ex(static_cast<EVP_MD_CTX*>(ctx_), sha256_md(), nullptr) != 1) {
+    EVP_MD_CTX_free(static_cast<EVP_MD_CTX*>(ctx_));
+    throw std::bad_alloc();
+  }
+}
+
+Sha256::~Sha256() { EVP_MD_CTX_free(static_cast<EVP_MD_CTX*>(ctx_)); }
+
+void Sha256::update(std::string_view data) {
+  if (!data.empty()) EVP_DigestUpdate(static_cast<EVP_MD_CTX*>(ctx_), data.data(), data.size());
+}
+
+std::string Sha256::finish() {
+  Digest d;
+  unsigned int len = 0;
+  auto* ctx = static_cast<EVP_MD_CTX*>(ctx_);
+  EVP_DigestFinal_ex(ctx, d.data(), &len);
+  EVP_DigestInit_ex(ctx, sha256_md(), nullptr);
+  return std::string(as_view(d));
+}
+
+std::string Sha256::finish_hex() { return to_hex(finish()); }
+
 bool signatures_equal(std::string_view a, std::string_view b) {
   return a.size() == b.size() && CRYPTO_memcmp(bytes(a), bytes(b), a.size()) == 0;
 }
@@ -548,13 +573,19 @@ bool content_sha256_matches(std::string_view declared, std::string_view body) {
 std::string chunk_signature(std::string_view signing_key, std::string_view amz_date,
                             std::string_view credential_scope, std::string_view previous_signature,
                             std::string_view chunk_data) {
+  return chunk_signature_from_hash(signing_key, amz_date, credential_scope, previous_signature, sha256_hex(chunk_data));
+}
+
+std::string chunk_signature_from_hash(std::string_view signing_key, std::string_view amz_date,
+                                      std::string_view credential_scope, std::string_view previous_signature,
+                                      std::string_view chunk_sha256_hex) {
   std::string sts;
   sts.reserve(256);
   sts.append("AWS4-HMAC-SHA256-PAYLOAD\n").append(amz_date).push_back('\n');
   sts.append(credential_scope).push_back('\n');
   sts.append(previous_signature).push_back('\n');
   sts.append(kEmptySha256).push_back('\n');
-  sts.append(sha256_hex(chunk_data));
+  sts.append(chunk_sha256_hex);
   Digest sig;
   if (!hmac_sha256(signing_key, sts, sig)) return {};
   return to_hex(as_view(sig));

@@ -150,6 +150,28 @@ std::string chunk_signature(std::string_view signing_key, std::string_view amz_d
                             std::string_view credential_scope, std::string_view previous_signature,
                             std::string_view chunk_data);
 
+// The same from the chunk's SHA-256 (lowercase hex), for chunks hashed as they stream in.
+std::string chunk_signature_from_hash(std::string_view signing_key, std::string_view amz_date,
+                                      std::string_view credential_scope, std::string_view previous_signature,
+                                      std::string_view chunk_sha256_hex);
+
+// Incremental SHA-256, for bodies read in pieces (spooled uploads, aws-chunked chunks). Holds
+// one OpenSSL digest context (a few hundred bytes) whatever the input's size.
+class Sha256 {
+ public:
+  Sha256();
+  ~Sha256();
+  Sha256(const Sha256&) = delete;
+  Sha256& operator=(const Sha256&) = delete;
+  void update(std::string_view data);
+  // The digest of everything given so far (32 raw bytes); starts the next digest afresh.
+  std::string finish();
+  std::string finish_hex();
+
+ private:
+  void* ctx_;  // EVP_MD_CTX (OpenSSL stays out of this header)
+};
+
 // Constant-time comparison (CRYPTO_memcmp); false when the lengths differ.
 bool signatures_equal(std::string_view a, std::string_view b);
 

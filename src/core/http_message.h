@@ -13,6 +13,51 @@
 
 namespace vigil {
 
+// A request body the listener received into a file instead of memory (S3 uploads above its
+// in-memory threshold: see SpoolPlan). The file lives in the listener's spool directory, on the
+// same filesystem as the S3 objects, so a handler can rename it into place instead of copying
+// it (take()). Whoever holds the last reference without having taken it removes the file.
+class RequestBodyFile {
+ public:
+  // Takes ownership of `fd` (open for reading and writing) and of the file at `path`.
+  RequestBodyFile(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
+  ~RequestBodyFile() {
+    if (fd_ >= 0) ::close(fd_);
+    if (!path_.empty()) ::unlink(path_.c_str());
+  }
+  RequestBodyFile(const RequestBodyFile&) = delete;
+  RequestBodyFile& operator=(const RequestBodyFile&) = delete;
+
+  int fd() const { return fd_; }
+  const std::string& path() const { return path_; }
+  uint64_t size() const { return size_; }
+  // Digests of the raw body computed while it was spooled (raw bytes; empty when the plan did
+  // not ask for them), so that nobody reads the file again just to hash it.
+  const std::string& md5() const { return md5_; }
+  const std::string& sha256() const { return sha256_; }
+
+  // Hands the descriptor and the file over to the caller (who renames or removes it).
+  std::pair<int, std::string> take() {
+    std::pair<int, std::string> out{fd_, std::move(path_)};
+    fd_ = -1;
+    path_.clear();
+    return out;
+  }
+
+  // Set by the listener once the body is complete.
+  void set_complete(uint64_t size, std::string md5, std::string sha256) {
+    size_ = size;
+    md5_ = std::move(md5);
+    sha256_ = std::move(sha256);
+  }
+
+ private:
+  int fd_;
+  std::string path_;
+  uint64_t size_ = 0;
+  std::string md5_, sha256_;
+};
+
 struct HttpRequest {
   std::string method;
   std::string path;    // still percent-encoded, without the query
@@ -20,6 +65,8 @@ struct HttpRequest {
   std::vector<std::pair<std::string, std::string>> headers;  // names lower-cased
   std::string body;
   std::string remote_address;
+  // Set instead of `body` (then empty) when the listener spooled the body to a file.
+  std::shared_ptr<RequestBodyFile> body_file;
 
   // First value of a header (name in lower case), or empty.
   std::string_view header(std::string_view lower_name) const {
@@ -82,5 +129,16 @@ struct HttpResponse {
     headers.emplace_back(std::move(name), std::move(value));
   }
 };
+
+// How the listener receives a body that may be large (an S3 PutObject or UploadPart): decided
+// from the request line and headers, before any body byte is read.
+struct SpoolPlan {
+  uint64_t max_bytes = 0;  // a larger body (declared, or counted as it arrives) gets `too_large`
+  bool md5 = false;        // compute the raw body's MD5 while spooling
+  bool sha256 = false;     // ... and its SHA-256
+  // The answer to a body over max_bytes (S3: EntityTooLarge); the connection closes after it.
+  HttpResponse too_large;
+};
+
 
 }  // namespace vigil

@@ -4,15 +4,23 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include <fcntl.h>
+#include <openssl/evp.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <sys/stat.h>
+
 #include <cerrno>
+#include <cstring>
+#include <limits>
 #include <optional>
 #include <cstdio>
 #include <stdexcept>
 #include <thread>
 #include <vector>
+
+#include "core/ids.h"
 
 namespace vigil::http {
 
@@ -32,7 +40,8 @@ using Stream = beast::basic_stream<tcp, Executor>;
 
 namespace {
 
-HttpRequest to_request(bhttp::request<bhttp::string_body>&& in, const std::string& remote) {
+// The request line and headers, without the body.
+HttpRequest head_of(const bhttp::request_header<>& in, const std::string& remote) {
   HttpRequest out;
   out.method = std::string(in.method_string());
   std::string_view target(in.target().data(), in.target().size());
@@ -45,10 +54,36 @@ HttpRequest to_request(bhttp::request<bhttp::string_body>&& in, const std::strin
     std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
     out.headers.emplace_back(std::move(name), std::string(field.value()));
   }
-  out.body = std::move(in.body());
   out.remote_address = remote;
   return out;
 }
+
+HttpRequest to_request(bhttp::request<bhttp::string_body>&& in, const std::string& remote) {
+  HttpRequest out = head_of(in, remote);
+  out.body = std::move(in.body());
+  return out;
+}
+
+// An OpenSSL digest computed as a body streams in.
+class StreamDigest {
+ public:
+  explicit StreamDigest(const EVP_MD* md) : ctx_(EVP_MD_CTX_new()) {
+    if (!ctx_ || EVP_DigestInit_ex(ctx_, md, nullptr) != 1) throw std::runtime_error("cannot start a digest");
+  }
+  ~StreamDigest() { EVP_MD_CTX_free(ctx_); }
+  StreamDigest(const StreamDigest&) = delete;
+  StreamDigest& operator=(const StreamDigest&) = delete;
+  void update(const char* data, size_t size) { EVP_DigestUpdate(ctx_, data, size); }
+  std::string finish() {
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    EVP_DigestFinal_ex(ctx_, digest, &len);
+    return std::string(reinterpret_cast<const char*>(digest), len);
+  }
+
+ private:
+  EVP_MD_CTX* ctx_;
+};
 
 bhttp::response<bhttp::string_body> to_beast(HttpResponse&& in, unsigned version, bool keep_alive) {
   bhttp::response<bhttp::string_body> out{static_cast<bhttp::status>(in.status), version};
@@ -91,7 +126,9 @@ struct HttpServer::Impl {
       // An idle connection keeps a small buffer, not the last big body's.
       if (buffer_.size() == 0 && buffer_.capacity() > kLargeReadBytes) buffer_.shrink_to_fit();
       parser_.emplace();
-      parser_->body_limit(server_.options.max_body_bytes);
+      // Beast holds a Content-Length against the body limit while it parses the header, but
+      // the limit depends on the request (5 GB for a spooled S3 upload): on_header sets it.
+      parser_->body_limit(std::numeric_limits<uint64_t>::max());  // (boost::none compares as below any length in Boost 1.74)
       parser_->header_limit(64 * 1024);
       stream_.expires_after(std::chrono::seconds(120));
       bhttp::async_read_header(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, size_t) { self->on_header(ec); });
@@ -100,17 +137,146 @@ struct HttpServer::Impl {
     void on_header(beast::error_code ec) {
       if (ec) return fail(ec);
       auto& header = parser_->get();
-      auto expect = header[bhttp::field::expect];
+      bool spooling = false;
+      if (header.method() == bhttp::verb::put && server_.options.spool_plan) {
+        BodyRoute route = start_spool();
+        if (route == BodyRoute::Refused) return;
+        spooling = route == BodyRoute::Spool;
+      }
+      if (!spooling) {
+        if (auto length = parser_->content_length(); length && *length > server_.options.max_body_bytes)
+          return reply_error(413, "Request body too large");  // before the body, and without a 100 Continue
+        parser_->body_limit(server_.options.max_body_bytes);  // a chunked body is counted as it comes
+      }
+      // (A spooled request's header now lives in the spool's parser.)
+      const bhttp::request_header<>& header_after = spooling ? static_cast<const bhttp::request_header<>&>(spool_->parser->get())
+                                                             : static_cast<const bhttp::request_header<>&>(parser_->get());
+      auto expect = header_after[bhttp::field::expect];
       if (beast::iequals(expect, "100-continue")) {
         // Clients that ask (S3 uploads) wait for this before sending the body.
-        auto cont = std::make_shared<bhttp::response<bhttp::empty_body>>(bhttp::status::continue_, header.version());
-        bhttp::async_write(stream_, *cont, [self = shared_from_this(), cont](beast::error_code ec2, size_t) {
+        auto cont = std::make_shared<bhttp::response<bhttp::empty_body>>(bhttp::status::continue_, header_after.version());
+        bhttp::async_write(stream_, *cont, [self = shared_from_this(), cont, spooling](beast::error_code ec2, size_t) {
           if (ec2) return self->fail(ec2);
-          self->read_body();
+          spooling ? self->spool_read() : self->read_body();
         });
         return;
       }
-      read_body();
+      spooling ? spool_read() : read_body();
+    }
+
+    // ---- bodies spooled to a file (S3 uploads) ----------------------------------------------
+    // The I/O thread reads up to kSpoolChunkBytes of body into the spool's buffer, a worker
+    // writes them to the spool file (and feeds the digests the plan asked for), then the I/O
+    // thread reads the next block: neither a disk write nor a hash ever runs on the I/O thread,
+    // and while the worker writes, the kernel's socket buffer keeps receiving. Memory per
+    // upload: the one buffer (1 MiB) plus two digest contexts, whatever the body's size. The
+    // worker writes into the page cache and starts its write-back every kSpoolSyncBytes
+    // (sync_file_range, no waiting) so dirty pages do not pile up; the handler that keeps the
+    // file makes it durable (fsync before the rename), as for any object file.
+    struct Spool {
+      std::optional<bhttp::request_parser<bhttp::buffer_body>> parser;
+      SpoolPlan plan;
+      HttpRequest head;
+      std::vector<char> buffer;
+      std::shared_ptr<RequestBodyFile> file;
+      uint64_t size = 0, written_back = 0;
+      std::optional<StreamDigest> md5, sha256;
+    };
+
+    enum class BodyRoute { Memory, Spool, Refused };
+    // On the I/O thread, with the header read: where the body goes. Refused: it is too large
+    // by its declared length, answered before a byte of it is read (nor a 100 Continue sent).
+    BodyRoute start_spool() {
+      HttpRequest head = head_of(parser_->get(), remote_);
+      std::optional<SpoolPlan> plan = server_.options.spool_plan(head);
+      if (!plan) return BodyRoute::Memory;
+      if (auto length = parser_->content_length(); length && *length > plan->max_bytes) {
+        write(std::make_shared<bhttp::response<bhttp::string_body>>(to_beast(std::move(plan->too_large), parser_->get().version(), false)));
+        return BodyRoute::Refused;
+      }
+      spool_ = std::make_shared<Spool>();
+      spool_->plan = std::move(*plan);
+      spool_->head = std::move(head);
+      spool_->parser.emplace(std::move(*parser_));
+      spool_->parser->body_limit(spool_->plan.max_bytes);
+      parser_.reset();
+      if (spool_->plan.md5) spool_->md5.emplace(EVP_md5());
+      if (spool_->plan.sha256) spool_->sha256.emplace(EVP_sha256());
+      spool_->buffer.resize(kSpoolChunkBytes);
+      buffer_.reserve(kLargeReadBytes);  // Beast's largest single read, as for big bodies in memory
+      return BodyRoute::Spool;
+    }
+
+    // On the I/O thread: the next block of the body into the buffer.
+    void spool_read() {
+      auto& body = spool_->parser->get().body();
+      body.data = spool_->buffer.data();
+      body.size = spool_->buffer.size();
+      body.more = true;
+      // The deadline covers one block, not the whole (possibly gigabytes long) body.
+      stream_.expires_after(std::chrono::seconds(120));
+      bhttp::async_read(stream_, buffer_, *spool_->parser, [self = shared_from_this()](beast::error_code ec, size_t) { self->on_spool_read(ec); });
+    }
+
+    void on_spool_read(beast::error_code ec) {
+      // need_buffer: the block is full and more body follows.
+      if (ec == bhttp::error::need_buffer) ec = {};
+      if (ec == bhttp::error::body_limit) {
+        auto spool = std::move(spool_);  // drops the partial file
+        return write(std::make_shared<bhttp::response<bhttp::string_body>>(to_beast(std::move(spool->plan.too_large), 11, false)));
+      }
+      if (ec) {
+        spool_.reset();
+        return fail(ec);
+      }
+      const size_t got = spool_->buffer.size() - spool_->parser->get().body().size;
+      const bool done = spool_->parser->is_done();
+      asio::post(server_.workers, [self = shared_from_this(), got, done] { self->spool_write(got, done); });
+    }
+
+    // On a worker thread.
+    void spool_write(size_t got, bool done) {
+      Spool& spool = *spool_;
+      try {
+        if (!spool.file) {
+          std::string path = server_.options.spool_dir + "/" + new_uuid() + ".body";
+          int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+          if (fd < 0 && errno == ENOENT) {  // the directory went away (a reset): make it again
+            ::mkdir(server_.options.spool_dir.c_str(), 0755);
+            fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+          }
+          if (fd < 0) throw std::runtime_error("cannot create a spool file in " + server_.options.spool_dir + ": " + std::strerror(errno));
+          spool.file = std::make_shared<RequestBodyFile>(fd, std::move(path));
+        }
+        const char* data = spool.buffer.data();
+        for (size_t done_bytes = 0; done_bytes < got;) {
+          ssize_t n = ::write(spool.file->fd(), data + done_bytes, got - done_bytes);
+          if (n < 0 && errno == EINTR) continue;
+          if (n < 0) throw std::runtime_error(std::string("cannot write a spool file: ") + std::strerror(errno));
+          done_bytes += static_cast<size_t>(n);
+        }
+        if (spool.md5) spool.md5->update(data, got);
+        if (spool.sha256) spool.sha256->update(data, got);
+        spool.size += got;
+        if (spool.size - spool.written_back >= kSpoolSyncBytes) {
+          ::sync_file_range(spool.file->fd(), static_cast<off_t>(spool.written_back), static_cast<off_t>(spool.size - spool.written_back), SYNC_FILE_RANGE_WRITE);
+          spool.written_back = spool.size;
+        }
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "vigil: %s\n", e.what());
+        return asio::post(stream_.get_executor(), [self = shared_from_this()] {
+          self->spool_.reset();
+          self->reply_error(500, "The request body could not be stored");
+        });
+      }
+      if (!done) return asio::post(stream_.get_executor(), [self = shared_from_this()] { self->spool_read(); });
+      spool.file->set_complete(spool.size, spool.md5 ? spool.md5->finish() : std::string(), spool.sha256 ? spool.sha256->finish() : std::string());
+      const unsigned version = spool.parser->get().version();
+      const bool keep_alive = spool.parser->get().keep_alive();
+      auto request = std::make_shared<HttpRequest>(std::move(spool.head));
+      request->body_file = std::move(spool.file);
+      spool_.reset();
+      respond(std::move(request), version, keep_alive);
     }
 
     void read_body() {
@@ -130,12 +296,16 @@ struct HttpServer::Impl {
       unsigned version = request.version();
       bool keep_alive = request.keep_alive();
       auto converted = std::make_shared<HttpRequest>(to_request(std::move(request), remote_));
-      asio::post(server_.workers, [self = shared_from_this(), converted, version, keep_alive] {
-        HttpResponse response = self->server_.handler(*converted);
-        if (response.file_body) return self->start_file_transfer(std::move(response), version, keep_alive);
-        auto beast_response = std::make_shared<bhttp::response<bhttp::string_body>>(to_beast(std::move(response), version, keep_alive));
-        asio::post(self->stream_.get_executor(), [self, beast_response] { self->write(beast_response); });
-      });
+      asio::post(server_.workers, [self = shared_from_this(), converted, version, keep_alive] { self->respond(converted, version, keep_alive); });
+    }
+
+    // On a worker thread: runs the handler and hands its answer to the I/O thread.
+    void respond(std::shared_ptr<HttpRequest> request, unsigned version, bool keep_alive) {
+      HttpResponse response = server_.handler(*request);
+      request.reset();  // a spool file the handler did not keep is removed now, not at the next request
+      if (response.file_body) return start_file_transfer(std::move(response), version, keep_alive);
+      auto beast_response = std::make_shared<bhttp::response<bhttp::string_body>>(to_beast(std::move(response), version, keep_alive));
+      asio::post(stream_.get_executor(), [self = shared_from_this(), beast_response] { self->write(beast_response); });
     }
 
     void write(std::shared_ptr<bhttp::response<bhttp::string_body>> response) {
@@ -252,6 +422,8 @@ struct HttpServer::Impl {
     }
 
     static constexpr size_t kLargeReadBytes = 64 * 1024;
+    static constexpr size_t kSpoolChunkBytes = 1024 * 1024;
+    static constexpr uint64_t kSpoolSyncBytes = 8 * 1024 * 1024;
     // 512 KB: few enough hops between the worker and the I/O thread to keep a download at
     // disk speed, small enough that many concurrent downloads stay cheap.
     static constexpr uint64_t kFileChunkBytes = 512 * 1024;
@@ -259,6 +431,7 @@ struct HttpServer::Impl {
     Impl& server_;
     beast::flat_buffer buffer_;
     std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+    std::shared_ptr<Spool> spool_;  // while a body is being spooled
     std::string remote_;
   };
 

@@ -1,6 +1,12 @@
 #include "server/dispatcher.h"
 
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
 #include <cstdio>
+#include <stdexcept>
 
 #include "auth/sigv4.h"
 #include "core/encoding.h"
@@ -32,6 +38,35 @@ HttpResponse plain_json_error(int status, std::string_view code, std::string_vie
 
 bool is_loopback(std::string_view address) {
   return address.substr(0, 4) == "127." || address == "::1" || address.substr(0, 7) == "::ffff:127.";
+}
+
+// Reads `length` bytes of a spooled body from `offset`, through `block` (whose size bounds the
+// memory), handing each piece to `fn`.
+template <class Fn>
+void read_body_file(const RequestBodyFile& file, std::string& block, Fn&& fn) {
+  uint64_t done = 0;
+  while (done < file.size()) {
+    size_t want = static_cast<size_t>(std::min<uint64_t>(block.size(), file.size() - done));
+    ssize_t n = ::pread(file.fd(), block.data(), want, static_cast<off_t>(done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) throw std::runtime_error("cannot read a spooled request body");
+    fn(std::string_view(block.data(), static_cast<size_t>(n)));
+    done += static_cast<uint64_t>(n);
+  }
+}
+
+std::string ascii_lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+// A spooled body's SHA-256 (lowercase hex): the listener's, or read back in 1 MiB blocks.
+std::string body_file_sha256_hex(const RequestBodyFile& file) {
+  if (file.sha256().size() == 32) return hex_encode(file.sha256());
+  auth::Sha256 hash;
+  std::string block(1 << 20, '\0');
+  read_body_file(file, block, [&](std::string_view piece) { hash.update(piece); });
+  return hash.finish_hex();
 }
 
 }  // namespace
@@ -115,6 +150,7 @@ HttpResponse Dispatcher::handle_internal(const HttpRequest& request) {
   view.raw_path = request.path;
   view.raw_query = request.query;
   view.body = request.body;
+  view.body_complete = !request.body_file;  // a spooled body's hash is checked below
   view.headers.reserve(request.headers.size());
   for (const auto& [k, v] : request.headers) view.headers.emplace_back(k, v);
 
@@ -139,6 +175,13 @@ HttpResponse Dispatcher::handle_internal(const HttpRequest& request) {
     return p->secret_access_key;
   };
   auth::AuthResult auth_result = auth::verify_sigv4(view, lookup, clock_.now());
+  // A spooled body's declared hash (x-amz-content-sha256), once the signature is known good,
+  // as verify_sigv4() orders it for a body in memory.
+  if (auth_result.ok() && request.body_file && auth_result.payload_kind == auth::PayloadKind::Hashed && !auth_result.content_sha256.empty() &&
+      !auth::signatures_equal(ascii_lower(auth_result.content_sha256), body_file_sha256_hex(*request.body_file))) {
+    auth_result.failure = auth::AuthFailure::ContentSha256Mismatch;
+    auth_result.message = "The provided 'x-amz-content-sha256' header does not match what was computed.";
+  }
   if (auth_result.failure != auth::AuthFailure::None) {
     auth::AwsAuthError e = auth::aws_error_for(auth_result, family_of(codec.name()));
     codec.encode_error(AwsError(e.code, e.message, e.http_status), response_context, response);
@@ -158,9 +201,30 @@ HttpResponse Dispatcher::handle_internal(const HttpRequest& request) {
   Value input;
   bool decoded = false;
   std::optional<HttpRequest> unwrapped;  // S3 aws-chunked uploads: the payload without its framing
+  std::optional<HttpRequest> in_memory;  // a spooled body the operation wants in memory
   try {
-    unwrapped = service.unwrap_payload(request, auth_result);
-    const HttpRequest& payload_request = unwrapped ? *unwrapped : request;
+    const HttpRequest* source = &request;
+    if (request.body_file) {
+      // Operations are told apart by method, path, query and headers, never by the body.
+      const protocol::Operation& op = codec.resolve_operation(request);
+      if (service.takes_body_file(op.name)) {
+        context.request_file = request.body_file;
+        context.auth = &auth_result;
+      } else {
+        if (request.body_file->size() > Service::kMaxInMemoryBody) {
+          operation = &op;
+          throw service.body_too_large();
+        }
+        in_memory = request;
+        in_memory->body_file.reset();
+        in_memory->body.reserve(static_cast<size_t>(request.body_file->size()));
+        std::string block(1 << 20, '\0');
+        read_body_file(*request.body_file, block, [&](std::string_view piece) { in_memory->body.append(piece); });
+        source = &*in_memory;
+      }
+    }
+    if (!context.request_file) unwrapped = service.unwrap_payload(*source, auth_result);
+    const HttpRequest& payload_request = unwrapped ? *unwrapped : *source;
     operation = &codec.resolve_operation(payload_request);
     // Hot operations: a hand-written decoder for the protocol straight into the handler's own
     // types, skipping the Value tree of the generic decode (one node and one string per log

@@ -32,6 +32,11 @@ struct CallContext {
   // The output's payload as a file range rather than bytes in the Value (S3 GetObject): the
   // dispatcher hands it to the listener, which streams it, so the codec never copies it.
   std::shared_ptr<const FileBody> response_file;
+  // The request's payload as a spooled file rather than bytes in the Value (S3 PutObject and
+  // UploadPart above the listener's in-memory threshold), for operations whose service said
+  // takes_body_file(). Still framed as sent (aws-chunked): `auth` says how to read it.
+  std::shared_ptr<RequestBodyFile> request_file;
+  const auth::AuthResult* auth = nullptr;  // the verified signature (payload kind, chunk signing key)
 };
 
 using Handler = std::function<Value(CallContext&, const Value& input)>;
@@ -86,6 +91,15 @@ class Service {
   // uploads, whose chunk signatures chain from the verified seed signature). nullopt: the
   // request is used as it is.
   virtual std::optional<HttpRequest> unwrap_payload(const HttpRequest& request, const auth::AuthResult& auth) const { return std::nullopt; }
+  // Whether the operation reads a body the listener spooled to a file itself (from
+  // CallContext::request_file, unwrap_payload() not applied). Otherwise the dispatcher reads a
+  // spooled body into memory first, up to kMaxInMemoryBody.
+  virtual bool takes_body_file(std::string_view operation) const { return false; }
+  // The error for a spooled body too large to be read into memory for such an operation.
+  virtual AwsError body_too_large() const {
+    return AwsError("RequestEntityTooLarge", "Request body too large", 413);
+  }
+  static constexpr uint64_t kMaxInMemoryBody = 64u << 20;  // the listener's in-memory limit
   // Forget in-memory state after the store was cleared (POST /_vigil/reset).
   virtual void reset() {}
 

@@ -1,9 +1,20 @@
 """S3 GetObject streams the object's file: a 120 MiB object downloads whole and in ranges with
 boto3 and `aws s3 cp`, byte for byte, while the server's resident memory grows far less than
 the object (a memory bound, not a timing one); a download that started keeps its bytes when
-the object is overwritten or deleted meanwhile; conditional GETs and HEAD are unchanged."""
+the object is overwritten or deleted meanwhile; conditional GETs and HEAD are unchanged.
+
+Upload bodies stream to disk too: a 160 MiB PutObject (signed payload from boto3 and the CLI,
+aws-chunked with chunk signatures, unsigned aws-chunked with a trailer over Transfer-Encoding:
+chunked) goes up whole, past the listener's 64 MB in-memory limit, while the server's memory
+grows far less than the body; the object reads back byte for byte; a wrong chunk signature,
+payload hash or Content-MD5 stores nothing; a declared length above 5 GiB answers
+EntityTooLarge before the body is sent."""
+import datetime
 import hashlib
+import hmac
+import http.client
 import os
+import socket
 import shutil
 import tempfile
 import threading
@@ -85,7 +96,7 @@ class StreamingGet(ServerTestCase):
         cls.bucket = "big"
         cls.key = "objects/large.bin"
         cls.s3.create_bucket(Bucket=cls.bucket)
-        # A PutObject body is buffered by the listener (64 MB cap): the object goes up in parts.
+        # In 16 MiB parts: UploadPart bodies above 8 MiB are spooled to disk by the listener.
         cls.s3.upload_file(cls.source, cls.bucket, cls.key,
                            Config=boto3.s3.transfer.TransferConfig(multipart_threshold=16 * MIB, multipart_chunksize=16 * MIB))
 
@@ -227,6 +238,274 @@ class StreamingGet(ServerTestCase):
         self.assertEqual(open_object_files(), before)
         self.assertEqual(self.s3.get_object(Bucket=self.bucket, Key=self.key, Range="bytes=0-9")["Body"].read(),
                          self.read_source(0, 9))
+
+
+PUT_SIZE = 160 * MIB + 4321  # above the 64 MB in-memory limit, not a multiple of any block
+
+
+def file_blocks(path, size=8 * MIB):
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(size), b""):
+            yield block
+
+
+def signed_headers(method, url, payload_hash, headers):
+    """SigV4 headers by botocore's own S3 signer, with `payload_hash` as x-amz-content-sha256."""
+    import botocore.auth
+    import botocore.awsrequest
+    import botocore.credentials
+    headers = dict(headers)
+    headers["x-amz-content-sha256"] = payload_hash
+    req = botocore.awsrequest.AWSRequest(method=method, url=url, headers=headers)
+    signer = botocore.auth.S3SigV4Auth(botocore.credentials.Credentials("test", "test"), "s3", "us-east-1")
+    signer.payload = lambda request: payload_hash
+    signer.add_auth(req)
+    return dict(req.headers.items())
+
+
+def chunk_signing_key(date):
+    def sign(key, msg):
+        return hmac.new(key, msg.encode(), hashlib.sha256).digest()
+    return sign(sign(sign(sign(b"AWS4test", date), "us-east-1"), "s3"), "aws4_request")
+
+
+class StreamingPut(ServerTestCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.tmp = tempfile.mkdtemp()
+        cls.source = os.path.join(cls.tmp, "put.bin")
+        sha, md5 = hashlib.sha256(), hashlib.md5()
+        with open(cls.source, "wb") as f:
+            left = PUT_SIZE
+            while left:
+                block = os.urandom(min(left, 8 * MIB))
+                sha.update(block)
+                md5.update(block)
+                f.write(block)
+                left -= len(block)
+        cls.sha256, cls.md5 = sha.hexdigest(), md5.hexdigest()
+        cls.s3 = cls.server.client("s3", **PATH_STYLE)
+        cls.bucket = "uploads"
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.tmp, True)
+        super().tearDownClass()
+
+    def setUp(self):
+        super().setUp()
+        self.s3.create_bucket(Bucket=self.bucket)
+
+    def tearDown(self):
+        # Every spool file was moved into place or removed: nothing is left behind.
+        spool = os.path.join(self.server.data_dir, "s3", ".incoming")
+        self.assertEqual(os.listdir(spool), [])
+
+    def url(self, key):
+        return "%s/%s/%s" % (self.server.endpoint, self.bucket, key)
+
+    def assert_stored(self, key, size=PUT_SIZE, sha256=None, etag=None):
+        response = self.s3.get_object(Bucket=self.bucket, Key=key)
+        self.assertEqual(response["ContentLength"], size)
+        digest = hashlib.sha256()
+        for chunk in response["Body"].iter_chunks(MIB):
+            digest.update(chunk)
+        self.assertEqual(digest.hexdigest(), sha256 or self.sha256)
+        self.assertEqual(response["ETag"], '"%s"' % (etag or self.md5))
+
+    def send(self, method, key, headers, body):
+        """A request over http.client: `body` an iterable of blocks (sent as they come, with the
+        headers' Content-Length, or chunked without one). Returns (status, body)."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.server.port, timeout=300)
+        try:
+            chunked = not any(k.lower() == "content-length" for k in headers)
+            conn.request(method, "/%s/%s" % (self.bucket, key), body=body, headers=headers, encode_chunked=chunked)
+            response = conn.getresponse()
+            return response.status, response.read()
+        finally:
+            conn.close()
+
+    def test_boto3_put_object_signed_payload(self):
+        # Over http botocore signs the payload: x-amz-content-sha256 is the body's hash, checked
+        # by the server over the spooled file. Expect: 100-continue comes with it.
+        with PeakRss(self.server.process.pid) as rss, open(self.source, "rb") as body:
+            response = self.s3.put_object(Bucket=self.bucket, Key="boto3.bin", Body=body)
+        self.assertEqual(response["ETag"], '"%s"' % self.md5)
+        self.assertLess(rss.growth, RSS_GROWTH_LIMIT)
+        self.assert_stored("boto3.bin")
+
+    def test_cli_put_object(self):
+        with PeakRss(self.server.process.pid) as rss:
+            out = self.server.cli_json("s3api", "put-object", "--bucket", self.bucket, "--key", "cli.bin", "--body", self.source, timeout=300)
+        self.assertEqual(out["ETag"], '"%s"' % self.md5)
+        self.assertLess(rss.growth, RSS_GROWTH_LIMIT)
+        self.assert_stored("cli.bin")
+
+    def chunked_signed_body(self, headers, chunk_size, corrupt_at=None, size=PUT_SIZE):
+        """The source file (its first `size` bytes) as STREAMING-AWS4-HMAC-SHA256-PAYLOAD
+        chunks, signed in a chain from the request's seed signature, generated block by block."""
+        seed = headers["Authorization"].split("Signature=")[1]
+        amz_date = headers["X-Amz-Date"]
+        scope = "%s/us-east-1/s3/aws4_request" % amz_date[:8]
+        key = chunk_signing_key(amz_date[:8])
+        empty = hashlib.sha256(b"").hexdigest()
+        state = {"previous": seed, "index": 0}
+
+        def frame(chunk):
+            sts = "\n".join(["AWS4-HMAC-SHA256-PAYLOAD", amz_date, scope, state["previous"], empty, hashlib.sha256(chunk).hexdigest()])
+            sig = hmac.new(key, sts.encode(), hashlib.sha256).hexdigest()
+            state["previous"] = sig
+            if state["index"] == corrupt_at:
+                sig = "0" * 64
+            state["index"] += 1
+            return b"%x;chunk-signature=%s\r\n" % (len(chunk), sig.encode()) + chunk + (b"\r\n" if chunk else b"")
+
+        with open(self.source, "rb") as f:
+            left = size
+            while left:
+                chunk = f.read(min(chunk_size, left))
+                left -= len(chunk)
+                yield frame(chunk)
+        yield frame(b"")
+
+    @staticmethod
+    def chunked_length(size, chunk_size):
+        def header(n):
+            return len(b"%x;chunk-signature=" % n) + 64 + 2
+        full, rest = divmod(size, chunk_size)
+        total = full * (header(chunk_size) + chunk_size + 2)
+        if rest:
+            total += header(rest) + rest + 2
+        return total + header(0)
+
+    def test_aws_chunked_signed_upload(self):
+        chunk_size = 64 * 1024
+        url = self.url("chunked.bin")
+        headers = signed_headers("PUT", url, "STREAMING-AWS4-HMAC-SHA256-PAYLOAD", {
+            "Content-Encoding": "aws-chunked",
+            "x-amz-decoded-content-length": str(PUT_SIZE),
+            "Content-Length": str(self.chunked_length(PUT_SIZE, chunk_size)),
+            "X-Amz-Date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ"),
+        })
+        with PeakRss(self.server.process.pid) as rss:
+            status, body = self.send("PUT", "chunked.bin", headers, self.chunked_signed_body(headers, chunk_size))
+        self.assertEqual(status, 200, body)
+        self.assertLess(rss.growth, RSS_GROWTH_LIMIT)
+        self.assert_stored("chunked.bin")
+
+    def test_aws_chunked_wrong_signature_stores_nothing(self):
+        chunk_size, size = 64 * 1024, 12 * MIB  # above the spooling threshold
+        url = self.url("bad-chunk.bin")
+        headers = signed_headers("PUT", url, "STREAMING-AWS4-HMAC-SHA256-PAYLOAD", {
+            "Content-Encoding": "aws-chunked",
+            "x-amz-decoded-content-length": str(size),
+            "Content-Length": str(self.chunked_length(size, chunk_size)),
+            "X-Amz-Date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ"),
+        })
+        status, body = self.send("PUT", "bad-chunk.bin", headers, self.chunked_signed_body(headers, chunk_size, corrupt_at=150, size=size))
+        self.assertEqual(status, 403)
+        self.assertIn(b"<Code>SignatureDoesNotMatch</Code>", body)
+        with self.assertRaises(self.s3.exceptions.NoSuchKey):
+            self.s3.get_object(Bucket=self.bucket, Key="bad-chunk.bin")
+
+    def test_unsigned_trailer_over_chunked_transfer(self):
+        # STREAMING-UNSIGNED-PAYLOAD-TRAILER as botocore sends it over https, here with
+        # Transfer-Encoding: chunked (no Content-Length): the listener spools it to the end.
+        url = self.url("trailer.bin")
+        headers = signed_headers("PUT", url, "STREAMING-UNSIGNED-PAYLOAD-TRAILER", {
+            "Content-Encoding": "aws-chunked",
+            "x-amz-decoded-content-length": str(PUT_SIZE),
+            "x-amz-trailer": "x-amz-checksum-crc32",
+            "X-Amz-Date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ"),
+        })
+
+        def body():
+            for block in file_blocks(self.source, MIB):
+                yield b"%x\r\n" % len(block) + block + b"\r\n"
+            yield b"0\r\nx-amz-checksum-crc32:AAAAAA==\r\n\r\n"
+        with PeakRss(self.server.process.pid) as rss:
+            status, answer = self.send("PUT", "trailer.bin", headers, body())
+        self.assertEqual(status, 200, answer)
+        self.assertLess(rss.growth, RSS_GROWTH_LIMIT)
+        self.assert_stored("trailer.bin")
+
+    def test_wrong_payload_hash_and_md5_store_nothing(self):
+        size = 10 * MIB
+        with open(self.source, "rb") as f:
+            data = f.read(size)
+        url = self.url("bad-hash.bin")
+        headers = signed_headers("PUT", url, hashlib.sha256(b"something else").hexdigest(), {"Content-Length": str(size)})
+        status, body = self.send("PUT", "bad-hash.bin", headers, [data])
+        self.assertEqual(status, 400)
+        self.assertIn(b"<Code>XAmzContentSHA256Mismatch</Code>", body)
+        with self.assertRaises(botocore.exceptions.ClientError) as ctx:
+            self.s3.put_object(Bucket=self.bucket, Key="bad-md5.bin", Body=data,
+                               ContentMD5="1B2M2Y8AsgTpgAmY7PhCfg==")  # the MD5 of nothing
+        self.assertEqual(ctx.exception.response["Error"]["Code"], "BadDigest")
+        for key in ("bad-hash.bin", "bad-md5.bin"):
+            with self.assertRaises(self.s3.exceptions.NoSuchKey):
+                self.s3.get_object(Bucket=self.bucket, Key=key)
+        # A right Content-MD5 is accepted on the same path.
+        import base64
+        good = base64.b64encode(hashlib.md5(data).digest()).decode()
+        self.s3.put_object(Bucket=self.bucket, Key="good-md5.bin", Body=data, ContentMD5=good)
+        self.assert_stored("good-md5.bin", size=size, sha256=hashlib.sha256(data).hexdigest(), etag=hashlib.md5(data).hexdigest())
+
+    def test_upload_part_streams(self):
+        # Parts above the threshold take the spool path too (UploadPart), renamed into place.
+        with PeakRss(self.server.process.pid) as rss:
+            self.s3.upload_file(self.source, self.bucket, "multi.bin",
+                                Config=boto3.s3.transfer.TransferConfig(multipart_threshold=48 * MIB, multipart_chunksize=48 * MIB,
+                                                                        max_concurrency=2))
+        self.assertLess(rss.growth, RSS_GROWTH_LIMIT)
+        response = self.s3.get_object(Bucket=self.bucket, Key="multi.bin")
+        digest = hashlib.sha256()
+        for chunk in response["Body"].iter_chunks(MIB):
+            digest.update(chunk)
+        self.assertEqual(digest.hexdigest(), self.sha256)
+
+    def raw_put_headers(self, key, length, extra=(), payload_hash="UNSIGNED-PAYLOAD"):
+        url = self.url(key)
+        headers = signed_headers("PUT", url, payload_hash, dict([("Content-Length", str(length))] + list(extra)))
+        lines = ["PUT /%s/%s HTTP/1.1" % (self.bucket, key), "Host: 127.0.0.1:%d" % self.server.port]
+        lines += ["%s: %s" % (k, v) for k, v in headers.items() if k.lower() != "host"]
+        return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+    def read_answer(self, sock):
+        data = b""
+        sock.settimeout(30)
+        while b"</Error>" not in data:
+            part = sock.recv(65536)
+            if not part:
+                break
+            data += part
+        return data
+
+    def test_entity_too_large_before_the_body(self):
+        too_large = 5 * 1024 ** 3 + 1
+        for expect in (False, True):
+            with socket.create_connection(("127.0.0.1", self.server.port)) as sock:
+                extra = [("Expect", "100-continue")] if expect else []
+                sock.sendall(self.raw_put_headers("huge.bin", too_large, extra))  # and never a body byte
+                answer = self.read_answer(sock)
+            head, _, body = answer.partition(b"\r\n\r\n")
+            self.assertTrue(head.startswith(b"HTTP/1.1 400 "), head)  # the final answer, no 100 Continue first
+            self.assertIn(b"<Code>EntityTooLarge</Code>", body)
+            self.assertIn(b"<Message>Your proposed upload exceeds the maximum allowed size</Message>", body)
+            self.assertIn(b"<ProposedSize>%d</ProposedSize>" % too_large, body)
+            self.assertIn(b"<MaxSizeAllowed>5368709120</MaxSizeAllowed>", body)
+        # An aws-chunked body whose decoded length is declared above 5 GiB (its framed length
+        # is not): refused before the body as well.
+        with socket.create_connection(("127.0.0.1", self.server.port)) as sock:
+            sock.sendall(self.raw_put_headers("huge2.bin", 100 * MIB, [("x-amz-decoded-content-length", str(too_large)),
+                                                                      ("Content-Encoding", "aws-chunked")],
+                                              payload_hash="STREAMING-UNSIGNED-PAYLOAD-TRAILER"))
+            answer = self.read_answer(sock)
+            self.assertIn(b"<Code>EntityTooLarge</Code>", answer)
+            self.assertIn(b"<ProposedSize>%d</ProposedSize>" % too_large, answer)
+        # The server stays up and stored nothing.
+        self.assertEqual(self.s3.list_objects_v2(Bucket=self.bucket)["KeyCount"], 0)
 
 
 if __name__ == "__main__":

@@ -3,8 +3,10 @@
 #include "services/s3/object_store.h"
 
 #include <gtest/gtest.h>
+#include <fcntl.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <optional>
@@ -231,6 +233,136 @@ TEST(S3AwsChunked, VerifiesEveryChunk) {
   EXPECT_THROW(decode_aws_chunked("5\r\nab", std::nullopt), AwsError);
   // Unsigned trailer form: no signatures, trailers after the last chunk.
   EXPECT_EQ(decode_aws_chunked("3\r\nabc\r\n0\r\nx-amz-checksum-crc32:AAAAAA==\r\n\r\n", std::nullopt), "abc");
+}
+
+// A signed aws-chunked body as the SDKs frame it, for the streaming decoder's tests.
+struct SignedBody {
+  std::string key = std::string(32, 'k'), date = "20260101T000000Z", scope = "20260101/us-east-1/s3/aws4_request", seed = std::string(64, 'a');
+  std::string body, payload;
+  ChunkSigner signer() const { return ChunkSigner{key, date, scope, seed}; }
+  // corrupt: the index of the chunk (the final empty one is chunks.size()) whose signature is wrong.
+  SignedBody(const std::vector<std::string>& chunks, const std::string& trailer, int corrupt = -1) {
+    std::string prev = seed;
+    std::vector<std::string> all = chunks;
+    all.push_back("");
+    for (size_t i = 0; i < all.size(); ++i) {
+      std::string sig = auth::chunk_signature(key, date, scope, prev, all[i]);
+      prev = sig;
+      if (static_cast<int>(i) == corrupt) sig = std::string(64, '0');
+      char hex[32];
+      std::snprintf(hex, sizeof hex, "%zx", all[i].size());
+      body += std::string(hex) + ";chunk-signature=" + sig + "\r\n" + all[i];
+      if (!all[i].empty()) body += "\r\n";
+      payload += all[i];
+    }
+    body += trailer;
+  }
+};
+
+std::string decode_in_pieces(std::string_view body, const std::optional<ChunkSigner>& signer, const std::vector<size_t>& cuts) {
+  AwsChunkedDecoder decoder(signer);
+  std::string out;
+  size_t pos = 0;
+  for (size_t cut : cuts) {
+    decoder.feed(body.substr(pos, cut - pos), [&](std::string_view d) { out.append(d); });
+    pos = cut;
+  }
+  decoder.feed(body.substr(pos), [&](std::string_view d) { out.append(d); });
+  decoder.finish();
+  EXPECT_EQ(decoder.payload_size(), out.size());
+  return out;
+}
+
+TEST(S3AwsChunkedStreaming, SplitAtEveryBoundary) {
+  // Chunks of several sizes (one spans a typical read block when fed whole), a trailer.
+  SignedBody b({std::string(8192, 'x'), "tail", std::string(300, 'y')}, "x-amz-checksum-crc32:AAAAAA==\r\n\r\n");
+  for (size_t cut = 0; cut <= b.body.size(); ++cut) {
+    ASSERT_EQ(decode_in_pieces(b.body, b.signer(), {cut}), b.payload) << "split at " << cut;
+  }
+  // Two cuts: every boundary pair around the second chunk's header and data.
+  size_t second = b.body.find("\r\n4;") + 2;
+  for (size_t i = second - 3; i < second + 90; ++i)
+    for (size_t j = i; j < second + 100; ++j) ASSERT_EQ(decode_in_pieces(b.body, b.signer(), {i, j}), b.payload) << i << "," << j;
+  // One byte at a time.
+  std::vector<size_t> every;
+  for (size_t i = 1; i < b.body.size(); ++i) every.push_back(i);
+  EXPECT_EQ(decode_in_pieces(b.body, b.signer(), every), b.payload);
+  // Unsigned (STREAMING-UNSIGNED-PAYLOAD-TRAILER): the same framing without signatures.
+  std::string unsigned_body = "2000\r\n" + std::string(8192, 'x') + "\r\n4\r\ntail\r\n0\r\nx-amz-checksum-crc32:AAAAAA==\r\n\r\n";
+  for (size_t cut = 0; cut <= unsigned_body.size(); ++cut)
+    ASSERT_EQ(decode_in_pieces(unsigned_body, std::nullopt, {cut}), std::string(8192, 'x') + "tail") << cut;
+}
+
+TEST(S3AwsChunkedStreaming, BadSignatureAndTruncation) {
+  std::vector<std::string> chunks = {std::string(1000, 'x'), "tail"};
+  for (int corrupt = 0; corrupt <= 2; ++corrupt) {  // 2: the final, empty chunk
+    SignedBody b(chunks, "", corrupt);
+    for (size_t cut : {size_t{0}, size_t{1}, b.body.size() / 2, b.body.size() - 1}) {
+      try {
+        decode_in_pieces(b.body, b.signer(), {cut});
+        FAIL() << "accepted a wrong signature of chunk " << corrupt;
+      } catch (const AwsError& e) {
+        EXPECT_EQ(e.code(), "SignatureDoesNotMatch");
+        EXPECT_EQ(e.http_status(), 403);
+      }
+    }
+  }
+  // Another seed (the request's signature) breaks the chain from the first chunk on.
+  SignedBody good(chunks, "");
+  ChunkSigner other = good.signer();
+  std::string other_seed(64, 'b');
+  other.seed_signature = other_seed;
+  EXPECT_THROW(decode_aws_chunked(good.body, other), AwsError);
+  // A body cut anywhere before its final chunk header is complete is IncompleteBody.
+  const size_t final_header_end = good.body.rfind("\r\n") + 2;
+  for (size_t len = 0; len < final_header_end; ++len) {
+    AwsChunkedDecoder decoder(good.signer());
+    std::string out;
+    try {
+      decoder.feed(std::string_view(good.body).substr(0, len), [&](std::string_view d) { out.append(d); });
+      decoder.finish();
+      FAIL() << "accepted a body cut at " << len;
+    } catch (const AwsError& e) {
+      EXPECT_EQ(e.code(), "IncompleteBody") << len;
+    }
+  }
+  // Malformed framing: bad hex, missing CRLF after data, an endless header line.
+  for (std::string bad : {std::string("zz\r\nab\r\n0\r\n"), std::string("2\r\nabXX0\r\n"), std::string(5000, '1')})
+    EXPECT_THROW(decode_aws_chunked(bad, std::nullopt), AwsError) << bad.substr(0, 20);
+  EXPECT_THROW(decode_aws_chunked("3\r\nabc\r\n", std::nullopt), AwsError);  // no final chunk
+}
+
+TEST_F(ObjectStoreTest, AdoptedFileIsRenamedIntoPlace) {
+  objects_->create_bucket({"b", "111", "us-east-1", 1});
+  const std::string content = "spooled body bytes";
+  for (bool md5_known : {true, false}) {
+    std::string path = objects_->spool_dir() + "/x.body";
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC, 0600);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(::write(fd, content.data(), content.size()), static_cast<ssize_t>(content.size()));
+    std::string md5;
+    if (md5_known) {
+      for (size_t i = 0; i < 32; i += 2) md5.push_back(static_cast<char>(std::stoi(md5_hex(content).substr(i, 2), nullptr, 16)));
+    }
+    DurableFile file = objects_->adopt_file(fd, path, content.size(), md5);
+    EXPECT_EQ(file.md5_hex(), md5_hex(content));
+    ObjectRecord stored = objects_->put_file("b", "k", file, ObjectRecord{}, 2);
+    EXPECT_EQ(stored.etag, md5_hex(content));
+    EXPECT_EQ(stored.size, content.size());
+    EXPECT_FALSE(std::filesystem::exists(path));  // moved, not copied
+    EXPECT_EQ(objects_->read(*objects_->head("b", "k"), 0, content.size()), content);
+  }
+  // Dropped without a commit (a bad digest): the spooled file is removed.
+  std::string path = objects_->spool_dir() + "/y.body";
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC, 0600);
+  ASSERT_GE(fd, 0);
+  { DurableFile file = objects_->adopt_file(fd, path, 0, ""); }
+  EXPECT_FALSE(std::filesystem::exists(path));
+  // A reopened store empties the spool directory (bodies of requests a crash interrupted).
+  { std::FILE* f = std::fopen((objects_->spool_dir() + "/stale.body").c_str(), "w"); ASSERT_NE(f, nullptr); std::fclose(f); }
+  open();
+  EXPECT_TRUE(std::filesystem::is_empty(objects_->spool_dir()));
+  EXPECT_EQ(objects_->read(*objects_->head("b", "k"), 0, content.size()), content);
 }
 
 }  // namespace

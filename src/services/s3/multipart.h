@@ -87,6 +87,9 @@ class MultipartUploads {
   // Stores a part durably (file, then record), replacing a part of the same number. Throws
   // NoSuchUpload when the upload is gone (also when it went while the part was written).
   PartRecord put_part(const UploadRecord& upload, int number, std::string_view body, double now);
+  // The same with a file the caller filled (a streamed upload, from ObjectStore::new_file() or
+  // adopt_file()); commits it.
+  PartRecord put_part_file(const UploadRecord& upload, int number, DurableFile& file, double now) { return commit_part(upload, number, file, now); }
   // The same with a byte range of an existing object (UploadPartCopy), copied file to file.
   PartRecord copy_part(const UploadRecord& upload, int number, const ObjectRecord& source, uint64_t offset, uint64_t length, double now);
 

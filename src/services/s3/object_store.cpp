@@ -184,6 +184,36 @@ DurableFile::DurableFile(std::string dir, std::string name) : dir_(std::move(dir
   md5_ = ctx;
 }
 
+DurableFile::DurableFile(std::string dir, std::string name, int fd, std::string path, uint64_t size, std::string md5)
+    : dir_(std::move(dir)), name_(std::move(name)), tmp_path_(std::move(path)), fd_(fd), size_(size) {
+  if (md5.size() == 16) {
+    digest_ = std::move(md5);
+    return;
+  }
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  md5_ = ctx;
+  try {
+    if (!ctx || EVP_DigestInit_ex(ctx, EVP_md5(), nullptr) != 1) throw internal_error("cannot start MD5");
+    std::string buffer(static_cast<size_t>(std::min<uint64_t>(size, 1 << 20)), '\0');
+    for (uint64_t done = 0; done < size;) {
+      size_t want = static_cast<size_t>(std::min<uint64_t>(buffer.size(), size - done));
+      ssize_t n = ::pread(fd_, buffer.data(), want, static_cast<off_t>(done));
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) fail("cannot read a spooled body");
+      if (n == 0) throw internal_error("spooled body truncated");
+      EVP_DigestUpdate(ctx, buffer.data(), static_cast<size_t>(n));
+      done += static_cast<uint64_t>(n);
+    }
+    md5_binary();
+  } catch (...) {
+    // A constructor that throws runs no destructor: release what this one would.
+    ::close(fd_);
+    ::unlink(tmp_path_.c_str());
+    EVP_MD_CTX_free(ctx);
+    throw;
+  }
+}
+
 DurableFile::~DurableFile() {
   if (fd_ >= 0) ::close(fd_);
   if (!committed_) ::unlink(tmp_path_.c_str());
@@ -197,6 +227,7 @@ void DurableFile::fail(const std::string& what) {
 
 void DurableFile::append(std::string_view data) {
   if (fd_ < 0) throw internal_error("object file already committed");
+  if (!digest_.empty()) throw internal_error("object file already digested");
   EVP_DigestUpdate(static_cast<EVP_MD_CTX*>(md5_), data.data(), data.size());
   size_t done = 0;
   while (done < data.size()) {
@@ -262,6 +293,9 @@ std::string DurableFile::md5_hex() { return hex_encode(md5_binary()); }
 
 ObjectStore::ObjectStore(store::Store& store, std::string object_dir) : store_(store), dir_(std::move(object_dir)) {
   std::filesystem::create_directories(dir_);
+  std::error_code ec;
+  std::filesystem::remove_all(spool_dir(), ec);  // bodies of requests a crash interrupted
+  std::filesystem::create_directories(spool_dir());
 }
 
 std::optional<BucketRecord> ObjectStore::bucket(std::string_view name) const {
@@ -540,7 +574,8 @@ ListResult ObjectStore::list(std::string_view bucket, const ListQuery& q) const 
 void ObjectStore::clear_files() {
   std::lock_guard lock(write_mutex_);
   std::error_code ec;
-  for (const auto& entry : std::filesystem::directory_iterator(dir_, ec)) std::filesystem::remove(entry.path(), ec);
+  for (const auto& entry : std::filesystem::directory_iterator(dir_, ec))
+    if (entry.path().filename() != ".incoming") std::filesystem::remove(entry.path(), ec);  // uploads in flight keep their spool files
 }
 
 }  // namespace vigil::s3

@@ -81,6 +81,11 @@ struct ListResult {
 class DurableFile {
  public:
   DurableFile(std::string dir, std::string name);
+  // Adopts a file already written elsewhere on the same filesystem (a spooled request body):
+  // `fd` (open for writing) and `path` become this file's, so commit() fsyncs it and renames it
+  // into place instead of copying its bytes. `md5` is its MD5 (16 raw bytes) if known; if not,
+  // the file is read once (1 MiB at a time) to compute it.
+  DurableFile(std::string dir, std::string name, int fd, std::string path, uint64_t size, std::string md5);
   ~DurableFile();
   DurableFile(const DurableFile&) = delete;
   DurableFile& operator=(const DurableFile&) = delete;
@@ -133,6 +138,11 @@ class ObjectStore {
   // `meta` supplies content type, metadata and headers; size, etag, file and time are set here.
   // Throws NoSuchBucket if the bucket was deleted meanwhile.
   ObjectRecord put(std::string_view bucket, std::string_view key, std::string_view body, ObjectRecord meta, double now);
+  // Like put() with a file filled by the caller (a streamed upload; from new_file() or
+  // adopt_file()); commits it.
+  ObjectRecord put_file(std::string_view bucket, std::string_view key, DurableFile& file, ObjectRecord meta, double now) {
+    return commit_file(bucket, key, file, std::move(meta), now);
+  }
   // Like put() with the bytes of `source` (file to file, never whole in memory): CopyObject.
   ObjectRecord copy(std::string_view bucket, std::string_view key, const ObjectRecord& source, ObjectRecord meta, double now);
   bool remove(std::string_view bucket, std::string_view key);
@@ -148,6 +158,14 @@ class ObjectStore {
   // its own state (throwing to abandon) and adds its records to the batch. The replaced
   // object's file is removed after the commit, as are `stale_files` (say, the parts).
   DurableFile new_file() const { return DurableFile(dir_, new_file_name()); }
+  // A new durable file made of a spooled request body (renamed into place at commit, not copied).
+  DurableFile adopt_file(int fd, std::string path, uint64_t size, std::string md5) const {
+    return DurableFile(dir_, new_file_name(), fd, std::move(path), size, std::move(md5));
+  }
+  // Where the HTTP listener spools large request bodies: inside the object directory, so on
+  // its filesystem (a rename moves a body into place), but never listed or cleared as objects.
+  // Emptied when the store opens (bodies of requests a crash interrupted).
+  std::string spool_dir() const { return dir_ + "/.incoming"; }
   // Appends a byte range of an object's file; NoSuchKey when the object's file is gone
   // (overwritten or deleted since `source` was read).
   void append_object(DurableFile& file, const ObjectRecord& source, uint64_t offset, uint64_t length) const;

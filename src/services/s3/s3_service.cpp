@@ -3,7 +3,11 @@
 #include "services/s3/aws_chunked.h"
 #include "services/s3/bucket_policy.h"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cctype>
+#include <cerrno>
 #include <map>
 #include <memory>
 #include <tuple>
@@ -11,6 +15,7 @@
 #include "core/aws_error.h"
 #include "core/encoding.h"
 #include "core/iam_policy.h"
+#include "core/ids.h"
 
 namespace vigil::s3 {
 
@@ -32,6 +37,36 @@ void check_content_md5(const Value& in, std::string_view body) {
     if (!digest || digest->size() != 16) throw AwsError("InvalidDigest", "The Content-MD5 you specified was not valid.", 400);
     if (hex_encode(*digest) != md5_hex(body)) throw AwsError("BadDigest", "The Content-MD5 you specified did not match what we received.", 400);
   }
+}
+
+// The same against the MD5 of a body that was streamed to a file (16 raw bytes).
+void check_content_md5_digest(const Value& in, const std::string& md5) {
+  if (const Value* given = in.get("ContentMD5"); given && given->is_string()) {
+    auto digest = base64_decode(given->as_string());
+    if (!digest || digest->size() != 16) throw AwsError("InvalidDigest", "The Content-MD5 you specified was not valid.", 400);
+    if (*digest != md5) throw AwsError("BadDigest", "The Content-MD5 you specified did not match what we received.", 400);
+  }
+}
+
+AwsError entity_too_large() { return AwsError("EntityTooLarge", "Your proposed upload exceeds the maximum allowed size", 400); }
+
+bool is_streaming(auth::PayloadKind kind) {
+  return kind == auth::PayloadKind::StreamingSigned || kind == auth::PayloadKind::StreamingSignedTrailer ||
+         kind == auth::PayloadKind::StreamingUnsignedTrailer;
+}
+
+std::optional<uint64_t> decimal(std::string_view text) {
+  if (text.empty() || text.size() > 19) return std::nullopt;
+  uint64_t v = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') return std::nullopt;
+    v = v * 10 + static_cast<uint64_t>(c - '0');
+  }
+  return v;
+}
+
+bool is_hex64(std::string_view s) {
+  return s.size() == 64 && std::all_of(s.begin(), s.end(), [](char c) { return std::isxdigit(static_cast<unsigned char>(c)); });
 }
 
 // Condition keys S3 gives object writes, from the request's headers.
@@ -316,11 +351,16 @@ Value S3Service::list_buckets(CallContext& ctx, const Value& in) {
 Value S3Service::put_object(CallContext& ctx, const Value& in) {
   std::string key(in.str("Key"));
   BucketRecord b = authorize(ctx, in.str("Bucket"), "s3:PutObject", &key, write_conditions(in));
-  std::string_view body = body_of(in);
-  check_content_md5(in, body);
   ObjectRecord meta;
   take_metadata(in, meta);
-  ObjectRecord stored = objects_.put(b.name, key, body, std::move(meta), ctx.time);
+  ObjectRecord stored;
+  if (ctx.request_file) {
+    with_request_file(ctx, in, [&](DurableFile& file) { stored = objects_.put_file(b.name, key, file, std::move(meta), ctx.time); });
+  } else {
+    std::string_view body = body_of(in);
+    check_content_md5(in, body);
+    stored = objects_.put(b.name, key, body, std::move(meta), ctx.time);
+  }
   ctx.resources.emplace_back("AWS::S3::Object", "arn:aws:s3:::" + b.name + "/" + key);
   return Value::map().set("ETag", stored.quoted_etag());
 }
@@ -476,9 +516,14 @@ Value S3Service::upload_part(CallContext& ctx, const Value& in, bool copy) {
   UploadRecord upload = upload_of(b, in);
   ctx.resources.emplace_back("AWS::S3::Object", "arn:aws:s3:::" + b.name + "/" + upload.key);
   if (!copy) {
-    std::string_view body = body_of(in);
-    check_content_md5(in, body);
-    PartRecord part = uploads_.put_part(upload, static_cast<int>(number), body, ctx.time);
+    PartRecord part;
+    if (ctx.request_file) {
+      with_request_file(ctx, in, [&](DurableFile& file) { part = uploads_.put_part_file(upload, static_cast<int>(number), file, ctx.time); });
+    } else {
+      std::string_view body = body_of(in);
+      check_content_md5(in, body);
+      part = uploads_.put_part(upload, static_cast<int>(number), body, ctx.time);
+    }
     return Value::map().set("ETag", part.quoted_etag());
   }
   std::string src_bucket, src_key;
@@ -681,10 +726,96 @@ Value S3Service::list_objects(CallContext& ctx, const Value& in, bool v2) {
   return out;
 }
 
+void S3Service::with_request_file(CallContext& ctx, const Value& in, const std::function<void(DurableFile&)>& commit) const {
+  RequestBodyFile& body = *ctx.request_file;
+  const auth::AuthResult& auth = *ctx.auth;
+  if (!is_streaming(auth.payload_kind)) {
+    // The body is the payload: the spool file becomes the object's file by a rename (fsync'ed
+    // by commit(), on this worker), with the MD5 the listener computed while spooling. No copy.
+    if (body.size() > kMaxUploadBytes) throw entity_too_large();
+    const uint64_t size = body.size();
+    std::string md5 = body.md5();
+    auto [fd, path] = body.take();
+    DurableFile file = objects_.adopt_file(fd, std::move(path), size, std::move(md5));
+    check_content_md5_digest(in, file.md5_binary());
+    return commit(file);
+  }
+  // aws-chunked: decoded from the spool into a new file, 1 MiB at a time, every chunk signature
+  // checked on the way. Memory: the 1 MiB block plus the decoder's header line and hash
+  // context, whatever the body's size. Bytes written before a bad chunk are discarded with
+  // the uncommitted file.
+  std::optional<ChunkSigner> signer;
+  if (auth.payload_kind != auth::PayloadKind::StreamingUnsignedTrailer)
+    signer = ChunkSigner{auth.signing_key, auth.amz_date, auth.credential_scope, auth.seed_signature};
+  AwsChunkedDecoder decoder(signer);
+  DurableFile file = objects_.new_file();
+  const AwsChunkedDecoder::Sink sink = [&](std::string_view payload) {
+    if (file.size() + payload.size() > kMaxUploadBytes) throw entity_too_large();
+    file.append(payload);
+  };
+  std::string block(static_cast<size_t>(std::min<uint64_t>(body.size(), 1 << 20)), '\0');
+  for (uint64_t done = 0; done < body.size() && !decoder.done();) {
+    size_t want = static_cast<size_t>(std::min<uint64_t>(block.size(), body.size() - done));
+    ssize_t n = ::pread(body.fd(), block.data(), want, static_cast<off_t>(done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) throw internal_error("cannot read a spooled request body");
+    decoder.feed(std::string_view(block.data(), static_cast<size_t>(n)), sink);
+    done += static_cast<uint64_t>(n);
+  }
+  decoder.finish();
+  check_content_md5_digest(in, file.md5_binary());
+  commit(file);
+}
+
+AwsError S3Service::body_too_large() const { return entity_too_large(); }
+
+std::optional<SpoolPlan> S3Service::upload_spool_plan(const HttpRequest& head) {
+  std::string_view length_text = head.header("content-length");
+  std::optional<uint64_t> length = decimal(length_text);
+  if (length ? *length <= kSpoolThresholdBytes : head.header("transfer-encoding").find("chunked") == std::string_view::npos) return std::nullopt;
+  // Only requests signed for S3 (their service is known before the body is read).
+  auth::SigV4Request view;
+  view.method = head.method;
+  view.raw_path = head.path;
+  view.raw_query = head.query;
+  view.headers.reserve(head.headers.size());
+  for (const auto& [k, v] : head.headers) view.headers.emplace_back(k, v);
+  auto scope = auth::parse_credential_scope(view);
+  if (!scope || scope->service != "s3") return std::nullopt;
+
+  std::string_view content_sha256 = head.header("x-amz-content-sha256");
+  const bool aws_chunked = content_sha256.rfind("STREAMING-", 0) == 0;
+  SpoolPlan plan;
+  // An aws-chunked body carries its framing too (at least ~1% with the SDKs' 8-64 KiB chunks,
+  // signed): allow 1/64 more; the decoded payload is held to the limit itself as it is written.
+  plan.max_bytes = aws_chunked ? kMaxUploadBytes + kMaxUploadBytes / 64 : kMaxUploadBytes;
+  plan.md5 = !aws_chunked;                // the object's ETag, so the file is never read again
+  plan.sha256 = is_hex64(content_sha256);  // the signed payload hash, checked after the signature
+  std::optional<uint64_t> proposed = length;
+  if (aws_chunked) {
+    proposed = decimal(head.header("x-amz-decoded-content-length"));
+    if (proposed && *proposed > kMaxUploadBytes) plan.max_bytes = 0;  // refused before the body is read
+  }
+  // The answer S3 gives (400, before the body), with the request id it would also carry.
+  const std::string request_id = new_uuid();
+  HttpResponse& r = plan.too_large;
+  r.status = 400;
+  r.set_header("Content-Type", "application/xml");
+  r.set_header("x-amz-request-id", request_id);
+  r.set_header("x-amz-id-2", request_id);
+  r.body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>EntityTooLarge</Code>"
+           "<Message>Your proposed upload exceeds the maximum allowed size</Message>";
+  if (proposed) r.body += "<ProposedSize>" + std::to_string(*proposed) + "</ProposedSize>";
+  r.body += "<MaxSizeAllowed>" + std::to_string(kMaxUploadBytes) + "</MaxSizeAllowed><RequestId>" + request_id + "</RequestId><HostId>" +
+            request_id + "</HostId></Error>";
+  return plan;
+}
+
 std::optional<HttpRequest> S3Service::unwrap_payload(const HttpRequest& request, const auth::AuthResult& auth) const {
   // aws-chunked uploads (STREAMING-*-PAYLOAD*): the codec must see the payload, not the
   // framing. Every chunk signature is checked against the chain that starts at the seed
-  // signature the dispatcher just verified. The listener has buffered the body (64 MB cap).
+  // signature the dispatcher just verified. Bodies in memory only: a spooled PutObject or
+  // UploadPart body is decoded from its file by with_request_file().
   const bool streaming = auth.payload_kind == auth::PayloadKind::StreamingSigned || auth.payload_kind == auth::PayloadKind::StreamingSignedTrailer ||
                          auth.payload_kind == auth::PayloadKind::StreamingUnsignedTrailer;
   if (!streaming) return std::nullopt;

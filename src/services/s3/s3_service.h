@@ -3,6 +3,7 @@
 // call the models (ObjectStore, MultipartUploads).
 #pragma once
 
+#include <functional>
 #include <map>
 #include <string>
 #include <string_view>
@@ -27,6 +28,20 @@ class S3Service : public server::Service {
     return AwsError("NotImplemented", "A header you provided implies functionality that is not implemented", 501);
   }
   std::optional<HttpRequest> unwrap_payload(const HttpRequest& request, const auth::AuthResult& auth) const override;
+  bool takes_body_file(std::string_view operation) const override { return operation == "PutObject" || operation == "UploadPart"; }
+  AwsError body_too_large() const override;
+
+  // S3's limit for one PutObject or UploadPart body (5 GiB) and the size above which the
+  // listener spools such a body to a file instead of memory (smaller bodies, like the 8 MiB
+  // parts of the CLI's multipart uploads, stay on the in-memory path).
+  static constexpr uint64_t kMaxUploadBytes = 5ull << 30;
+  static constexpr uint64_t kSpoolThresholdBytes = 8u << 20;
+  // The listener's plan for a PUT's body (ServerOptions::spool_plan): a spool file for S3
+  // requests (signed for "s3", header or presigned form) whose body is declared larger than
+  // kSpoolThresholdBytes or not declared (Transfer-Encoding: chunked), up to kMaxUploadBytes of
+  // payload (EntityTooLarge above, before a byte is read when the length says so). nullopt:
+  // the body is read into memory as for any request.
+  static std::optional<SpoolPlan> upload_spool_plan(const HttpRequest& head);
 
  private:
   using ConditionKeys = std::map<std::string, std::string>;
@@ -56,6 +71,9 @@ class S3Service : public server::Service {
   Value list_multipart_uploads(server::CallContext& ctx, const Value& in);
   Value list_parts(server::CallContext& ctx, const Value& in);
   UploadRecord upload_of(const BucketRecord& bucket, const Value& in) const;
+  // A spooled PutObject/UploadPart body (ctx.request_file) as an uncommitted object file,
+  // Content-MD5 checked, handed to `commit`.
+  void with_request_file(server::CallContext& ctx, const Value& in, const std::function<void(DurableFile&)>& commit) const;
 
   ObjectStore& objects_;
   MultipartUploads& uploads_;
