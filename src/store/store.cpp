@@ -8,6 +8,8 @@
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
@@ -209,43 +211,63 @@ class AppendTo : public rocksdb::WriteBatch::Handler {
 // back to sleep. So under load queuing a batch costs no wake-up and no syscall at all, and a
 // queued record reaches the WAL within about a tick.
 void Store::run_deferred_writer() {
+  pthread_setname_np(pthread_self(), "vigil-deferred");
   std::unique_lock lock(deferred_mutex_);
   bool ticking = false;
   for (;;) {
     if (ticking) {
-      deferred_work_.wait_for(lock, kDeferredTick, [&] { return deferred_stop_ || deferred_urgent_ || deferred_bytes_ >= kDeferredGroupBytes; });
+      deferred_work_.wait_for(lock, kDeferredTick, [&] {
+        return deferred_stop_ || deferred_urgent_ || deferred_bytes_.load() >= static_cast<int64_t>(kDeferredGroupBytes);
+      });
     } else {
-      deferred_sleeping_ = true;
-      deferred_work_.wait(lock, [&] { return deferred_stop_ || !deferred_.empty(); });
-      deferred_sleeping_ = false;
+      // Pairs with write(): it counts its batch in deferred_pending_, then reads this flag
+      // (both sequentially consistent), so either the check below sees the batch or the
+      // writer of the batch sees the flag and wakes us.
+      deferred_sleeping_.store(true);
+      deferred_work_.wait(lock, [&] { return deferred_stop_ || deferred_pending_.load() > 0; });
+      deferred_sleeping_.store(false);
     }
-    if (deferred_.empty()) {
+    if (deferred_pending_.load() <= 0) {
       if (deferred_stop_) return;  // everything is written
       ticking = false;
       continue;
     }
     ticking = true;
     deferred_urgent_ = false;
-    auto batches = std::move(deferred_);
-    deferred_.clear();
-    deferred_bytes_ = 0;
-    const uint64_t upto = deferred_queued_;
     lock.unlock();
-    deferred_done_.notify_all();  // writers held back by kMaxDeferredBytes may queue again
-    rocksdb::WriteBatch group;
-    rocksdb::WriteBatch* write = batches.front().get();
-    if (batches.size() > 1) {
-      if (!merge_sorted(batches, group, handles_by_id_)) {
-        group.Clear();
-        AppendTo append(group, handles_by_id_);
-        for (auto& b : batches) b->Iterate(&append);
-      }
-      write = &group;
+    std::vector<std::unique_ptr<rocksdb::WriteBatch>> batches;
+    std::array<uint64_t, kDeferredShards> upto{};
+    for (size_t i = 0; i < kDeferredShards; ++i) {
+      std::lock_guard shard_lock(deferred_shards_[i].mutex);
+      auto& queue = deferred_shards_[i].queue;
+      upto[i] = deferred_shards_[i].queued;
+      for (auto& b : queue) batches.push_back(std::move(b));
+      queue.clear();
     }
-    auto status = db_->Write(rocksdb::WriteOptions(), write);
-    // Nobody waits on a deferred write's outcome; a failing disk also fails every synced
-    // write, which answers its caller. Say it once per failing group.
-    if (!status.ok()) std::fprintf(stderr, "vigil: deferred store write failed: %s\n", status.ToString().c_str());
+    int64_t bytes = 0;
+    for (auto& b : batches) bytes += static_cast<int64_t>(b->GetDataSize());
+    deferred_pending_.fetch_sub(static_cast<int64_t>(batches.size()));
+    deferred_bytes_.fetch_sub(bytes);
+    {
+      std::lock_guard relock(deferred_mutex_);  // writers held back by kMaxDeferredBytes may queue again
+    }
+    deferred_done_.notify_all();
+    if (!batches.empty()) {
+      rocksdb::WriteBatch group;
+      rocksdb::WriteBatch* write = batches.front().get();
+      if (batches.size() > 1) {
+        if (!merge_sorted(batches, group, handles_by_id_)) {
+          group.Clear();
+          AppendTo append(group, handles_by_id_);
+          for (auto& b : batches) b->Iterate(&append);
+        }
+        write = &group;
+      }
+      auto status = db_->Write(rocksdb::WriteOptions(), write);
+      // Nobody waits on a deferred write's outcome; a failing disk also fails every synced
+      // write, which answers its caller. Say it once per failing group.
+      if (!status.ok()) std::fprintf(stderr, "vigil: deferred store write failed: %s\n", status.ToString().c_str());
+    }
     lock.lock();
     deferred_written_ = upto;
     deferred_done_.notify_all();
@@ -253,12 +275,21 @@ void Store::run_deferred_writer() {
 }
 
 void Store::wait_for_deferred() {
+  std::array<uint64_t, kDeferredShards> want{};
+  for (size_t i = 0; i < kDeferredShards; ++i) {
+    std::lock_guard shard_lock(deferred_shards_[i].mutex);
+    want[i] = deferred_shards_[i].queued;
+  }
+  auto written = [&] {
+    for (size_t i = 0; i < kDeferredShards; ++i)
+      if (deferred_written_[i] < want[i]) return false;
+    return true;
+  };
   std::unique_lock lock(deferred_mutex_);
-  const uint64_t ticket = deferred_queued_;
-  if (deferred_written_ >= ticket) return;
+  if (written()) return;
   deferred_urgent_ = true;
   deferred_work_.notify_one();
-  deferred_done_.wait(lock, [&] { return deferred_written_ >= ticket; });
+  deferred_done_.wait(lock, written);
 }
 
 void Store::write(WriteBatch& batch, Durability durability) {
@@ -266,18 +297,28 @@ void Store::write(WriteBatch& batch, Durability durability) {
     if (batch.empty()) return;
     auto queued = std::move(batch.batch_);
     batch.batch_ = std::make_unique<rocksdb::WriteBatch>();
-    const size_t bytes = queued->GetDataSize();
-    std::unique_lock lock(deferred_mutex_);
-    if (deferred_bytes_ >= kMaxDeferredBytes) {
+    const auto bytes = static_cast<int64_t>(queued->GetDataSize());
+    if (deferred_bytes_.load() >= static_cast<int64_t>(kMaxDeferredBytes)) {
+      std::unique_lock lock(deferred_mutex_);
       deferred_urgent_ = true;
       deferred_work_.notify_one();
-      deferred_done_.wait(lock, [&] { return deferred_bytes_ < kMaxDeferredBytes; });
+      deferred_done_.wait(lock, [&] { return deferred_bytes_.load() < static_cast<int64_t>(kMaxDeferredBytes); });
     }
-    const bool crossing = deferred_bytes_ < kDeferredGroupBytes && deferred_bytes_ + bytes >= kDeferredGroupBytes;
-    deferred_.push_back(std::move(queued));
-    deferred_bytes_ += bytes;
-    ++deferred_queued_;
-    if (deferred_sleeping_ || crossing) deferred_work_.notify_one();  // see run_deferred_writer()
+    static std::atomic<size_t> next_shard{0};
+    thread_local const size_t shard = next_shard.fetch_add(1) % kDeferredShards;
+    {
+      std::lock_guard shard_lock(deferred_shards_[shard].mutex);
+      deferred_shards_[shard].queue.push_back(std::move(queued));
+      ++deferred_shards_[shard].queued;
+    }
+    const int64_t before = deferred_bytes_.fetch_add(bytes);
+    deferred_pending_.fetch_add(1);
+    const bool crossing = before < static_cast<int64_t>(kDeferredGroupBytes) && before + bytes >= static_cast<int64_t>(kDeferredGroupBytes);
+    if (crossing || deferred_sleeping_.load()) {  // see run_deferred_writer()
+      std::lock_guard lock(deferred_mutex_);
+      if (crossing) deferred_urgent_ = true;
+      deferred_work_.notify_one();
+    }
     return;
   }
   // RocksDB's per-thread perf counters default to on (kEnableCount): every memtable key

@@ -9,6 +9,8 @@
 // nobody was promised, such as the audit record of a read-only call.
 #pragma once
 
+#include <array>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -142,16 +144,26 @@ class Store {
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_by_id_;  // RocksDB column family id -> handle
 
-  // The background writer of Deferred batches. queued_/written_ count batches: a waiter for
-  // ticket t is released once written_ >= t.
+  // The background writer of Deferred batches (run_deferred_writer()).
+  // Deferred batches queue in shards (a worker thread always uses the same one), so 128 workers
+  // do not contend on one mutex; each shard counts what it ever queued, and the writer records
+  // per shard how far it has written. A waiter notes each shard's count, then waits for those.
+  static constexpr size_t kDeferredShards = 16;
+  struct alignas(64) DeferredShard {
+    std::mutex mutex;
+    std::vector<std::unique_ptr<rocksdb::WriteBatch>> queue;
+    uint64_t queued = 0;
+  };
+  std::array<DeferredShard, kDeferredShards> deferred_shards_;
+  std::atomic<int64_t> deferred_pending_{0};  // queued, not yet taken (may dip below 0 briefly)
+  std::atomic<int64_t> deferred_bytes_{0};
+  std::atomic<bool> deferred_sleeping_{false};  // in the untimed wait: the next write() wakes it
+  // Under deferred_mutex_:
   std::mutex deferred_mutex_;
   std::condition_variable deferred_work_, deferred_done_;
-  std::vector<std::unique_ptr<rocksdb::WriteBatch>> deferred_;
-  size_t deferred_bytes_ = 0;
-  uint64_t deferred_queued_ = 0, deferred_written_ = 0;
+  std::array<uint64_t, kDeferredShards> deferred_written_{};
   bool deferred_stop_ = false;
-  bool deferred_sleeping_ = false;  // in the untimed wait: the next write() wakes it
-  bool deferred_urgent_ = false;    // someone waits (or the queue is full): write now
+  bool deferred_urgent_ = false;  // someone waits (or the queue is full): write now
   std::thread deferred_writer_;
 };
 
