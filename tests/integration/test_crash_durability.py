@@ -15,6 +15,22 @@ WRITERS = 4
 KILLS = 3
 
 
+def kill_under_load(server, make_threads, pause):
+    """KILLS times: start the writer threads make_threads(stop) returns, let them write for a
+    random pause (seconds, a (low, high) pair), kill -9 the server, wait for the writers (their
+    in-flight call fails) and restart the server on the same data directory."""
+    for _ in range(KILLS):
+        stop = threading.Event()
+        threads = make_threads(stop)
+        for t in threads:
+            t.start()
+        time.sleep(random.uniform(*pause))
+        server.kill()
+        for t in threads:
+            t.join(timeout=60)
+        server.start(port=0)
+
+
 class CrashDurability(unittest.TestCase):
     def test_kill_9_under_load_loses_no_acknowledged_event(self):
         server = VigilServer().start()
@@ -42,17 +58,9 @@ class CrashDurability(unittest.TestCase):
                         return
                     acknowledged[w].extend(messages)
 
-            for round_ in range(KILLS):
-                stop = threading.Event()
-                threads = [threading.Thread(target=writer, args=(w, server.port, stop)) for w in range(WRITERS)]
-                for t in threads:
-                    t.start()
-                time.sleep(random.uniform(0.3, 0.8))
-                server.kill()
-                for t in threads:
-                    t.join(timeout=60)
-                server.start(port=0)
-                # Batches after a restart must still be accepted (sequences never collide).
+            # Batches after a restart must still be accepted (sequences never collide).
+            kill_under_load(server, lambda stop: [threading.Thread(target=writer, args=(w, server.port, stop)) for w in range(WRITERS)],
+                            (0.3, 0.8))
 
             logs = server.client("logs")
             total = 0
@@ -109,16 +117,8 @@ class CrashDurability(unittest.TestCase):
                         return
                     acknowledged[w].add(n)
 
-            for _ in range(KILLS):
-                stop = threading.Event()
-                threads = [threading.Thread(target=writer, args=(w, stop)) for w in range(WRITERS)]
-                for t in threads:
-                    t.start()
-                time.sleep(random.uniform(0.8, 2.5))  # across staging flushes (every second)
-                server.kill()
-                for t in threads:
-                    t.join(timeout=60)
-                server.start(port=0)
+            # Pauses across staging flushes (every second).
+            kill_under_load(server, lambda stop: [threading.Thread(target=writer, args=(w, stop)) for w in range(WRITERS)], (0.8, 2.5))
 
             cw = server.client("cloudwatch")
             total = 0
@@ -163,17 +163,9 @@ class CrashDurability(unittest.TestCase):
                         return
                     acknowledged.add(name)
 
-            for _ in range(KILLS):
-                stop = threading.Event()
-                clients = [server.client("logs") for _ in range(WRITERS)]  # made before the clock starts
-                threads = [threading.Thread(target=writer, args=(c, stop)) for c in clients]
-                for t in threads:
-                    t.start()
-                time.sleep(random.uniform(0.5, 1.2))
-                server.kill()
-                for t in threads:
-                    t.join(timeout=60)
-                server.start(port=0)
+            # Clients are made before the pause starts (making one takes a while).
+            kill_under_load(server, lambda stop: [threading.Thread(target=writer, args=(server.client("logs"), stop)) for _ in range(WRITERS)],
+                            (0.5, 1.2))
 
             cloudtrail = server.client("cloudtrail")
             recorded = set()

@@ -96,6 +96,19 @@ int64_t InsightDetector::period_of(double seconds) const {
   return static_cast<int64_t>(std::floor(seconds / static_cast<double>(options_.period_seconds)));
 }
 
+std::optional<InsightDetector::Series> InsightDetector::series_from_key(const std::string& key) {
+  std::vector<std::string> parts = split_nul(key);
+  if (parts.size() != 6 || parts[2].size() != 1) return std::nullopt;
+  Series s;
+  s.account = parts[0];
+  s.region = parts[1];
+  s.type = parts[2][0] == '0' + kApiErrorRate ? kApiErrorRate : kApiCallRate;
+  s.source = parts[3];
+  s.name = parts[4];
+  s.error_code = parts[5];
+  return s;
+}
+
 std::string InsightDetector::series_key(std::string_view account, std::string_view region, InsightType type, std::string_view source,
                                         std::string_view name, std::string_view error_code) {
   std::string k;
@@ -218,17 +231,9 @@ void InsightDetector::close_period(int64_t m, store::WriteBatch& batch, std::vec
   }
   for (const auto& [key, p] : closing) {
     if (series_.count(key)) continue;
-    std::vector<std::string> parts = split_nul(key);
-    if (parts.size() != 6 || parts[2].size() != 1) continue;
-    Series s;
-    s.account = parts[0];
-    s.region = parts[1];
-    s.type = parts[2][0] == '0' + kApiErrorRate ? kApiErrorRate : kApiCallRate;
-    s.source = parts[3];
-    s.name = parts[4];
-    s.error_code = parts[5];
-    if (!since_.count(enabled_key(s.account, s.type))) continue;  // disabled meanwhile
-    series_.emplace(key, std::move(s));
+    std::optional<Series> s = series_from_key(key);
+    if (!s || !since_.count(enabled_key(s->account, s->type))) continue;  // disabled meanwhile
+    series_.emplace(key, std::move(*s));
   }
 
   const int64_t window = std::max<int64_t>(1, options_.baseline_seconds / options_.period_seconds);
@@ -454,16 +459,9 @@ void InsightDetector::load() {
   }
   auto series_of = [&](const std::string& key) -> Series* {
     if (auto found = series_.find(key); found != series_.end()) return &found->second;
-    std::vector<std::string> parts = split_nul(key);
-    if (parts.size() != 6 || parts[2].size() != 1) return nullptr;
-    Series s;
-    s.account = parts[0];
-    s.region = parts[1];
-    s.type = parts[2][0] == '0' + kApiErrorRate ? kApiErrorRate : kApiCallRate;
-    s.source = parts[3];
-    s.name = parts[4];
-    s.error_code = parts[5];
-    return &series_.emplace(key, std::move(s)).first->second;
+    std::optional<Series> s = series_from_key(key);
+    if (!s) return nullptr;
+    return &series_.emplace(key, std::move(*s)).first->second;
   };
   {
     auto it = store_.iterate(store::Keyspace::Meta, kSeriesPrefix, end_of(kSeriesPrefix));

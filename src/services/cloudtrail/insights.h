@@ -40,6 +40,7 @@
 #include <deque>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -132,6 +133,8 @@ class InsightDetector {
     TopValues insight_attributes[kAttributes];
   };
 
+  // The series a key of series_key() names (nullopt for a malformed key); no periods yet.
+  static std::optional<Series> series_from_key(const std::string& key);
   static std::string series_key(std::string_view account, std::string_view region, InsightType type, std::string_view source,
                                 std::string_view name, std::string_view error_code);
   void bump(const std::string& series, int64_t period, const InsightCall& call);
