@@ -19,6 +19,7 @@
 #include "services/s3/object_store.h"
 #include "store/store.h"
 #include "http/gzip_body.h"
+#include "temp_dir.h"
 
 namespace vigil::cloudtrail {
 namespace {
@@ -42,9 +43,7 @@ constexpr const char* kBucket = "digests";
 class DigestTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string templ = (std::filesystem::temp_directory_path() / "vigil-dg-XXXXXX").string();
-    ASSERT_NE(::mkdtemp(templ.data()), nullptr);
-    dir_ = templ;
+    dir_ = vigil::testing::make_temp_dir("vigil-dg");
     store_ = store::Store::open(dir_ + "/db");
     objects_ = std::make_unique<s3::ObjectStore>(*store_, dir_ + "/s3");
     trails_ = std::make_unique<TrailStore>(*store_, clock_, *objects_);

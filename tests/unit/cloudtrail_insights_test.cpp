@@ -19,6 +19,7 @@
 #include "services/logs/logs_service.h"
 #include "services/s3/object_store.h"
 #include "store/store.h"
+#include "temp_dir.h"
 
 namespace vigil::cloudtrail {
 namespace {
@@ -35,16 +36,7 @@ std::string code_of(const std::function<void()>& f) {
   return "";
 }
 
-class TempDir {
- public:
-  TempDir() {
-    std::string templ = (std::filesystem::temp_directory_path() / "vigil-insights-XXXXXX").string();
-    EXPECT_NE(::mkdtemp(templ.data()), nullptr);
-    path = templ;
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-  std::string path;
-};
+using vigil::testing::TempDir;
 
 class InsightDetectorTest : public ::testing::Test {
  protected:

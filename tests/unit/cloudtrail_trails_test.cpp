@@ -22,6 +22,7 @@
 #include "services/s3/s3_service.h"
 #include "store/store.h"
 #include "http/gzip_body.h"
+#include "temp_dir.h"
 
 namespace vigil::cloudtrail {
 namespace {
@@ -47,9 +48,7 @@ constexpr const char* kRegion = "us-east-1";
 class TrailsTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string templ = (std::filesystem::temp_directory_path() / "vigil-ct-XXXXXX").string();
-    ASSERT_NE(::mkdtemp(templ.data()), nullptr);
-    dir_ = templ;
+    dir_ = vigil::testing::make_temp_dir("vigil-ct");
     open();
   }
   void TearDown() override {

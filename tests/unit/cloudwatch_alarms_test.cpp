@@ -17,6 +17,7 @@
 #include "services/cloudwatch/metric_query.h"
 #include "services/cloudwatch/metric_store.h"
 #include "store/store.h"
+#include "temp_dir.h"
 
 namespace vigil::cloudwatch {
 namespace {
@@ -32,9 +33,7 @@ struct Published {
 class AlarmStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string templ = (std::filesystem::temp_directory_path() / "vigil-alarms-XXXXXX").string();
-    ASSERT_NE(::mkdtemp(templ.data()), nullptr);
-    dir_ = templ;
+    dir_ = vigil::testing::make_temp_dir("vigil-alarms");
     bus_.subscribe([this](const BusEvent& e) { events_.push_back(e); });
     open();
   }

@@ -17,6 +17,7 @@
 #include "services/cloudwatch/cloudwatch_service.h"
 #include "services/cloudwatch/metric_store.h"
 #include "store/store.h"
+#include "temp_dir.h"
 
 namespace vigil::cloudwatch {
 namespace {
@@ -29,9 +30,7 @@ constexpr int64_t kNow = kNowMs / 1000;
 class CloudWatchTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string templ = (std::filesystem::temp_directory_path() / "vigil-cw-XXXXXX").string();
-    ASSERT_NE(::mkdtemp(templ.data()), nullptr);
-    dir_ = templ;
+    dir_ = vigil::testing::make_temp_dir("vigil-cw");
     open();
   }
   void TearDown() override {

@@ -14,6 +14,7 @@
 #include "core/aws_error.h"
 #include "core/clock.h"
 #include "store/store.h"
+#include "temp_dir.h"
 
 namespace vigil::logs {
 namespace {
@@ -26,9 +27,7 @@ constexpr char kRegion[] = "us-east-1";
 class LogStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string templ = (std::filesystem::temp_directory_path() / "vigil-log-store-XXXXXX").string();
-    ASSERT_NE(::mkdtemp(templ.data()), nullptr);
-    dir_ = templ;
+    dir_ = vigil::testing::make_temp_dir("vigil-log-store");
     open();
   }
   void TearDown() override {

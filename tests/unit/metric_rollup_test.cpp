@@ -19,6 +19,7 @@
 #include "services/cloudwatch/metric_store.h"
 #include "services/cloudwatch/point_block.h"
 #include "store/store.h"
+#include "temp_dir.h"
 
 namespace vigil::cloudwatch {
 namespace {
@@ -128,9 +129,7 @@ TEST(MetricRollupBlock, RejectsMalformedBytes) {
 class MetricRollupTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string templ = (std::filesystem::temp_directory_path() / "vigil-rollup-XXXXXX").string();
-    ASSERT_NE(::mkdtemp(templ.data()), nullptr);
-    dir_ = templ;
+    dir_ = vigil::testing::make_temp_dir("vigil-rollup");
     open();
   }
   void TearDown() override {

@@ -18,6 +18,7 @@
 #include "services/logs/logs_service.h"
 #include "services/logs/put_log_events_decoder.h"
 #include "store/store.h"
+#include "temp_dir.h"
 
 namespace vigil::logs {
 namespace {
@@ -45,9 +46,7 @@ class PutLogEventsFastPathTest : public ::testing::Test {
  protected:
   void SetUp() override {
     for (Side* side : {&generic_, &fast_}) {
-      std::string templ = (std::filesystem::temp_directory_path() / "vigil-ple-XXXXXX").string();
-      ASSERT_NE(::mkdtemp(templ.data()), nullptr);
-      side->dir = templ;
+      side->dir = vigil::testing::make_temp_dir("vigil-ple");
       side->store = store::Store::open(side->dir);
       side->logs = std::make_unique<LogStore>(*side->store, clock_);
       side->logs->load();

@@ -11,6 +11,7 @@
 
 #include "core/aws_error.h"
 #include "store/store.h"
+#include "temp_dir.h"
 
 namespace vigil::s3 {
 namespace {
@@ -18,9 +19,7 @@ namespace {
 class MultipartTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string templ = (std::filesystem::temp_directory_path() / "vigil-s3mp-XXXXXX").string();
-    ASSERT_NE(::mkdtemp(templ.data()), nullptr);
-    dir_ = templ;
+    dir_ = vigil::testing::make_temp_dir("vigil-s3mp");
     open();
     objects_->create_bucket(BucketRecord{"bucket", "111111111111", "us-east-1", 1});
   }

@@ -18,6 +18,7 @@
 #include "services/s3/aws_chunked.h"
 #include "services/s3/bucket_policy.h"
 #include "store/store.h"
+#include "temp_dir.h"
 
 namespace vigil::s3 {
 namespace {
@@ -83,9 +84,7 @@ TEST(S3Md5, Hex) { EXPECT_EQ(md5_hex(""), "d41d8cd98f00b204e9800998ecf8427e"); }
 class ObjectStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string templ = (std::filesystem::temp_directory_path() / "vigil-s3-XXXXXX").string();
-    ASSERT_NE(::mkdtemp(templ.data()), nullptr);
-    dir_ = templ;
+    dir_ = vigil::testing::make_temp_dir("vigil-s3");
     open();
   }
   void TearDown() override {

@@ -15,6 +15,7 @@
 #include "protocol/json_codec.h"
 #include "services/sns/topics.h"
 #include "store/store.h"
+#include "temp_dir.h"
 
 namespace vigil::sns {
 namespace {
@@ -25,9 +26,7 @@ constexpr const char* kRegion = "us-east-1";
 class SnsTopics : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string templ = (std::filesystem::temp_directory_path() / "vigil-sns-XXXXXX").string();
-    ASSERT_NE(::mkdtemp(templ.data()), nullptr);
-    dir_ = templ;
+    dir_ = vigil::testing::make_temp_dir("vigil-sns");
     store_ = store::Store::open(dir_ + "/db");
     open_topics();
   }

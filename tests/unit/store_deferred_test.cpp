@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "store/store.h"
+#include "temp_dir.h"
 
 namespace {
 
@@ -18,15 +19,7 @@ using vigil::store::Keyspace;
 using vigil::store::Store;
 using vigil::store::WriteBatch;
 
-struct TempDir {
-  std::string path;
-  TempDir() {
-    std::string templ = (std::filesystem::temp_directory_path() / "vigil-deferred-XXXXXX").string();
-    if (::mkdtemp(templ.data()) == nullptr) throw std::runtime_error("mkdtemp");
-    path = templ;
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-};
+using vigil::testing::TempDir;
 
 std::string key_of(int thread, int i) { return "t" + std::to_string(thread) + ":" + std::to_string(100000 + i); }
 
