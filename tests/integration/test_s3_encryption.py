@@ -162,7 +162,14 @@ class S3EncryptionTest(ServerTestCase):
         rules = self.s3.get_bucket_encryption(Bucket=self.bucket)["ServerSideEncryptionConfiguration"]["Rules"]
         self.assertFalse(rules[0]["BucketKeyEnabled"])
         self.assert_error("NoSuchBucket", 404, self.s3.get_bucket_encryption, Bucket="no-such-bucket-x")
-        self.assert_error("MalformedXML", 400, self.s3.put_bucket_encryption, Bucket=self.bucket, ServerSideEncryptionConfiguration={"Rules": []})
+        self.assert_error("MalformedXML", 400, self.s3.put_bucket_encryption, Bucket=self.bucket,
+                          ServerSideEncryptionConfiguration={"Rules": [{"BucketKeyEnabled": True}]})
+        self.assert_error("MalformedXML", 400, self.s3.put_bucket_encryption, Bucket=self.bucket,
+                          ServerSideEncryptionConfiguration={"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:fsx"}}]})
+        with self.assertRaises(botocore.exceptions.ClientError) as cm:  # no rule at all (the model requires one)
+            self.s3.put_bucket_encryption(Bucket=self.bucket, ServerSideEncryptionConfiguration={"Rules": []})
+        self.assertEqual(cm.exception.response["ResponseMetadata"]["HTTPStatusCode"], 400)
+        self.assertFalse(self.s3.get_bucket_encryption(Bucket=self.bucket)["ServerSideEncryptionConfiguration"]["Rules"][0]["BucketKeyEnabled"])
         # The CLI too.
         self.server.cli("s3api", "put-bucket-encryption", "--bucket", self.bucket, "--server-side-encryption-configuration",
                         '{"Rules":[{"ApplyServerSideEncryptionByDefault":{"SSEAlgorithm":"AES256"}}]}')
@@ -183,8 +190,8 @@ class S3EncryptionTest(ServerTestCase):
         self.s3.put_object(Bucket=self.bucket, Key="persist", Body=data)
         self.server.stop()
         self.server.start()
-        s3 = self.server.client("s3", **PATH_STYLE)
-        type(self).s3 = s3
+        type(self).s3.close()
+        s3 = type(self).s3 = self.server.client("s3", **PATH_STYLE)
         self.assertEqual(s3.get_object(Bucket=self.bucket, Key="persist")["Body"].read(), data)
 
 
