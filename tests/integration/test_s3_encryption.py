@@ -123,6 +123,10 @@ class S3EncryptionTest(ServerTestCase):
         self.assertEqual(copy["ServerSideEncryption"], "AES256")
         self.assertEqual(self.s3.get_object(Bucket=self.bucket, Key="copy")["Body"].read(), expected)
         self.assertEqual(self.s3.head_object(Bucket=self.bucket, Key="copy")["ServerSideEncryption"], "AES256")
+        # A copy onto itself is legal when it names an encryption (re-encryption in place).
+        again = self.s3.copy_object(Bucket=self.bucket, Key="copy", CopySource={"Bucket": self.bucket, "Key": "copy"}, ServerSideEncryption="AES256")
+        self.assertEqual(again["ServerSideEncryption"], "AES256")
+        self.assertEqual(self.s3.get_object(Bucket=self.bucket, Key="copy")["Body"].read(), expected)
         self.assert_no_plaintext_on_disk()
 
     def test_cli_multipart_upload(self):

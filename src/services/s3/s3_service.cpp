@@ -546,7 +546,9 @@ Value S3Service::copy_object(CallContext& ctx, const Value& in) {
   std::string directive(in.str("MetadataDirective", "COPY"));
   if (directive != "COPY" && directive != "REPLACE")
     throw AwsError("InvalidArgument", "Unknown metadata directive.", 400);
-  if (directive == "COPY" && src_bucket == dest.name && src_key == dest_key)
+  // Naming an encryption makes a copy onto itself legal (S3's idiom to re-encrypt objects in
+  // place: `aws s3 cp s3://b/k s3://b/k --sse AES256`); the copy gets a new data key.
+  if (directive == "COPY" && src_bucket == dest.name && src_key == dest_key && !in.has("ServerSideEncryption"))
     throw AwsError("InvalidRequest",
                    "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.",
                    400);
