@@ -7,13 +7,17 @@ and UploadPartCopy; x-amz-server-side-encryption AES256 is accepted, aws:kms and
 answer NotImplemented (Vigil has no KMS), other values InvalidArgument; bucket default
 encryption (Put/Get/DeleteBucketEncryption) round-trips, with S3's default AES256 rule when
 none was put."""
+import datetime
+import http.client
 import os
 import stat
 import tempfile
+import time
 import unittest
 
 import botocore.exceptions
 
+from test_s3_streaming import signed_headers
 from vigil_testing import ServerTestCase
 
 PATH_STYLE = {"s3": {"addressing_style": "path"}}
@@ -99,6 +103,48 @@ class S3EncryptionTest(ServerTestCase):
         self.assertEqual(self.s3.get_object(Bucket=self.bucket, Key="big")["Body"].read(), data)
         r = self.s3.get_object(Bucket=self.bucket, Key="big", Range="bytes=9437183-9437283")
         self.assertEqual(r["Body"].read(), data[9437183:9437284])
+
+    def test_spool_file_is_ciphertext_while_the_upload_is_in_flight(self):
+        # aws-chunked (unsigned, with a trailer) over Transfer-Encoding: chunked: spooled, then
+        # decoded into a new file. Halfway through the body, the spool file in s3/.incoming is
+        # checked: it holds ciphertext only (encrypted block by block as it is written).
+        size = 24 * MIB
+        data = body_with_markers(size)
+        url = "%s/%s/%s" % (self.server.endpoint, self.bucket, "inflight")
+        headers = signed_headers("PUT", url, "STREAMING-UNSIGNED-PAYLOAD-TRAILER", {
+            "Content-Encoding": "aws-chunked",
+            "x-amz-decoded-content-length": str(size),
+            "x-amz-trailer": "x-amz-checksum-crc32",
+            "X-Amz-Date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ"),
+        })
+        spool = os.path.join(self.server.data_dir, "s3", ".incoming")
+        seen = {}
+
+        def body():
+            for at in range(0, size, MIB):
+                block = data[at:at + MIB]
+                yield b"%x\r\n" % len(block) + block + b"\r\n"
+                if at == 12 * MIB:
+                    deadline = time.time() + 30
+                    while time.time() < deadline:  # until the spool file holds at least 8 MiB
+                        files = [os.path.join(spool, f) for f in os.listdir(spool)]
+                        if files and os.path.getsize(files[0]) >= 8 * MIB:
+                            seen["size"] = os.path.getsize(files[0])
+                            break
+                        time.sleep(0.05)
+                    self.assert_no_plaintext_on_disk()
+            yield b"0\r\nx-amz-checksum-crc32:AAAAAA==\r\n\r\n"
+        conn = http.client.HTTPConnection("127.0.0.1", self.server.port, timeout=120)
+        try:
+            conn.request("PUT", "/%s/inflight" % self.bucket, body=body(), headers=headers, encode_chunked=True)
+            response = conn.getresponse()
+            self.assertEqual(response.status, 200, response.read())
+            self.assertEqual(response.getheader("x-amz-server-side-encryption"), "AES256")
+        finally:
+            conn.close()
+        self.assertGreaterEqual(seen.get("size", 0), 8 * MIB, "the spool file was never seen mid-upload")
+        self.assertEqual(self.s3.get_object(Bucket=self.bucket, Key="inflight")["Body"].read(), data)
+        self.assert_no_plaintext_on_disk()
 
     def test_multipart_and_copies(self):
         part1, part2 = body_with_markers(5 * MIB), body_with_markers(MIB + 3)
