@@ -77,24 +77,27 @@ SERVICES = {
         "DeleteBucket": "BucketNotEmpty (409) while objects remain; drops the bucket's policy and its multipart uploads in progress (parts too)",
         "HeadBucket": "needs s3:ListBucket",
         "GetBucketLocation": "empty element for us-east-1",
-        "PutObject": "Content-MD5 (BadDigest/InvalidDigest), x-amz-meta-*, Content-Type; signed, UNSIGNED-PAYLOAD and aws-chunked (every chunk signature verified) payloads; x-amz-checksum-* not verified",
-        "GetObject": "single Range (206, InvalidRange 416), If-Match/If-None-Match/If-Modified-Since/If-Unmodified-Since (304/412), response-* overrides; the body (whole or range) is streamed from the object's file in 512 KB chunks, never held in memory, and a download that started keeps its bytes if the object is overwritten or deleted meanwhile; partNumber not yet",
+        "PutObject": "Content-MD5 (BadDigest/InvalidDigest), x-amz-meta-*, Content-Type; signed, UNSIGNED-PAYLOAD and aws-chunked (every chunk signature verified) payloads; bodies above 8 MiB streamed to disk, up to 5 GiB (EntityTooLarge); x-amz-checksum-* not verified; stored encrypted at rest (SSE-S3: AES-256-CTR, per-file data key sealed by the server's master key) and answered with ServerSideEncryption AES256; x-amz-server-side-encryption AES256 accepted, aws:kms / aws:kms:dsse NotImplemented (501, no KMS yet), other values InvalidArgument, SSE-C NotImplemented; a spooled body is encrypted as it is written to disk",
+        "GetObject": "single Range (206, InvalidRange 416), If-Match/If-None-Match/If-Modified-Since/If-Unmodified-Since (304/412), response-* overrides; the body (whole or range) is streamed from the object's file in 512 KB chunks, never held in memory, and a download that started keeps its bytes if the object is overwritten or deleted meanwhile; each chunk decrypted at its offset (ranges need no read from the start); ServerSideEncryption AES256 (not on objects stored before encryption at rest, which stay plaintext); partNumber not yet",
         "HeadObject": "as GetObject without the body",
-        "CopyObject": "metadata directive COPY/REPLACE, copy-source conditions; s3:GetObject on the source and s3:PutObject on the target (bucket policies may span accounts); copied file to file",
+        "CopyObject": "metadata directive COPY/REPLACE, copy-source conditions; s3:GetObject on the source and s3:PutObject on the target (bucket policies may span accounts); copied file to file, decrypted and re-encrypted under the copy's own data key; ServerSideEncryption AES256; x-amz-server-side-encryption AES256 accepted, aws:kms / aws:kms:dsse NotImplemented (501, no KMS yet), other values InvalidArgument, SSE-C NotImplemented",
         "DeleteObjects": "Quiet; no versioning; s3:DeleteObject decided per key (AccessDenied entries in Errors)",
         "ListObjects": "prefix, delimiter, marker, max-keys, encoding-type=url; ordered range scan",
         "ListObjectsV2": "continuation-token, start-after, fetch-owner, KeyCount",
         "ListBuckets": "the caller's buckets; prefix (no pagination)",
-        "CreateMultipartUpload": "content type, x-amz-meta-* and Cache-Control/Content-Disposition/Content-Encoding/Content-Language given here go to the completed object; upload ids sort by initiation time; x-amz-checksum-algorithm not kept",
-        "UploadPart": "part numbers 1-10,000 (InvalidArgument), Content-MD5, NoSuchUpload; each part a durable file (fsync before the answer); a part uploaded again replaces the earlier one",
-        "UploadPartCopy": "x-amz-copy-source with its If-* conditions and x-amz-copy-source-range bytes=first-last (InvalidArgument outside the source), copied file to file",
-        "CompleteMultipartUpload": "InvalidPartOrder, InvalidPart (unknown part or ETag), EntityTooSmall (parts but the last under 5 MiB), NoSuchUpload; S3's ETag (MD5 of the part MD5s, -N); the object is assembled by streaming the part files and committed in one batch with the upload's removal; checksums and If-Match/If-None-Match not yet",
+        "CreateMultipartUpload": "content type, x-amz-meta-* and Cache-Control/Content-Disposition/Content-Encoding/Content-Language given here go to the completed object; upload ids sort by initiation time; x-amz-checksum-algorithm not kept; x-amz-server-side-encryption as PutObject; answers ServerSideEncryption AES256",
+        "UploadPart": "part numbers 1-10,000 (InvalidArgument), Content-MD5, NoSuchUpload; each part a durable file (fsync before the answer); a part uploaded again replaces the earlier one; bodies above 8 MiB streamed to disk, up to 5 GiB (EntityTooLarge); part files encrypted like objects; ServerSideEncryption AES256",
+        "UploadPartCopy": "x-amz-copy-source with its If-* conditions and x-amz-copy-source-range bytes=first-last (InvalidArgument outside the source), copied file to file (decrypted, re-encrypted under the part's key); ServerSideEncryption AES256",
+        "CompleteMultipartUpload": "InvalidPartOrder, InvalidPart (unknown part or ETag), EntityTooSmall (parts but the last under 5 MiB), NoSuchUpload; S3's ETag (MD5 of the part MD5s, -N); the object is assembled by streaming the part files and committed in one batch with the upload's removal (parts decrypted and re-encrypted under the object's key, 1 MiB at a time); ServerSideEncryption AES256; checksums and If-Match/If-None-Match not yet",
         "AbortMultipartUpload": "204; NoSuchUpload; removes the parts' files",
         "ListMultipartUploads": "prefix, delimiter, key-marker / upload-id-marker paging, max-uploads (1,000), encoding-type=url; key then initiation order",
         "ListParts": "part-number-marker / max-parts paging (1,000)",
         "PutBucketPolicy": "S3's MalformedPolicy validation (JSON, Statement/Effect/Principal/Action/Resource, resources of this bucket, actions that apply to them, condition operators); 204; enforced on every S3 request (see above) and for service principals writing into the bucket (CloudTrail delivery); another account the policy allows gets MethodNotAllowed (405)",
         "GetBucketPolicy": "the document as put; NoSuchBucketPolicy (404) when none",
         "DeleteBucketPolicy": "204, also when there is none; deleting the bucket deletes its policy",
+        "PutBucketEncryption": "s3:PutEncryptionConfiguration; one rule, SSEAlgorithm AES256 (BucketKeyEnabled kept); aws:kms / aws:kms:dsse NotImplemented (501, no KMS yet), other algorithms or a rule without a default MalformedXML; every object is SSE-S3 whatever the configuration",
+        "GetBucketEncryption": "s3:GetEncryptionConfiguration; the configuration put, or S3's default rule (AES256, BucketKeyEnabled false) when none",
+        "DeleteBucketEncryption": "s3:PutEncryptionConfiguration (IAM has no delete action); 204; back to the default rule; deleting the bucket deletes its configuration",
     }),
 }
 
@@ -109,16 +112,22 @@ INTRO = {
           "other accounts need an Allow; each operation is checked as its IAM action "
           "(s3:GetObject, s3:PutObject, s3:ListBucket, s3:DeleteObject, s3:ListBucketMultipartUploads, "
           "s3:ListMultipartUploadParts, s3:AbortMultipartUpload, s3:GetBucketLocation, s3:DeleteBucket, "
-          "s3:*BucketPolicy) on arn:aws:s3:::bucket or arn:aws:s3:::bucket/key, with the condition keys "
+          "s3:*BucketPolicy, s3:PutEncryptionConfiguration, s3:GetEncryptionConfiguration) on arn:aws:s3:::bucket or arn:aws:s3:::bucket/key, with the condition keys "
           "aws:SecureTransport (false: plain HTTP), aws:SourceIp, aws:PrincipalAccount, aws:PrincipalArn, "
           "aws:PrincipalType, aws:userid, aws:username, aws:RequestedRegion, aws:ResourceAccount, "
           "s3:ResourceAccount, s3:signatureversion, s3:prefix, s3:delimiter, s3:max-keys, s3:x-amz-acl, "
           "s3:x-amz-server-side-encryption, s3:x-amz-storage-class, s3:x-amz-copy-source, "
           "s3:x-amz-metadata-directive. There are no identity policies yet, so an account's own users "
-          "hold every permission on its buckets. Object bodies are streamed out (GetObject), but the "
-          "HTTP listener still buffers every request body in memory (64 MB limit), so a PutObject "
-          "or UploadPart body is at most that size; multipart upload makes larger objects "
-          "(10,000 parts).",
+          "hold every permission on its buckets. Object bodies are streamed both ways: GetObject from "
+          "the object's file, and a PutObject or UploadPart body above 8 MiB (or sent with "
+          "Transfer-Encoding: chunked) to a spool file next to the objects, never whole in memory, up "
+          "to S3's 5 GiB (EntityTooLarge above, before the body when Content-Length or "
+          "x-amz-decoded-content-length says so); other requests keep the listener's 64 MB in-memory "
+          "limit. Multipart upload makes larger objects (10,000 parts). Every object and part is "
+          "encrypted at rest (SSE-S3: AES-256-CTR under a per-file data key sealed by the server's "
+          "master key `<data-dir>/s3/.master-key`; spooled bodies encrypted as they are written) and "
+          "answered with ServerSideEncryption AES256; SSE-KMS, DSSE-KMS and SSE-C answer "
+          "NotImplemented (no KMS yet).",
 }
 
 

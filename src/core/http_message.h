@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -12,6 +13,11 @@
 #include <vector>
 
 namespace vigil {
+
+// A keystream transform applied to file bytes in place: `offset` is the position of data[0] in
+// the file. Used for S3's encryption at rest (AES-256-CTR: the same call encrypts and
+// decrypts, at any offset); the listener stays free of any cipher.
+using ByteTransform = std::function<void(char* data, size_t n, uint64_t offset)>;
 
 // A request body the listener received into a file instead of memory (S3 uploads above its
 // in-memory threshold: see SpoolPlan). The file lives in the listener's spool directory, on the
@@ -36,6 +42,21 @@ class RequestBodyFile {
   const std::string& md5() const { return md5_; }
   const std::string& sha256() const { return sha256_; }
 
+  // When the plan encrypted the body as it was spooled (SpoolPlan::transform): the transform
+  // and its tag (S3: the sealed data key), so readers decrypt and the file can become an
+  // object's file as it is.
+  void set_transform(ByteTransform transform, std::string tag) {
+    transform_ = std::move(transform);
+    transform_tag_ = std::move(tag);
+  }
+  const std::string& transform_tag() const { return transform_tag_; }
+  // pread() of the body as received (decrypted when the spool file is encrypted).
+  ssize_t read_at(char* data, size_t n, uint64_t offset) const {
+    ssize_t got = ::pread(fd_, data, n, static_cast<off_t>(offset));
+    if (got > 0 && transform_) transform_(data, static_cast<size_t>(got), offset);
+    return got;
+  }
+
   // Hands the descriptor and the file over to the caller (who renames or removes it).
   std::pair<int, std::string> take() {
     std::pair<int, std::string> out{fd_, std::move(path_)};
@@ -56,6 +77,8 @@ class RequestBodyFile {
   std::string path_;
   uint64_t size_ = 0;
   std::string md5_, sha256_;
+  ByteTransform transform_;
+  std::string transform_tag_;
 };
 
 struct HttpRequest {
@@ -102,13 +125,19 @@ class FileBody {
     length_ = length;
   }
 
+  // The file holds ciphertext (S3 encryption at rest): the listener applies this to every
+  // chunk after reading it, on the worker that read it, with the chunk's file offset.
+  void set_transform(ByteTransform transform) { transform_ = std::move(transform); }
+
   int fd() const { return fd_; }
   uint64_t offset() const { return offset_; }
   uint64_t length() const { return length_; }
+  const ByteTransform& transform() const { return transform_; }
 
  private:
   int fd_;
   uint64_t offset_, length_;
+  ByteTransform transform_;
 };
 
 struct HttpResponse {
@@ -136,6 +165,11 @@ struct SpoolPlan {
   uint64_t max_bytes = 0;  // a larger body (declared, or counted as it arrives) gets `too_large`
   bool md5 = false;        // compute the raw body's MD5 while spooling
   bool sha256 = false;     // ... and its SHA-256
+  // When set, applied to each block after the digests and before it is written (S3: encryption
+  // at rest, so the spool file never holds plaintext); handed with its tag to the
+  // RequestBodyFile (set_transform), whose readers undo it.
+  ByteTransform transform;
+  std::string transform_tag;
   // The answer to a body over max_bytes (S3: EntityTooLarge); the connection closes after it.
   HttpResponse too_large;
 };

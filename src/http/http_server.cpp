@@ -247,16 +247,19 @@ struct HttpServer::Impl {
           }
           if (fd < 0) throw std::runtime_error("cannot create a spool file in " + server_.options.spool_dir + ": " + std::strerror(errno));
           spool.file = std::make_shared<RequestBodyFile>(fd, std::move(path));
+          if (spool.plan.transform) spool.file->set_transform(spool.plan.transform, spool.plan.transform_tag);
         }
-        const char* data = spool.buffer.data();
+        char* data = spool.buffer.data();
+        // Digests over the body as received, then encryption (if the plan asks) in place.
+        if (spool.md5) spool.md5->update(data, got);
+        if (spool.sha256) spool.sha256->update(data, got);
+        if (spool.plan.transform) spool.plan.transform(data, got, spool.size);
         for (size_t done_bytes = 0; done_bytes < got;) {
           ssize_t n = ::write(spool.file->fd(), data + done_bytes, got - done_bytes);
           if (n < 0 && errno == EINTR) continue;
           if (n < 0) throw std::runtime_error(std::string("cannot write a spool file: ") + std::strerror(errno));
           done_bytes += static_cast<size_t>(n);
         }
-        if (spool.md5) spool.md5->update(data, got);
-        if (spool.sha256) spool.sha256->update(data, got);
         spool.size += got;
         if (spool.size - spool.written_back >= kSpoolSyncBytes) {
           ::sync_file_range(spool.file->fd(), static_cast<off_t>(spool.written_back), static_cast<off_t>(spool.size - spool.written_back), SYNC_FILE_RANGE_WRITE);
@@ -366,6 +369,8 @@ struct HttpServer::Impl {
         std::fprintf(stderr, "vigil: cannot read a response body file\n");
         return asio::post(stream_.get_executor(), [self = shared_from_this()] { self->abort_connection(); });
       }
+      // Decrypted here, on the worker, like the read: the I/O thread only writes.
+      if (file.transform()) file.transform()(transfer->chunk.data(), got, file.offset() + transfer->read);
       transfer->read += got;
       auto& body = transfer->message.body();
       body.data = transfer->chunk.data();

@@ -256,7 +256,7 @@ unsigned short App::listen() {
   options.port = impl_->port;
   // Large S3 upload bodies go to a spool file next to the objects, not into memory.
   options.spool_dir = impl_->object_store.spool_dir();
-  options.spool_plan = &s3::S3Service::upload_spool_plan;
+  options.spool_plan = [objects = &impl_->object_store](const HttpRequest& head) { return s3::S3Service::upload_spool_plan(head, *objects); };
   impl_->http = std::make_unique<http::HttpServer>(options, [this](const HttpRequest& r) { return impl_->dispatcher.handle(r); });
   impl_->http->listen();
   impl_->port = impl_->http->bound_port();

@@ -47,7 +47,7 @@ void read_body_file(const RequestBodyFile& file, std::string& block, Fn&& fn) {
   uint64_t done = 0;
   while (done < file.size()) {
     size_t want = static_cast<size_t>(std::min<uint64_t>(block.size(), file.size() - done));
-    ssize_t n = ::pread(file.fd(), block.data(), want, static_cast<off_t>(done));
+    ssize_t n = file.read_at(block.data(), want, done);  // decrypted if spooled encrypted
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) throw std::runtime_error("cannot read a spooled request body");
     fn(std::string_view(block.data(), static_cast<size_t>(n)));

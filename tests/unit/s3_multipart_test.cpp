@@ -50,7 +50,8 @@ class MultipartTest : public ::testing::Test {
   }
   size_t file_count() {
     size_t n = 0;
-    for (auto& e : std::filesystem::directory_iterator(dir_ + "/s3")) n += e.is_regular_file();
+    for (auto& e : std::filesystem::directory_iterator(dir_ + "/s3"))
+      n += e.is_regular_file() && e.path().filename() != ObjectStore::kMasterKeyFile;  // object and part files only
     return n;
   }
   template <typename F>

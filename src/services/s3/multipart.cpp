@@ -72,6 +72,7 @@ std::string encode_part(const PartRecord& p) {
   put_str(out, p.etag);
   append_u64(out, bits_of(p.last_modified));
   put_str(out, p.file);
+  if (!p.sse.empty()) put_str(out, p.sse);  // optional trailer: older part records end before it
   return out;
 }
 std::optional<PartRecord> decode_part(std::string_view record_key, std::string_view bytes) {
@@ -84,6 +85,7 @@ std::optional<PartRecord> decode_part(std::string_view record_key, std::string_v
   p.etag = r.str();
   p.last_modified = double_of(r.u64());
   p.file = r.str();
+  if (r.ok && r.pos < r.in.size()) p.sse = r.str();
   if (!r.ok) return std::nullopt;
   return p;
 }
@@ -193,6 +195,7 @@ PartRecord MultipartUploads::commit_part(const UploadRecord& upload, int number,
   part.etag = file.md5_hex();
   part.last_modified = now;
   part.file = file.name();
+  part.sse = file.sealed_key();
   file.commit();
   std::optional<std::string> replaced;
   try {
@@ -252,7 +255,9 @@ ObjectRecord MultipartUploads::complete(const UploadRecord& upload, const std::v
   std::vector<std::string> digests;
   for (const PartRecord* p : chosen) {
     try {
-      file.append_file(objects_.path_of(p->file), 0, p->size);
+      // Each part decrypted with its key and re-encrypted with the object's, 1 MiB at a time.
+      auto key = objects_.data_key(p->sse);
+      file.append_file(objects_.path_of(p->file), 0, p->size, key ? &*key : nullptr);
     } catch (const AwsError&) {
       // The part was replaced or the upload ended while we read it.
       if (!find(upload.bucket, upload.key, upload.upload_id)) throw no_such_upload();
@@ -266,6 +271,7 @@ ObjectRecord MultipartUploads::complete(const UploadRecord& upload, const std::v
   record.etag = multipart_etag(digests);
   record.last_modified = now;
   record.file = file.name();
+  record.sse = file.sealed_key();
   file.commit();
   // Filled by `prepare` under the write lock, read by commit_object after its commit: the part
   // files (including parts uploaded while we assembled) are garbage once the upload is gone.

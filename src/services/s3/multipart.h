@@ -39,6 +39,7 @@ struct PartRecord {
   std::string etag;  // lowercase MD5 hex, unquoted
   double last_modified = 0;
   std::string file;
+  std::string sse;  // the file's sealed data key (sse.h); empty: a plaintext part file
   std::string quoted_etag() const { return "\"" + etag + "\""; }
 };
 

@@ -28,6 +28,7 @@ constexpr std::string_view kObjectPrefix = "s3:o:";
 
 std::string bucket_key(std::string_view name) { return std::string(kBucketPrefix) + std::string(name); }
 std::string policy_key(std::string_view name) { return "s3:p:" + std::string(name); }
+std::string encryption_key(std::string_view name) { return "s3:e:" + std::string(name); }
 std::string object_base(std::string_view bucket) {
   std::string k(kObjectPrefix);
   k += bucket;
@@ -170,7 +171,11 @@ Precondition evaluate_conditions(const Conditions& c, const ObjectRecord& object
   return Precondition::Proceed;
 }
 
-DurableFile::DurableFile(std::string dir, std::string name) : dir_(std::move(dir)), name_(std::move(name)) {
+DurableFile::DurableFile(std::string dir, std::string name, const MasterKey* master) : dir_(std::move(dir)), name_(std::move(name)) {
+  if (master) {
+    key_ = MasterKey::new_data_key();
+    sealed_ = master->seal(*key_);
+  }
   tmp_path_ = dir_ + "/" + name_ + ".tmp";
   fd_ = ::open(tmp_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd_ < 0) throw internal_error("cannot create object file: " + std::string(std::strerror(errno)));
@@ -184,8 +189,10 @@ DurableFile::DurableFile(std::string dir, std::string name) : dir_(std::move(dir
   md5_ = ctx;
 }
 
-DurableFile::DurableFile(std::string dir, std::string name, int fd, std::string path, uint64_t size, std::string md5)
-    : dir_(std::move(dir)), name_(std::move(name)), tmp_path_(std::move(path)), fd_(fd), size_(size) {
+DurableFile::DurableFile(std::string dir, std::string name, int fd, std::string path, uint64_t size, std::string md5,
+                         std::optional<DataKey> key, std::string sealed)
+    : dir_(std::move(dir)), name_(std::move(name)), tmp_path_(std::move(path)), fd_(fd), size_(size), key_(std::move(key)),
+      sealed_(std::move(sealed)) {
   if (md5.size() == 16) {
     digest_ = std::move(md5);
     return;
@@ -201,6 +208,7 @@ DurableFile::DurableFile(std::string dir, std::string name, int fd, std::string 
       if (n < 0 && errno == EINTR) continue;
       if (n < 0) fail("cannot read a spooled body");
       if (n == 0) throw internal_error("spooled body truncated");
+      if (key_) key_->apply(done, buffer.data(), static_cast<size_t>(n));  // the MD5 is over the plaintext
       EVP_DigestUpdate(ctx, buffer.data(), static_cast<size_t>(n));
       done += static_cast<uint64_t>(n);
     }
@@ -229,19 +237,36 @@ void DurableFile::append(std::string_view data) {
   if (fd_ < 0) throw internal_error("object file already committed");
   if (!digest_.empty()) throw internal_error("object file already digested");
   EVP_DigestUpdate(static_cast<EVP_MD_CTX*>(md5_), data.data(), data.size());
-  size_t done = 0;
-  while (done < data.size()) {
-    ssize_t n = ::write(fd_, data.data() + done, data.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      fail("cannot write object file");
+  auto write_all = [&](const char* p, size_t len) {
+    size_t done = 0;
+    while (done < len) {
+      ssize_t n = ::write(fd_, p + done, len - done);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        fail("cannot write object file");
+      }
+      done += static_cast<size_t>(n);
     }
-    done += static_cast<size_t>(n);
+  };
+  if (!key_) {
+    write_all(data.data(), data.size());
+    size_ += data.size();
+    return;
   }
-  size_ += data.size();
+  // Encrypted through a 64 KiB scratch buffer: the caller's slice is const and may be large.
+  constexpr size_t kScratch = 64 * 1024;
+  if (scratch_.size() < std::min(kScratch, data.size())) scratch_.resize(std::min(kScratch, data.size()));
+  for (size_t at = 0; at < data.size();) {
+    size_t n = std::min(scratch_.size(), data.size() - at);
+    std::memcpy(scratch_.data(), data.data() + at, n);
+    key_->apply(size_, scratch_.data(), n);
+    write_all(scratch_.data(), n);
+    size_ += n;
+    at += n;
+  }
 }
 
-void DurableFile::append_file(const std::string& path, uint64_t offset, uint64_t length) {
+void DurableFile::append_file(const std::string& path, uint64_t offset, uint64_t length, const DataKey* source_key) {
   int in = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (in < 0) fail("cannot open source file");
   // 1 MiB at a time: bounded memory whatever the object size.
@@ -254,6 +279,8 @@ void DurableFile::append_file(const std::string& path, uint64_t offset, uint64_t
       if (n < 0 && errno == EINTR) continue;
       if (n < 0) fail("cannot read source file");
       if (n == 0) throw internal_error("source file truncated");
+      // Source decrypted with its key, re-encrypted by append() with this file's.
+      if (source_key) source_key->apply(offset + done, buffer.data(), static_cast<size_t>(n));
       append(std::string_view(buffer.data(), static_cast<size_t>(n)));
       done += static_cast<uint64_t>(n);
     }
@@ -291,8 +318,15 @@ std::string DurableFile::md5_binary() {
 
 std::string DurableFile::md5_hex() { return hex_encode(md5_binary()); }
 
-ObjectStore::ObjectStore(store::Store& store, std::string object_dir) : store_(store), dir_(std::move(object_dir)) {
-  std::filesystem::create_directories(dir_);
+namespace {
+MasterKey master_key_in(const std::string& dir) {
+  std::filesystem::create_directories(dir);
+  return MasterKey::load_or_create(dir + "/" + ObjectStore::kMasterKeyFile);
+}
+}  // namespace
+
+ObjectStore::ObjectStore(store::Store& store, std::string object_dir)
+    : store_(store), dir_(std::move(object_dir)), master_(master_key_in(dir_)) {
   std::error_code ec;
   std::filesystem::remove_all(spool_dir(), ec);  // bodies of requests a crash interrupted
   std::filesystem::create_directories(spool_dir());
@@ -326,6 +360,7 @@ bool ObjectStore::delete_bucket_if_empty(std::string_view name) {
   store::WriteBatch batch(store_);
   batch.erase(store::Keyspace::Meta, bucket_key(name));
   batch.erase(store::Keyspace::Meta, policy_key(name));  // a bucket created later under this name starts without one
+  batch.erase(store::Keyspace::Meta, encryption_key(name));
   std::vector<std::string> files;
   for (const auto& [owner, cleanup] : bucket_cleanups_) cleanup(name, batch, files);
   store_.write(batch);
@@ -352,6 +387,33 @@ void ObjectStore::delete_bucket_policy(std::string_view bucket) {
   store_.write(batch);
 }
 
+std::optional<bool> ObjectStore::bucket_encryption(std::string_view bucket) const {
+  auto bytes = store_.get(store::Keyspace::Meta, encryption_key(bucket));
+  if (!bytes) return std::nullopt;
+  Reader r{*bytes};
+  std::string algorithm = r.str();
+  uint64_t bucket_key = r.u64();
+  return r.ok && bucket_key != 0;
+}
+
+void ObjectStore::put_bucket_encryption(std::string_view bucket, bool bucket_key_enabled) {
+  std::lock_guard lock(write_mutex_);
+  if (!this->bucket(bucket)) throw AwsError("NoSuchBucket", "The specified bucket does not exist", 404);
+  std::string value;
+  put_str(value, "AES256");  // the algorithm, for a future with more than one
+  append_u64(value, bucket_key_enabled ? 1 : 0);
+  store::WriteBatch batch(store_);
+  batch.put(store::Keyspace::Meta, encryption_key(bucket), value);
+  store_.write(batch);
+}
+
+void ObjectStore::delete_bucket_encryption(std::string_view bucket) {
+  std::lock_guard lock(write_mutex_);
+  store::WriteBatch batch(store_);
+  batch.erase(store::Keyspace::Meta, encryption_key(bucket));
+  store_.write(batch);
+}
+
 std::vector<BucketRecord> ObjectStore::buckets_of(std::string_view account) const {
   std::vector<BucketRecord> out;
   std::string lower(kBucketPrefix), upper = record::prefix_successor(std::string(kBucketPrefix));
@@ -374,6 +436,8 @@ std::string ObjectStore::encode(const ObjectRecord& r) {
   for (const auto& [k, v] : r.metadata) put_str(out, k), put_str(out, v);
   append_u64(out, r.headers.size());
   for (const auto& [k, v] : r.headers) put_str(out, k), put_str(out, v);
+  // Trailing and optional: a record written before encryption at rest simply ends here.
+  if (!r.sse.empty()) put_str(out, r.sse);
   return out;
 }
 
@@ -396,6 +460,7 @@ std::optional<ObjectRecord> ObjectStore::decode_object(std::string_view key, std
     std::string k = r.str();
     o.headers.emplace_back(std::move(k), r.str());
   }
+  if (r.ok && r.pos < r.in.size()) o.sse = r.str();
   if (!r.ok) return std::nullopt;
   return o;
 }
@@ -421,6 +486,7 @@ std::string ObjectStore::read(const ObjectRecord& object, uint64_t offset, uint6
   }
   ::close(fd);
   if (done != length) throw internal_error("object file truncated");
+  if (auto key = data_key(object.sse)) key->apply(offset, out.data(), out.size());
   return out;
 }
 
@@ -451,6 +517,7 @@ ObjectRecord ObjectStore::commit_file(std::string_view bucket, std::string_view 
   meta.etag = file.md5_hex();
   meta.last_modified = now;
   meta.file = file.name();
+  meta.sse = file.sealed_key();
   file.commit();
   return commit_object(bucket, std::move(meta), nullptr, {});
 }
@@ -489,7 +556,8 @@ void ObjectStore::remove_bucket_cleanup(const void* owner) {
 
 void ObjectStore::append_object(DurableFile& file, const ObjectRecord& source, uint64_t offset, uint64_t length) const {
   try {
-    file.append_file(path_of(source.file), offset, length);
+    auto key = data_key(source.sse);
+    file.append_file(path_of(source.file), offset, length, key ? &*key : nullptr);
   } catch (const AwsError&) {
     // Overwritten or deleted since the caller looked it up: its file went with it.
     if (source.file.empty() || ::access(path_of(source.file).c_str(), F_OK) != 0)
@@ -575,7 +643,8 @@ void ObjectStore::clear_files() {
   std::lock_guard lock(write_mutex_);
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator(dir_, ec))
-    if (entry.path().filename() != ".incoming") std::filesystem::remove(entry.path(), ec);  // uploads in flight keep their spool files
+    if (entry.path().filename() != ".incoming" && entry.path().filename() != kMasterKeyFile)  // the key outlives a reset
+      std::filesystem::remove(entry.path(), ec);  // uploads in flight keep their spool files
 }
 
 }  // namespace vigil::s3

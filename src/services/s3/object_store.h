@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "services/s3/sse.h"
 #include "store/store.h"
 
 namespace vigil::s3 {
@@ -32,6 +33,9 @@ struct ObjectRecord {
   std::vector<std::pair<std::string, std::string>> metadata;  // x-amz-meta-* (name without prefix)
   // Cache-Control, Content-Disposition, Content-Encoding, Content-Language, Expires (raw text)
   std::vector<std::pair<std::string, std::string>> headers;
+  // The file's data key and IV sealed by the master key (sse.h); empty: a plaintext file
+  // written before encryption at rest (records without the field still decode).
+  std::string sse;
 
   std::string quoted_etag() const { return "\"" + etag + "\""; }
 };
@@ -78,24 +82,35 @@ struct ListResult {
 // commit(), the temp file is removed. append() takes any slice of a body, so a streaming
 // request body can be written chunk by chunk; append_file() copies a byte range of another
 // file through a bounded buffer (multipart assembly, copies), never the whole file in memory.
+//
+// Encryption at rest: given a master key, the file gets a fresh data key and every appended
+// byte is written under AES-256-CTR at its own offset (sealed_key() goes into the record).
+// The MD5 is over the plaintext. append() encrypts through a 64 KiB scratch buffer, so memory
+// stays bounded whatever the slice size.
 class DurableFile {
  public:
-  DurableFile(std::string dir, std::string name);
+  // `master` null: a plaintext file (unit tests of the legacy format only).
+  DurableFile(std::string dir, std::string name, const MasterKey* master = nullptr);
   // Adopts a file already written elsewhere on the same filesystem (a spooled request body):
   // `fd` (open for writing) and `path` become this file's, so commit() fsyncs it and renames it
   // into place instead of copying its bytes. `md5` is its MD5 (16 raw bytes) if known; if not,
   // the file is read once (1 MiB at a time) to compute it.
-  DurableFile(std::string dir, std::string name, int fd, std::string path, uint64_t size, std::string md5);
+  // `key`/`sealed`: the data key the spooled file is already encrypted with (SpoolPlan), or
+  // none for a plaintext spool file.
+  DurableFile(std::string dir, std::string name, int fd, std::string path, uint64_t size, std::string md5,
+              std::optional<DataKey> key = std::nullopt, std::string sealed = {});
   ~DurableFile();
   DurableFile(const DurableFile&) = delete;
   DurableFile& operator=(const DurableFile&) = delete;
 
   void append(std::string_view data);
-  void append_file(const std::string& path, uint64_t offset, uint64_t length);
+  // `source_key`: the source file's data key (decrypted on the way), null for plaintext.
+  void append_file(const std::string& path, uint64_t offset, uint64_t length, const DataKey* source_key = nullptr);
   void commit();
 
   const std::string& name() const { return name_; }
   uint64_t size() const { return size_; }
+  const std::string& sealed_key() const { return sealed_; }  // empty: plaintext
   std::string md5_hex();     // of everything appended; call once, after the last append
   std::string md5_binary();  // the same as 16 raw bytes
 
@@ -107,6 +122,9 @@ class DurableFile {
   void* md5_ = nullptr;  // EVP_MD_CTX (OpenSSL stays out of this header)
   std::string digest_;
   bool committed_ = false;
+  std::optional<DataKey> key_;
+  std::string sealed_;
+  std::string scratch_;  // ciphertext of the slice being written (64 KiB at most)
 };
 
 class ObjectStore {
@@ -126,6 +144,13 @@ class ObjectStore {
   std::optional<std::string> bucket_policy(std::string_view bucket) const;
   void put_bucket_policy(std::string_view bucket, std::string_view policy);
   void delete_bucket_policy(std::string_view bucket);
+
+  // The bucket's default encryption configuration, kept at "s3:e:" + bucket and deleted with
+  // the bucket. Only SSE-S3 exists, so all there is to keep is its BucketKeyEnabled flag;
+  // nullopt: no explicit configuration (S3's default rule applies).
+  std::optional<bool> bucket_encryption(std::string_view bucket) const;
+  void put_bucket_encryption(std::string_view bucket, bool bucket_key_enabled);
+  void delete_bucket_encryption(std::string_view bucket);
 
   std::optional<ObjectRecord> head(std::string_view bucket, std::string_view key) const;
   std::string read(const ObjectRecord& object, uint64_t offset, uint64_t length) const;
@@ -157,10 +182,22 @@ class ObjectStore {
   // bucket deletion. `prepare` runs under the write lock before anything is written: it checks
   // its own state (throwing to abandon) and adds its records to the batch. The replaced
   // object's file is removed after the commit, as are `stale_files` (say, the parts).
-  DurableFile new_file() const { return DurableFile(dir_, new_file_name()); }
+  DurableFile new_file() const { return DurableFile(dir_, new_file_name(), &master_); }
   // A new durable file made of a spooled request body (renamed into place at commit, not copied).
-  DurableFile adopt_file(int fd, std::string path, uint64_t size, std::string md5) const {
-    return DurableFile(dir_, new_file_name(), fd, std::move(path), size, std::move(md5));
+  // `sealed`: the data key the listener encrypted it with (spool_cipher()); empty: plaintext.
+  DurableFile adopt_file(int fd, std::string path, uint64_t size, std::string md5, const std::string& sealed = {}) const {
+    return DurableFile(dir_, new_file_name(), fd, std::move(path), size, std::move(md5), data_key(sealed), sealed);
+  }
+  // A fresh data key for a spool file, and its sealed form (the tag the body file carries).
+  std::pair<DataKey, std::string> spool_key() const {
+    DataKey k = MasterKey::new_data_key();
+    return {k, master_.seal(k)};
+  }
+  // The data key of a record's file (`sealed` from ObjectRecord::sse or PartRecord::sse);
+  // nullopt for a plaintext (pre-encryption) file. Throws if the blob does not unseal.
+  std::optional<DataKey> data_key(const std::string& sealed) const {
+    if (sealed.empty()) return std::nullopt;
+    return master_.unseal(sealed);
   }
   // Where the HTTP listener spools large request bodies: inside the object directory, so on
   // its filesystem (a rename moves a body into place), but never listed or cleared as objects.
@@ -170,6 +207,8 @@ class ObjectStore {
   // (overwritten or deleted since `source` was read).
   void append_object(DurableFile& file, const ObjectRecord& source, uint64_t offset, uint64_t length) const;
   std::string path_of(const std::string& file) const { return dir_ + "/" + file; }
+  // The master key's file: `<object dir>/.master-key` (never listed, cleared or reset).
+  static constexpr const char* kMasterKeyFile = ".master-key";
   ObjectRecord commit_object(std::string_view bucket, ObjectRecord record, const std::function<void(store::WriteBatch&)>& prepare,
                              const std::vector<std::string>& stale_files);
   // Runs `fn` under the write lock (a model's own read-then-write changes that must not
@@ -190,6 +229,7 @@ class ObjectStore {
   ObjectRecord commit_file(std::string_view bucket, std::string_view key, DurableFile& file, ObjectRecord meta, double now);
   store::Store& store_;
   std::string dir_;
+  MasterKey master_;  // loaded (or created) from <dir>/.master-key; after dir_: built from it
   // Serialises record changes that read before they write: object put/remove with their file
   // swap, bucket create (name check) and delete (emptiness check).
   mutable std::mutex write_mutex_;

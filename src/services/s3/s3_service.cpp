@@ -172,6 +172,52 @@ std::optional<std::string> string_member(const Value& in, std::string_view name)
 
 std::string url_encode_if(bool url, const std::string& s) { return url ? percent_encode(s, true) : s; }
 
+// SSE-S3 is the only encryption Vigil has: every object is stored encrypted (sse.h) and every
+// answer about one says AES256, as S3 does for all new objects since January 2023.
+constexpr std::string_view kSseS3 = "AES256";
+
+// SSE-KMS and DSSE-KMS need KMS, which Vigil does not have: NotImplemented (501), the answer
+// other S3 features Vigil lacks give, so a client can tell "not here" from a malformed request
+// (S3 itself would accept them). Any other value is what S3 rejects as unsupported.
+AwsError kms_not_implemented(std::string_view algorithm) {
+  return AwsError("NotImplemented",
+                  "Server-side encryption with " + std::string(algorithm) + " needs AWS KMS, which is not implemented; only AES256 (SSE-S3) is supported",
+                  501);
+}
+
+// The x-amz-server-side-encryption (and SSE-C) headers of an object write.
+void check_object_encryption(const Value& in) {
+  if (auto v = in.get("ServerSideEncryption"); v && v->is_string()) {
+    const std::string& algorithm = v->as_string();
+    if (algorithm == "aws:kms" || algorithm == "aws:kms:dsse") throw kms_not_implemented(algorithm);
+    if (algorithm != kSseS3) throw AwsError("InvalidArgument", "The encryption method specified is not supported", 400);
+  }
+  if (const Value* c = in.get("SSECustomerAlgorithm"); c && c->is_string())
+    throw AwsError("NotImplemented", "Server-side encryption with customer-provided keys (SSE-C) is not implemented", 501);
+}
+
+// PutBucketEncryption's configuration: one rule whose default algorithm is AES256 (S3 takes a
+// single rule). Returns BucketKeyEnabled.
+bool parse_bucket_encryption(const Value& in) {
+  auto malformed = [] {
+    return AwsError("MalformedXML", "The XML you provided was not well-formed or did not validate against our published schema", 400);
+  };
+  const Value* config = in.get("ServerSideEncryptionConfiguration");
+  const Value* rules = config ? config->get("Rules") : nullptr;
+  if (!rules || !rules->is_list() || rules->as_list().size() != 1) throw malformed();
+  const Value& rule = rules->as_list().front();
+  const Value* by_default = rule.get("ApplyServerSideEncryptionByDefault");
+  const Value* algorithm = by_default ? by_default->get("SSEAlgorithm") : nullptr;
+  if (!algorithm || !algorithm->is_string()) throw malformed();
+  const std::string& a = algorithm->as_string();
+  if (a == "aws:kms" || a == "aws:kms:dsse") throw kms_not_implemented(a);
+  if (a != kSseS3) throw malformed();
+  if (const Value* kms = by_default->get("KMSMasterKeyID"); kms && kms->is_string() && !kms->as_string().empty())
+    throw AwsError("InvalidArgument", "a KMSMasterKeyID is not applicable if the default sse algorithm is not aws:kms or aws:kms:dsse", 400);
+  const Value* bucket_key = rule.get("BucketKeyEnabled");
+  return bucket_key && bucket_key->kind() == Value::Kind::Bool && bucket_key->as_bool();
+}
+
 }  // namespace
 
 S3Service::S3Service(ObjectStore& objects, MultipartUploads& uploads)
@@ -241,6 +287,28 @@ S3Service::S3Service(ObjectStore& objects, MultipartUploads& uploads)
     BucketRecord b = policy_bucket(ctx, in.str("Bucket"), "s3:DeleteBucketPolicy");
     objects_.delete_bucket_policy(b.name);  // deleting a missing policy succeeds too
     return Value::map();
+  });
+  // Default encryption: only SSE-S3 exists here, and it applies to every object whatever the
+  // configuration says; the configuration is kept so that Get answers what was put (its
+  // BucketKeyEnabled flag, meaningless for SSE-S3, included). A bucket without one answers
+  // S3's default rule (AES256, BucketKeyEnabled false); Delete returns to it.
+  on("PutBucketEncryption", [this](CallContext& ctx, const Value& in) {
+    BucketRecord b = authorize(ctx, in.str("Bucket"), "s3:PutEncryptionConfiguration");
+    objects_.put_bucket_encryption(b.name, parse_bucket_encryption(in));
+    return Value::map();
+  });
+  on("GetBucketEncryption", [this](CallContext& ctx, const Value& in) {
+    BucketRecord b = authorize(ctx, in.str("Bucket"), "s3:GetEncryptionConfiguration");
+    bool bucket_key = objects_.bucket_encryption(b.name).value_or(false);
+    Value rule = Value::map()
+                     .set("ApplyServerSideEncryptionByDefault", Value::map().set("SSEAlgorithm", std::string(kSseS3)))
+                     .set("BucketKeyEnabled", bucket_key);
+    return Value::map().set("ServerSideEncryptionConfiguration", Value::map().set("Rules", Value::list().push(std::move(rule))));
+  });
+  on("DeleteBucketEncryption", [this](CallContext& ctx, const Value& in) {
+    BucketRecord b = authorize(ctx, in.str("Bucket"), "s3:PutEncryptionConfiguration");  // IAM has no separate delete action
+    objects_.delete_bucket_encryption(b.name);
+    return Value::map().set(std::string(server::kHttpStatusMember), 204);
   });
 }
 
@@ -351,6 +419,7 @@ Value S3Service::list_buckets(CallContext& ctx, const Value& in) {
 Value S3Service::put_object(CallContext& ctx, const Value& in) {
   std::string key(in.str("Key"));
   BucketRecord b = authorize(ctx, in.str("Bucket"), "s3:PutObject", &key, write_conditions(in));
+  check_object_encryption(in);
   ObjectRecord meta;
   take_metadata(in, meta);
   ObjectRecord stored;
@@ -362,7 +431,7 @@ Value S3Service::put_object(CallContext& ctx, const Value& in) {
     stored = objects_.put(b.name, key, body, std::move(meta), ctx.time);
   }
   ctx.resources.emplace_back("AWS::S3::Object", "arn:aws:s3:::" + b.name + "/" + key);
-  return Value::map().set("ETag", stored.quoted_etag());
+  return Value::map().set("ETag", stored.quoted_etag()).set("ServerSideEncryption", std::string(kSseS3));
 }
 
 Value S3Service::get_object(CallContext& ctx, const Value& in, bool with_body) {
@@ -400,6 +469,9 @@ Value S3Service::get_object(CallContext& ctx, const Value& in, bool with_body) {
     case Precondition::Proceed: break;
   }
   out.set("AcceptRanges", "bytes").set("ContentType", object->content_type);
+  // Objects stored before encryption at rest (records without a data key) are plaintext
+  // files: S3 would call them unencrypted, and so does this.
+  if (!object->sse.empty()) out.set("ServerSideEncryption", std::string(kSseS3));
   for (const auto& [k, v] : object->headers) out.set(k, v);
   if (!object->metadata.empty()) {
     Value meta = Value::map();
@@ -430,6 +502,10 @@ Value S3Service::get_object(CallContext& ctx, const Value& in, bool with_body) {
     out.set("Body", Blob{});
     if (length > 0) {
       file->set_range(first, length);
+      // The listener decrypts each chunk after reading it, at its offset (CTR: no need to start
+      // from the beginning of the file for a range).
+      if (auto key = objects_.data_key(object->sse))
+        file->set_transform([key = *key](char* data, size_t n, uint64_t offset) { key.apply(offset, data, n); });
       ctx.response_file = std::move(file);
     }
   }
@@ -464,12 +540,15 @@ Value S3Service::copy_object(CallContext& ctx, const Value& in) {
   conditions["s3:x-amz-copy-source"] = std::string(in.str("CopySource"));
   if (const Value* d = in.get("MetadataDirective"); d && d->is_string()) conditions["s3:x-amz-metadata-directive"] = d->as_string();
   BucketRecord dest = authorize(ctx, in.str("Bucket"), "s3:PutObject", &dest_key, conditions);
+  check_object_encryption(in);
   std::string src_bucket, src_key;
   ObjectRecord object = copy_source(ctx, in, src_bucket, src_key);
   std::string directive(in.str("MetadataDirective", "COPY"));
   if (directive != "COPY" && directive != "REPLACE")
     throw AwsError("InvalidArgument", "Unknown metadata directive.", 400);
-  if (directive == "COPY" && src_bucket == dest.name && src_key == dest_key)
+  // Naming an encryption makes a copy onto itself legal (S3's idiom to re-encrypt objects in
+  // place: `aws s3 cp s3://b/k s3://b/k --sse AES256`); the copy gets a new data key.
+  if (directive == "COPY" && src_bucket == dest.name && src_key == dest_key && !in.has("ServerSideEncryption"))
     throw AwsError("InvalidRequest",
                    "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.",
                    400);
@@ -483,7 +562,9 @@ Value S3Service::copy_object(CallContext& ctx, const Value& in) {
   }
   ObjectRecord stored = objects_.copy(dest.name, dest_key, object, std::move(meta), ctx.time);
   ctx.resources.emplace_back("AWS::S3::Object", "arn:aws:s3:::" + dest.name + "/" + dest_key);
-  return Value::map().set("CopyObjectResult", Value::map().set("ETag", stored.quoted_etag()).set("LastModified", Timestamp{stored.last_modified}));
+  return Value::map()
+      .set("CopyObjectResult", Value::map().set("ETag", stored.quoted_etag()).set("LastModified", Timestamp{stored.last_modified}))
+      .set("ServerSideEncryption", std::string(kSseS3));
 }
 
 UploadRecord S3Service::upload_of(const BucketRecord& bucket, const Value& in) const {
@@ -495,6 +576,7 @@ UploadRecord S3Service::upload_of(const BucketRecord& bucket, const Value& in) c
 Value S3Service::create_multipart_upload(CallContext& ctx, const Value& in) {
   std::string key(in.str("Key"));
   BucketRecord b = authorize(ctx, in.str("Bucket"), "s3:PutObject", &key, write_conditions(in));
+  check_object_encryption(in);
   UploadRecord u;
   u.bucket = b.name;
   u.key = key;
@@ -504,7 +586,7 @@ Value S3Service::create_multipart_upload(CallContext& ctx, const Value& in) {
   take_metadata(in, u.meta);  // what the completed object will carry
   UploadRecord created = uploads_.create(std::move(u));
   ctx.resources.emplace_back("AWS::S3::Object", "arn:aws:s3:::" + b.name + "/" + created.key);
-  return Value::map().set("Bucket", b.name).set("Key", created.key).set("UploadId", created.upload_id);
+  return Value::map().set("Bucket", b.name).set("Key", created.key).set("UploadId", created.upload_id).set("ServerSideEncryption", std::string(kSseS3));
 }
 
 Value S3Service::upload_part(CallContext& ctx, const Value& in, bool copy) {
@@ -524,14 +606,16 @@ Value S3Service::upload_part(CallContext& ctx, const Value& in, bool copy) {
       check_content_md5(in, body);
       part = uploads_.put_part(upload, static_cast<int>(number), body, ctx.time);
     }
-    return Value::map().set("ETag", part.quoted_etag());
+    return Value::map().set("ETag", part.quoted_etag()).set("ServerSideEncryption", std::string(kSseS3));
   }
   std::string src_bucket, src_key;
   ObjectRecord source = copy_source(ctx, in, src_bucket, src_key);
   uint64_t offset = 0, length = source.size;
   if (auto range = string_member(in, "CopySourceRange")) std::tie(offset, length) = copy_source_range(*range, source.size);
   PartRecord part = uploads_.copy_part(upload, static_cast<int>(number), source, offset, length, ctx.time);
-  return Value::map().set("CopyPartResult", Value::map().set("ETag", part.quoted_etag()).set("LastModified", Timestamp{part.last_modified}));
+  return Value::map()
+      .set("CopyPartResult", Value::map().set("ETag", part.quoted_etag()).set("LastModified", Timestamp{part.last_modified}))
+      .set("ServerSideEncryption", std::string(kSseS3));
 }
 
 Value S3Service::complete_multipart_upload(CallContext& ctx, const Value& in) {
@@ -553,7 +637,8 @@ Value S3Service::complete_multipart_upload(CallContext& ctx, const Value& in) {
       .set("Location", "/" + b.name + "/" + percent_encode(upload.key, true))
       .set("Bucket", b.name)
       .set("Key", upload.key)
-      .set("ETag", stored.quoted_etag());
+      .set("ETag", stored.quoted_etag())
+      .set("ServerSideEncryption", std::string(kSseS3));
 }
 
 Value S3Service::list_multipart_uploads(CallContext& ctx, const Value& in) {
@@ -735,8 +820,11 @@ void S3Service::with_request_file(CallContext& ctx, const Value& in, const std::
     if (body.size() > kMaxUploadBytes) throw entity_too_large();
     const uint64_t size = body.size();
     std::string md5 = body.md5();
+    // The listener encrypted it while spooling (spool_plan below), under the key whose sealed
+    // form is the body file's tag: the file is renamed into place as it is.
+    std::string sealed = body.transform_tag();
     auto [fd, path] = body.take();
-    DurableFile file = objects_.adopt_file(fd, std::move(path), size, std::move(md5));
+    DurableFile file = objects_.adopt_file(fd, std::move(path), size, std::move(md5), sealed);
     check_content_md5_digest(in, file.md5_binary());
     return commit(file);
   }
@@ -756,7 +844,7 @@ void S3Service::with_request_file(CallContext& ctx, const Value& in, const std::
   std::string block(static_cast<size_t>(std::min<uint64_t>(body.size(), 1 << 20)), '\0');
   for (uint64_t done = 0; done < body.size() && !decoder.done();) {
     size_t want = static_cast<size_t>(std::min<uint64_t>(block.size(), body.size() - done));
-    ssize_t n = ::pread(body.fd(), block.data(), want, static_cast<off_t>(done));
+    ssize_t n = body.read_at(block.data(), want, done);  // decrypted (the spool file is ciphertext)
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) throw internal_error("cannot read a spooled request body");
     decoder.feed(std::string_view(block.data(), static_cast<size_t>(n)), sink);
@@ -808,6 +896,19 @@ std::optional<SpoolPlan> S3Service::upload_spool_plan(const HttpRequest& head) {
   if (proposed) r.body += "<ProposedSize>" + std::to_string(*proposed) + "</ProposedSize>";
   r.body += "<MaxSizeAllowed>" + std::to_string(kMaxUploadBytes) + "</MaxSizeAllowed><RequestId>" + request_id + "</RequestId><HostId>" +
             request_id + "</HostId></Error>";
+  return plan;
+}
+
+std::optional<SpoolPlan> S3Service::upload_spool_plan(const HttpRequest& head, const ObjectStore& objects) {
+  std::optional<SpoolPlan> plan = upload_spool_plan(head);
+  if (!plan) return plan;
+  // Encrypted while spooling: each 1 MiB block is encrypted in place on the listener's worker
+  // after its digests (AES-CTR costs about a millisecond per MiB with AES-NI; no extra buffer),
+  // so the spool file is ciphertext from its first byte and becomes the object's file by a
+  // rename, its sealed key going into the record.
+  auto [key, sealed] = objects.spool_key();
+  plan->transform = [key = key](char* data, size_t n, uint64_t offset) { key.apply(offset, data, n); };
+  plan->transform_tag = std::move(sealed);
   return plan;
 }
 

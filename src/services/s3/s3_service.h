@@ -42,6 +42,9 @@ class S3Service : public server::Service {
   // payload (EntityTooLarge above, before a byte is read when the length says so). nullopt:
   // the body is read into memory as for any request.
   static std::optional<SpoolPlan> upload_spool_plan(const HttpRequest& head);
+  // The same, with the spool file encrypted as it is written under a fresh data key of
+  // `objects` (the listener's plan: a body never reaches the disk in plaintext).
+  static std::optional<SpoolPlan> upload_spool_plan(const HttpRequest& head, const ObjectStore& objects);
 
  private:
   using ConditionKeys = std::map<std::string, std::string>;
