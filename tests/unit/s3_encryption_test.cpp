@@ -17,6 +17,7 @@
 #include "services/s3/object_store.h"
 #include "services/s3/sse.h"
 #include "store/store.h"
+#include "temp_dir.h"
 
 namespace vigil::s3 {
 namespace {
@@ -24,9 +25,7 @@ namespace {
 class S3EncryptionTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string templ = (std::filesystem::temp_directory_path() / "vigil-s3sse-XXXXXX").string();
-    ASSERT_NE(::mkdtemp(templ.data()), nullptr);
-    dir_ = templ;
+    dir_ = vigil::testing::make_temp_dir("vigil-s3sse");
     open();
     objects_->create_bucket({"b", "111", "us-east-1", 1});
   }
