@@ -39,6 +39,17 @@ struct Fixture : ::testing::Test {
   }
 };
 
+// `query` with one LookupAttributes entry.
+vigil::Value with_attribute(vigil::Value query, const std::string& key, const std::string& value) {
+  vigil::Value attr = vigil::Value::map();
+  attr.set("AttributeKey", key);
+  attr.set("AttributeValue", value);
+  vigil::Value attrs = vigil::Value::list();
+  attrs.push(std::move(attr));
+  query.set("LookupAttributes", std::move(attrs));
+  return query;
+}
+
 }  // namespace
 
 TEST_F(Fixture, RecordsManagementEventsAndPublishesAll) {
@@ -70,13 +81,7 @@ TEST_F(Fixture, ExpiresAfterNinetyDays) {
   ASSERT_EQ(events.size(), 1u);
   EXPECT_EQ(events[0].str("EventName"), "DeleteLogGroup");
   // The index entries went too: an attribute lookup finds only the survivor.
-  vigil::Value by_resource = query;
-  vigil::Value attrs = vigil::Value::list();
-  vigil::Value attr = vigil::Value::map();
-  attr.set("AttributeKey", "ResourceName");
-  attr.set("AttributeValue", "/g");
-  attrs.push(attr);
-  by_resource.set("LookupAttributes", attrs);
+  vigil::Value by_resource = with_attribute(query, "ResourceName", "/g");
   EXPECT_EQ(history.lookup("000000000000", "us-east-1", by_resource).get("Events")->size(), 1u);
 }
 
@@ -100,13 +105,7 @@ TEST_F(Fixture, AChangesRecordIsStoredBeforeRecordReturnsAndLookupsSeeQueuedRead
   }
   // Read-your-writes for LookupEvents: the reads just recorded are found.
   for (int r = 0; r < 20; ++r) record(history, "DescribeLogGroups");
-  vigil::Value query = vigil::Value::map();
-  vigil::Value attrs = vigil::Value::list();
-  vigil::Value attr = vigil::Value::map();
-  attr.set("AttributeKey", "EventName");
-  attr.set("AttributeValue", "DescribeLogGroups");
-  attrs.push(attr);
-  query.set("LookupAttributes", attrs);
+  vigil::Value query = with_attribute(vigil::Value::map(), "EventName", "DescribeLogGroups");
   query.set("MaxResults", 50);
   EXPECT_EQ(history.lookup("000000000000", "us-east-1", query).get("Events")->size(), 50u);
   EXPECT_EQ(stored_records(*store), 6u * 200 + 20);
@@ -121,13 +120,7 @@ TEST_F(Fixture, LookupByEventIdFindsTheRecordFromItsTimeOrderedId) {
   auto all = history.lookup("000000000000", "us-east-1", vigil::Value::map()).get("Events")->as_list();
   ASSERT_EQ(all.size(), 30u);
   auto by_id = [&](const std::string& id, std::optional<double> start = std::nullopt) {
-    vigil::Value query = vigil::Value::map();
-    vigil::Value attrs = vigil::Value::list();
-    vigil::Value attr = vigil::Value::map();
-    attr.set("AttributeKey", "EventId");
-    attr.set("AttributeValue", id);
-    attrs.push(attr);
-    query.set("LookupAttributes", attrs);
+    vigil::Value query = with_attribute(vigil::Value::map(), "EventId", id);
     if (start) query.set("StartTime", vigil::Timestamp{*start});
     return history.lookup("000000000000", "us-east-1", query).get("Events")->as_list();
   };

@@ -17,32 +17,14 @@
 #include "services/s3/object_store.h"
 #include "services/s3/sse.h"
 #include "store/store.h"
-#include "temp_dir.h"
+#include "s3_test_fixture.h"
 
 namespace vigil::s3 {
 namespace {
 
-class S3EncryptionTest : public ::testing::Test {
+class S3EncryptionTest : public S3StoreFixture {
  protected:
-  void SetUp() override {
-    dir_ = vigil::testing::make_temp_dir("vigil-s3sse");
-    open();
-    objects_->create_bucket({"b", "111", "us-east-1", 1});
-  }
-  void TearDown() override {
-    uploads_.reset();
-    objects_.reset();
-    store_.reset();
-    std::filesystem::remove_all(dir_);
-  }
-  void open() {
-    uploads_.reset();
-    objects_.reset();
-    store_.reset();
-    store_ = store::Store::open(dir_ + "/db");
-    objects_ = std::make_unique<ObjectStore>(*store_, dir_ + "/s3");
-    uploads_ = std::make_unique<MultipartUploads>(*store_, *objects_);
-  }
+  void SetUp() override { set_up("vigil-s3sse", "b", "111"); }
   std::string raw(const std::string& file) {
     std::ifstream in(objects_->path_of(file), std::ios::binary);
     return std::string(std::istreambuf_iterator<char>(in), {});
@@ -63,10 +45,6 @@ class S3EncryptionTest : public ::testing::Test {
     s.resize(n);
     return s;
   }
-  std::string dir_;
-  std::unique_ptr<store::Store> store_;
-  std::unique_ptr<ObjectStore> objects_;
-  std::unique_ptr<MultipartUploads> uploads_;
 };
 
 TEST(S3Sse, CtrAtAnyOffsetMatchesTheWholeStream) {

@@ -11,32 +11,14 @@
 
 #include "core/aws_error.h"
 #include "store/store.h"
-#include "temp_dir.h"
+#include "s3_test_fixture.h"
 
 namespace vigil::s3 {
 namespace {
 
-class MultipartTest : public ::testing::Test {
+class MultipartTest : public S3StoreFixture {
  protected:
-  void SetUp() override {
-    dir_ = vigil::testing::make_temp_dir("vigil-s3mp");
-    open();
-    objects_->create_bucket(BucketRecord{"bucket", "111111111111", "us-east-1", 1});
-  }
-  void TearDown() override {
-    uploads_.reset();
-    objects_.reset();
-    store_.reset();
-    std::filesystem::remove_all(dir_);
-  }
-  void open() {
-    uploads_.reset();
-    objects_.reset();
-    store_.reset();
-    store_ = store::Store::open(dir_ + "/db");
-    objects_ = std::make_unique<ObjectStore>(*store_, dir_ + "/s3");
-    uploads_ = std::make_unique<MultipartUploads>(*store_, *objects_);
-  }
+  void SetUp() override { set_up("vigil-s3mp", "bucket", "111111111111"); }
   UploadRecord start(const std::string& key, double now = 100) {
     UploadRecord u;
     u.bucket = "bucket";
@@ -63,10 +45,6 @@ class MultipartTest : public ::testing::Test {
     }
     return "none";
   }
-  std::string dir_;
-  std::unique_ptr<store::Store> store_;
-  std::unique_ptr<ObjectStore> objects_;
-  std::unique_ptr<MultipartUploads> uploads_;
 };
 
 TEST(S3MultipartEtag, Md5OfBinaryPartMd5s) {

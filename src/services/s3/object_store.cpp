@@ -372,20 +372,26 @@ std::optional<std::string> ObjectStore::bucket_policy(std::string_view bucket) c
   return store_.get(store::Keyspace::Meta, policy_key(bucket));
 }
 
-void ObjectStore::put_bucket_policy(std::string_view bucket, std::string_view policy) {
+// A bucket's own settings (policy, default encryption): one record each, written under the
+// write lock so a setting never outlives a bucket deleted meanwhile.
+void ObjectStore::put_bucket_setting(std::string_view bucket, const std::string& key, std::string_view value) {
   std::lock_guard lock(write_mutex_);
   if (!this->bucket(bucket)) throw AwsError("NoSuchBucket", "The specified bucket does not exist", 404);
   store::WriteBatch batch(store_);
-  batch.put(store::Keyspace::Meta, policy_key(bucket), policy);
+  batch.put(store::Keyspace::Meta, key, value);
   store_.write(batch);
 }
 
-void ObjectStore::delete_bucket_policy(std::string_view bucket) {
+void ObjectStore::delete_bucket_setting(const std::string& key) {
   std::lock_guard lock(write_mutex_);
   store::WriteBatch batch(store_);
-  batch.erase(store::Keyspace::Meta, policy_key(bucket));
+  batch.erase(store::Keyspace::Meta, key);
   store_.write(batch);
 }
+
+void ObjectStore::put_bucket_policy(std::string_view bucket, std::string_view policy) { put_bucket_setting(bucket, policy_key(bucket), policy); }
+
+void ObjectStore::delete_bucket_policy(std::string_view bucket) { delete_bucket_setting(policy_key(bucket)); }
 
 std::optional<bool> ObjectStore::bucket_encryption(std::string_view bucket) const {
   auto bytes = store_.get(store::Keyspace::Meta, encryption_key(bucket));
@@ -397,22 +403,13 @@ std::optional<bool> ObjectStore::bucket_encryption(std::string_view bucket) cons
 }
 
 void ObjectStore::put_bucket_encryption(std::string_view bucket, bool bucket_key_enabled) {
-  std::lock_guard lock(write_mutex_);
-  if (!this->bucket(bucket)) throw AwsError("NoSuchBucket", "The specified bucket does not exist", 404);
   std::string value;
   put_str(value, "AES256");  // the algorithm, for a future with more than one
   append_u64(value, bucket_key_enabled ? 1 : 0);
-  store::WriteBatch batch(store_);
-  batch.put(store::Keyspace::Meta, encryption_key(bucket), value);
-  store_.write(batch);
+  put_bucket_setting(bucket, encryption_key(bucket), value);
 }
 
-void ObjectStore::delete_bucket_encryption(std::string_view bucket) {
-  std::lock_guard lock(write_mutex_);
-  store::WriteBatch batch(store_);
-  batch.erase(store::Keyspace::Meta, encryption_key(bucket));
-  store_.write(batch);
-}
+void ObjectStore::delete_bucket_encryption(std::string_view bucket) { delete_bucket_setting(encryption_key(bucket)); }
 
 std::vector<BucketRecord> ObjectStore::buckets_of(std::string_view account) const {
   std::vector<BucketRecord> out;

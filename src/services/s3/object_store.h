@@ -226,6 +226,8 @@ class ObjectStore {
 
  private:
   static std::string new_file_name();
+  void put_bucket_setting(std::string_view bucket, const std::string& key, std::string_view value);
+  void delete_bucket_setting(const std::string& key);
   ObjectRecord commit_file(std::string_view bucket, std::string_view key, DurableFile& file, ObjectRecord meta, double now);
   store::Store& store_;
   std::string dir_;
