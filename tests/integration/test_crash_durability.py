@@ -15,15 +15,21 @@ WRITERS = 4
 KILLS = 3
 
 
-def kill_under_load(server, make_threads, pause):
-    """KILLS times: start the writer threads make_threads(stop) returns, let them write for a
-    random pause (seconds, a (low, high) pair), kill -9 the server, wait for the writers (their
-    in-flight call fails) and restart the server on the same data directory."""
+def kill_under_load(server, make_threads, pause, acknowledged_count):
+    """KILLS times: start the writer threads make_threads(stop) returns, wait until one more call
+    is acknowledged (acknowledged_count() grows; on a busy machine a writer may need seconds to
+    make its client), let them write for a random pause (seconds, a (low, high) pair), kill -9
+    the server, wait for the writers (their in-flight call fails) and restart the server on the
+    same data directory."""
     for _ in range(KILLS):
         stop = threading.Event()
         threads = make_threads(stop)
+        before = acknowledged_count()
         for t in threads:
             t.start()
+        deadline = time.monotonic() + 60
+        while acknowledged_count() == before and time.monotonic() < deadline:
+            time.sleep(0.01)
         time.sleep(random.uniform(*pause))
         server.kill()
         for t in threads:
@@ -60,7 +66,7 @@ class CrashDurability(unittest.TestCase):
 
             # Batches after a restart must still be accepted (sequences never collide).
             kill_under_load(server, lambda stop: [threading.Thread(target=writer, args=(w, server.port, stop)) for w in range(WRITERS)],
-                            (0.3, 0.8))
+                            (0.3, 0.8), lambda: sum(len(a) for a in acknowledged.values()))
 
             logs = server.client("logs")
             total = 0
@@ -118,7 +124,8 @@ class CrashDurability(unittest.TestCase):
                     acknowledged[w].add(n)
 
             # Pauses across staging flushes (every second).
-            kill_under_load(server, lambda stop: [threading.Thread(target=writer, args=(w, stop)) for w in range(WRITERS)], (0.8, 2.5))
+            kill_under_load(server, lambda stop: [threading.Thread(target=writer, args=(w, stop)) for w in range(WRITERS)], (0.8, 2.5),
+                            lambda: sum(len(a) for a in acknowledged.values()))
 
             cw = server.client("cloudwatch")
             total = 0
@@ -165,7 +172,7 @@ class CrashDurability(unittest.TestCase):
 
             # Clients are made before the pause starts (making one takes a while).
             kill_under_load(server, lambda stop: [threading.Thread(target=writer, args=(server.client("logs"), stop)) for _ in range(WRITERS)],
-                            (0.5, 1.2))
+                            (0.5, 1.2), lambda: len(acknowledged))
 
             cloudtrail = server.client("cloudtrail")
             recorded = set()
