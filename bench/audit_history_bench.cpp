@@ -10,10 +10,18 @@
 //       One logging trail; N recorded events reach it through the event bus, then ONE
 //       TrailStore::deliver() writes them as gzip log files to its bucket. Prints JSON: events,
 //       record_seconds, deliver_seconds, files, bytes (compressed), events_per_s.
+//   audit_history_bench record-cost --events N [--work DIR]
+//       The recorder's CPU cost per call, the steady figure behind the HTTP benchmark's noisy
+//       on/off ratio: N read-only management calls (DescribeLogGroups by the root user, as the
+//       HTTP benchmark sends) go through EventHistory::record with the bus subscribers the
+//       server has (trails and Lake, none configured). Prints JSON: caller_us_per_call (the
+//       request thread's CPU) and total_us_per_call (the whole process: also the store's
+//       background writer and flushes).
 //
 // Why in-process: loading 10 M events through HTTP would take the benchmark's whole budget;
 // what the figures are about (the store's write path, the lookup index, delivery) is the same.
 #include <chrono>
+#include <ctime>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -25,6 +33,7 @@
 #include "core/event_bus.h"
 #include "server/accounts.h"
 #include "services/cloudtrail/event_history.h"
+#include "services/cloudtrail/lake.h"
 #include "services/cloudtrail/trails.h"
 #include "services/logs/log_store.h"
 #include "services/logs/logs_service.h"
@@ -144,6 +153,54 @@ int deliver(const std::string& dir, uint64_t events) {
   return 0;
 }
 
+double cpu_seconds(clockid_t clock) {
+  timespec ts{};
+  clock_gettime(clock, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
+}
+
+int record_cost(const std::string& dir, uint64_t events) {
+  SystemClock clock;
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  auto store = store::Store::open(dir + "/db");
+  logs::LogStore log_store(*store, clock);
+  logs::LogsService logs(log_store, clock);
+  EventBus bus;
+  s3::ObjectStore objects(*store, dir + "/s3");
+  cloudtrail::TrailStore trails(*store, clock, objects);
+  trails.load();
+  cloudtrail::LakeStore lake(*store, clock);
+  bus.subscribe([&](const BusEvent& e) { trails.on_event(e); });
+  bus.subscribe([&](const BusEvent& e) { lake.on_event(e); });
+  cloudtrail::EventHistory history(*store, clock, &bus);
+  server::Principal root{kAccount, "", "AKIAROOT", "x", true};
+  Value input = Value::map();
+  Value output = Value::map();
+  output.set("logGroups", Value::list());
+  const double caller0 = cpu_seconds(CLOCK_THREAD_CPUTIME_ID), total0 = cpu_seconds(CLOCK_PROCESS_CPUTIME_ID);
+  auto t0 = std::chrono::steady_clock::now();
+  for (uint64_t i = 0; i < events; ++i) {
+    server::CallContext ctx;
+    ctx.principal = &root;
+    ctx.account_id = kAccount;
+    ctx.region = kRegion;
+    ctx.request_id = "0f5c2a4e-3b1d-4c8e-9a7f-" + std::to_string(100000000000 + i);
+    ctx.source_ip = "127.0.0.1";
+    ctx.user_agent = "Boto3/1.43.0 md/Botocore#1.43.0 ua/2.1 os/linux#6.1.0 md/arch#x86_64 lang/python#3.11.7 cfg/retry-mode#legacy Botocore/1.43.0";
+    ctx.time = clock.now_seconds();
+    history.record({&ctx, &logs, "DescribeLogGroups", &input, &output, nullptr});
+  }
+  const double caller = cpu_seconds(CLOCK_THREAD_CPUTIME_ID) - caller0;
+  store->wait_for_deferred();
+  const double total = cpu_seconds(CLOCK_PROCESS_CPUTIME_ID) - total0;
+  const double s = seconds_since(t0);
+  const double n = static_cast<double>(events);
+  std::printf("{\"events\": %llu, \"seconds\": %.2f, \"caller_us_per_call\": %.2f, \"total_us_per_call\": %.2f}\n",
+              static_cast<unsigned long long>(events), s, caller / n * 1e6, total / n * 1e6);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -162,6 +219,7 @@ int main(int argc, char** argv) {
   }
   if (mode == "load") return load(dir, events);
   if (mode == "deliver") return deliver(dir, events);
+  if (mode == "record-cost") return record_cost(dir, events);
   std::fprintf(stderr, "unknown mode %s\n", mode.c_str());
   return 2;
 }

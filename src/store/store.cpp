@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <iterator>
 #include <stdexcept>
 
 namespace vigil::store {
@@ -53,8 +54,37 @@ void WriteBatch::erase(Keyspace space, std::string_view key) { check(batch_->Del
 void WriteBatch::erase_range(Keyspace space, std::string_view begin, std::string_view end) {
   check(batch_->DeleteRange(store_->handle(space), slice(begin), slice(end)), "batch delete range");
 }
-size_t WriteBatch::size_bytes() const { return batch_->GetDataSize(); }
-bool WriteBatch::empty() const { return batch_->Count() == 0; }
+void WriteBatch::add_posting(Keyspace space, std::string_view list, std::string_view item, size_t shared_prefix) {
+  std::string& text = postings_.text;
+  const auto at = static_cast<uint32_t>(text.size());
+  text += list;
+  text += item;
+  postings_.entries.push_back({space, static_cast<uint32_t>(shared_prefix), at, static_cast<uint32_t>(list.size()),
+                               static_cast<uint32_t>(at + list.size()), static_cast<uint32_t>(item.size())});
+}
+size_t WriteBatch::size_bytes() const { return batch_->GetDataSize() + postings_.text.size() + postings_.entries.size() * sizeof(Posting); }
+bool WriteBatch::empty() const { return batch_->Count() == 0 && postings_.entries.empty(); }
+
+// A pack's value: per item, its length (LEB128) then its bytes.
+bool decode_pack(std::string_view value, std::vector<std::string_view>& items) {
+  items.clear();
+  size_t pos = 0;
+  while (pos < value.size()) {
+    uint64_t length = 0;
+    int shift = 0;
+    for (;;) {
+      if (pos >= value.size() || shift > 28) return false;
+      auto byte = static_cast<uint8_t>(value[pos++]);
+      length |= static_cast<uint64_t>(byte & 0x7F) << shift;
+      if (!(byte & 0x80)) break;
+      shift += 7;
+    }
+    if (length > value.size() - pos) return false;
+    items.push_back(value.substr(pos, length));
+    pos += length;
+  }
+  return !items.empty();
+}
 
 Iterator::Iterator(rocksdb::Iterator* it) : it_(it) {}
 Iterator::~Iterator() = default;
@@ -184,6 +214,54 @@ bool merge_sorted(std::vector<std::unique_ptr<rocksdb::WriteBatch>>& batches, ro
   return true;
 }
 
+void append_length(std::string& out, size_t length) {
+  while (length >= 0x80) {
+    out += static_cast<char>((length & 0x7F) | 0x80);
+    length >>= 7;
+  }
+  out += static_cast<char>(length);
+}
+
+// Writes postings as packs (WriteBatch::add_posting): sorted by keyspace, list and item, then
+// cut wherever the list or the item's shared prefix changes, or a pack is full. Cost: the sort,
+// O(p log p) comparisons for p postings, and one put per pack.
+struct PostingRef {
+  Keyspace space;
+  uint32_t shared_prefix;
+  std::string_view list, item;
+};
+std::vector<PostingRef> posting_refs(const std::vector<const Postings*>& sources) {
+  std::vector<PostingRef> refs;
+  for (const Postings* source : sources)
+    for (const Posting& p : source->entries) refs.push_back({p.space, p.shared_prefix, source->list(p), source->item(p)});
+  return refs;
+}
+bool put_packs(std::vector<PostingRef> postings, rocksdb::WriteBatch& out, const std::vector<rocksdb::ColumnFamilyHandle*>& handles) {
+  std::sort(postings.begin(), postings.end(), [](const PostingRef& a, const PostingRef& b) {
+    if (a.space != b.space) return a.space < b.space;
+    if (int c = a.list.compare(b.list)) return c < 0;
+    return a.item < b.item;
+  });
+  std::string key, value;
+  for (size_t i = 0; i < postings.size();) {
+    const PostingRef& first = postings[i];
+    const std::string_view shared = first.item.substr(0, first.shared_prefix);
+    key = first.list;
+    key += first.item;
+    value.clear();
+    size_t n = 0;
+    for (; i < postings.size() && n < kMaxPackItems; ++i, ++n) {
+      const PostingRef& p = postings[i];
+      if (p.space != first.space || p.list != first.list || p.item.substr(0, first.shared_prefix) != shared) break;
+      if (n > 0 && p.item == postings[i - 1].item) continue;  // the same item twice: once
+      append_length(value, p.item.size());
+      value += p.item;
+    }
+    if (!out.Put(handles.at(static_cast<size_t>(first.space)), key, value).ok()) return false;
+  }
+  return true;
+}
+
 // Replays batches into one in queue order (when a batch holds more than puts).
 class AppendTo : public rocksdb::WriteBatch::Handler {
  public:
@@ -236,16 +314,20 @@ void Store::run_deferred_writer() {
     deferred_urgent_ = false;
     lock.unlock();
     std::vector<std::unique_ptr<rocksdb::WriteBatch>> batches;
+    std::vector<Postings> postings;
     std::array<uint64_t, kDeferredShards> upto{};
+    int64_t bytes = 0;
     for (size_t i = 0; i < kDeferredShards; ++i) {
       std::lock_guard shard_lock(deferred_shards_[i].mutex);
       auto& queue = deferred_shards_[i].queue;
       upto[i] = deferred_shards_[i].queued;
-      for (auto& b : queue) batches.push_back(std::move(b));
+      for (auto& q : queue) {
+        bytes += static_cast<int64_t>(q.bytes);
+        batches.push_back(std::move(q.batch));
+        if (!q.postings.entries.empty()) postings.push_back(std::move(q.postings));
+      }
       queue.clear();
     }
-    int64_t bytes = 0;
-    for (auto& b : batches) bytes += static_cast<int64_t>(b->GetDataSize());
     deferred_pending_.fetch_sub(static_cast<int64_t>(batches.size()));
     deferred_bytes_.fetch_sub(bytes);
     {
@@ -255,12 +337,15 @@ void Store::run_deferred_writer() {
     if (!batches.empty()) {
       rocksdb::WriteBatch group;
       rocksdb::WriteBatch* write = batches.front().get();
-      if (batches.size() > 1) {
+      if (batches.size() > 1 || !postings.empty()) {
         if (!merge_sorted(batches, group, handles_by_id_)) {
           group.Clear();
           AppendTo append(group, handles_by_id_);
           for (auto& b : batches) b->Iterate(&append);
         }
+        std::vector<const Postings*> sources;
+        for (const Postings& p : postings) sources.push_back(&p);
+        put_packs(posting_refs(sources), group, handles_);
         write = &group;
       }
       auto status = db_->Write(rocksdb::WriteOptions(), write);
@@ -295,9 +380,11 @@ void Store::wait_for_deferred() {
 void Store::write(WriteBatch& batch, Durability durability) {
   if (durability == Durability::Deferred) {
     if (batch.empty()) return;
-    auto queued = std::move(batch.batch_);
+    const size_t size = batch.size_bytes();
+    Queued queued{std::move(batch.batch_), std::move(batch.postings_), size};
     batch.batch_ = std::make_unique<rocksdb::WriteBatch>();
-    const auto bytes = static_cast<int64_t>(queued->GetDataSize());
+    batch.postings_ = Postings();
+    const auto bytes = static_cast<int64_t>(queued.bytes);
     if (deferred_bytes_.load() >= static_cast<int64_t>(kMaxDeferredBytes)) {
       std::unique_lock lock(deferred_mutex_);
       deferred_urgent_ = true;
@@ -325,6 +412,10 @@ void Store::write(WriteBatch& batch, Durability durability) {
   // comparison then bumps a thread-local counter nobody here reads. Off, once per thread.
   thread_local bool perf_counters_off = (rocksdb::SetPerfLevel(rocksdb::PerfLevel::kDisable), true);
   (void)perf_counters_off;
+  if (!batch.postings_.entries.empty()) {  // packed within this batch only
+    if (!put_packs(posting_refs({&batch.postings_}), *batch.batch_, handles_)) throw std::runtime_error("batch put of postings failed");
+    batch.postings_ = Postings();
+  }
   rocksdb::WriteOptions options;
   options.sync = durability == Durability::Sync;
   check(db_->Write(options, batch.batch_.get()), "write");

@@ -55,6 +55,20 @@ enum class Durability {
 
 class Store;
 
+// An item of a posting list (WriteBatch::add_posting): views into the batch's postings text
+// (one buffer per batch, not two strings per item).
+struct Posting {
+  Keyspace space;
+  uint32_t shared_prefix;  // items are packed together only if their first bytes this long are equal
+  uint32_t list_offset, list_size, item_offset, item_size;
+};
+struct Postings {
+  std::string text;
+  std::vector<Posting> entries;
+  std::string_view list(const Posting& p) const { return std::string_view(text).substr(p.list_offset, p.list_size); }
+  std::string_view item(const Posting& p) const { return std::string_view(text).substr(p.item_offset, p.item_size); }
+};
+
 // Collects writes to apply atomically. Bound to the store whose keyspaces it writes.
 class WriteBatch {
  public:
@@ -64,6 +78,15 @@ class WriteBatch {
   void put(Keyspace space, std::string_view key, std::string_view value);
   void erase(Keyspace space, std::string_view key);
   void erase_range(Keyspace space, std::string_view begin, std::string_view end);  // [begin, end)
+  // Adds `item` to the posting list whose keys start with `list` (an index: list = attribute
+  // value, items = what has it). A list is stored as packs: key = list + the pack's first
+  // item, value = its items in order (decode_pack). Written Deferred, the items one group
+  // write holds for a list become one pack (up to kMaxPackItems) when their first
+  // `shared_prefix` bytes are equal, so an index costs one key per list and group instead of
+  // one per item: under load, a small fraction of the memtable inserts, flush and compaction.
+  // Otherwise each item is a pack of one. So packs of a list never overlap except within
+  // items sharing that prefix: a reader merges those (sorts them) and can seek to the prefix.
+  void add_posting(Keyspace space, std::string_view list, std::string_view item, size_t shared_prefix);
   size_t size_bytes() const;
   bool empty() const;
 
@@ -71,7 +94,12 @@ class WriteBatch {
   friend class Store;
   const Store* store_;
   std::unique_ptr<rocksdb::WriteBatch> batch_;
+  Postings postings_;
 };
+
+constexpr size_t kMaxPackItems = 1024;
+// The items of a pack's value, in order; false if the value is not a pack.
+bool decode_pack(std::string_view value, std::vector<std::string_view>& items);
 
 class Iterator {
  public:
@@ -149,9 +177,14 @@ class Store {
   // do not contend on one mutex; each shard counts what it ever queued, and the writer records
   // per shard how far it has written. A waiter notes each shard's count, then waits for those.
   static constexpr size_t kDeferredShards = 16;
+  struct Queued {
+    std::unique_ptr<rocksdb::WriteBatch> batch;
+    Postings postings;
+    size_t bytes;
+  };
   struct alignas(64) DeferredShard {
     std::mutex mutex;
-    std::vector<std::unique_ptr<rocksdb::WriteBatch>> queue;
+    std::vector<Queued> queue;
     uint64_t queued = 0;
   };
   std::array<DeferredShard, kDeferredShards> deferred_shards_;

@@ -1,6 +1,10 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <optional>
+#include <set>
+#include <thread>
 
 #include "core/clock.h"
 #include "services/cloudtrail/event_history.h"
@@ -24,13 +28,13 @@ struct Fixture : ::testing::Test {
     std::filesystem::remove_all(dir);
   }
 
-  void record(vigil::cloudtrail::EventHistory& history, const char* op) {
+  void record(vigil::cloudtrail::EventHistory& history, const char* op, std::optional<double> time = std::nullopt) {
     vigil::server::CallContext ctx;
     ctx.principal = &root;
     ctx.account_id = "000000000000";
     ctx.region = "us-east-1";
     ctx.request_id = "r";
-    ctx.time = clock.now_seconds();
+    ctx.time = time.value_or(clock.now_seconds());
     ctx.resources.emplace_back("AWS::Logs::LogGroup", "/g");
     vigil::Value input = vigil::Value::map();
     input.set("logGroupName", "/g");
@@ -138,4 +142,85 @@ TEST_F(Fixture, LookupByEventIdFindsTheRecordFromItsTimeOrderedId) {
   EXPECT_TRUE(by_id(other).empty());
   EXPECT_TRUE(by_id("not-an-event-id").empty());
   EXPECT_TRUE(by_id(std::string(all[29].str("EventId")), clock.now_seconds() - 5).empty());  // the oldest, 30 s ago
+}
+
+namespace {
+// The event's time in milliseconds: the first 12 hex digits of its (time-ordered) id.
+int64_t id_millis(const vigil::Value& event) {
+  std::string id(event.str("EventId"));
+  return std::stoll(id.substr(0, 8) + id.substr(9, 4), nullptr, 16);
+}
+}  // namespace
+
+TEST_F(Fixture, AttributeLookupsPageThroughPackedPostingsNewestFirstWithoutGapsOrRepeats) {
+  vigil::cloudtrail::EventHistory history(*store, clock, nullptr);
+  // Four threads record out of time order (a call's time is when it started, its record comes
+  // when it ends), across many 256 ms index windows, while the background writer packs the
+  // postings of each group write.
+  const double base = clock.now_seconds() - 100;
+  constexpr int kThreads = 4, kPerThread = 500;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t)
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) record(history, i % 3 ? "DescribeLogGroups" : "CreateLogGroup", base + ((i * 7919 + t * 13) % 20000) / 1000.0);
+    });
+  for (auto& th : threads) th.join();
+  for (const char* name : {"DescribeLogGroups", "CreateLogGroup"}) {
+    vigil::Value query = with_attribute(vigil::Value::map(), "EventName", name);
+    query.set("MaxResults", 37);
+    std::vector<vigil::Value> got;
+    for (;;) {
+      vigil::Value page = history.lookup("000000000000", "us-east-1", query);
+      for (const auto& e : page.get("Events")->as_list()) got.push_back(e);
+      if (!page.has("NextToken")) break;
+      query.set("NextToken", std::string(page.str("NextToken")));
+    }
+    const size_t expected = std::string(name) == "CreateLogGroup" ? kThreads * ((kPerThread + 2) / 3) : kThreads * (kPerThread - (kPerThread + 2) / 3);
+    ASSERT_EQ(got.size(), expected) << name;
+    std::set<std::string> ids;
+    for (size_t i = 0; i < got.size(); ++i) {
+      EXPECT_EQ(got[i].str("EventName"), name);
+      ids.insert(std::string(got[i].str("EventId")));
+      if (i > 0) {
+        EXPECT_GE(id_millis(got[i - 1]), id_millis(got[i])) << "newest first, at " << i;
+      }
+    }
+    EXPECT_EQ(ids.size(), got.size());  // no repeats
+  }
+  // A time range cuts inside windows: exactly the events in it.
+  vigil::Value query = with_attribute(vigil::Value::map(), "EventName", "CreateLogGroup");
+  query.set("StartTime", vigil::Timestamp{base + 5.1});
+  query.set("EndTime", vigil::Timestamp{base + 5.3});
+  query.set("MaxResults", 50);
+  auto events = history.lookup("000000000000", "us-east-1", query).get("Events")->as_list();
+  size_t in_range = 0;
+  for (int t = 0; t < kThreads; ++t)
+    for (int i = 0; i < kPerThread; i += 3) {
+      int64_t ms = (i * 7919 + t * 13) % 20000;
+      in_range += ms >= 5100 && ms <= 5300;
+    }
+  EXPECT_EQ(events.size(), in_range);
+  EXPECT_GT(in_range, 0u);
+}
+
+TEST_F(Fixture, IndexEntriesOfOlderVersionsAreStillFound) {
+  vigil::cloudtrail::EventHistory history(*store, clock, nullptr);
+  record(history, "CreateLogGroup");
+  // Replace the index with the older layout: one key per record with an empty value.
+  const std::string scope("000000000000\0us-east-1\0", 23);
+  std::string suffix;
+  {
+    auto it = store->iterate(vigil::store::Keyspace::Audit);
+    it->seek_to_first();
+    ASSERT_TRUE(it->valid());
+    suffix = std::string(it->key().substr(scope.size()));
+  }
+  vigil::store::WriteBatch batch(*store);
+  batch.erase_range(vigil::store::Keyspace::AuditIndex, std::string(1, '\0'), std::string(8, '\xff'));
+  batch.put(vigil::store::Keyspace::AuditIndex, scope + std::string("EventName\0CreateLogGroup\0", 25) + suffix, "");
+  store->write(batch);
+  auto events = history.lookup("000000000000", "us-east-1", with_attribute(vigil::Value::map(), "EventName", "CreateLogGroup")).get("Events")->as_list();
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].str("EventName"), "CreateLogGroup");
+  EXPECT_TRUE(history.lookup("000000000000", "us-east-1", with_attribute(vigil::Value::map(), "ResourceName", "/g")).get("Events")->as_list().empty());
 }

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <string>
 #include <thread>
@@ -99,6 +100,87 @@ TEST(StoreDeferred, ABurstLargerThanTheQueueBoundCompletesAndArrivesWhole) {
   }
   store->wait_for_deferred();
   EXPECT_EQ(count(*store, Keyspace::Audit), 640u);
+}
+
+// Every item of every pack of a list, in key order, and how many packs held them.
+std::vector<std::string> items_of(Store& store, const std::string& list, size_t* packs = nullptr) {
+  std::vector<std::string> out;
+  std::vector<std::string_view> items;
+  size_t n = 0;
+  auto it = store.iterate(Keyspace::AuditIndex, list, list + "\xff");
+  for (it->seek(list); it->valid(); it->next()) {
+    EXPECT_TRUE(vigil::store::decode_pack(it->value(), items));
+    EXPECT_EQ(it->key().substr(list.size()), items.front());  // keyed by its first item
+    for (auto item : items) out.emplace_back(item);
+    ++n;
+  }
+  if (packs) *packs = n;
+  return out;
+}
+
+TEST(StorePostings, DeferredPostingsOfOneGroupShareAPackPerListAndPrefix) {
+  TempDir dir;
+  auto store = Store::open(dir.path);
+  constexpr int kThreads = 4, kPerThread = 3000;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t)
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        WriteBatch batch(*store);
+        batch.put(Keyspace::Audit, key_of(t, i), "record");
+        // Two lists; items share their first 3 bytes ("w" and the hundreds) with their window.
+        const std::string item = "w" + std::to_string(100 + i / 100) + key_of(t, i);
+        batch.add_posting(Keyspace::AuditIndex, i % 2 ? "odd:" : "even:", item, 4);
+        store->write(batch, Durability::Deferred);
+      }
+    });
+  for (auto& th : threads) th.join();
+  store->wait_for_deferred();
+  size_t packs = 0;
+  std::vector<std::string> odd = items_of(*store, "odd:", &packs);
+  ASSERT_EQ(odd.size(), static_cast<size_t>(kThreads * kPerThread / 2));
+  EXPECT_LT(packs, odd.size());  // packed: fewer keys than items
+  // Within a pack items are sorted and share the window; a window's items sorted are all of them.
+  std::sort(odd.begin(), odd.end());
+  EXPECT_EQ(std::adjacent_find(odd.begin(), odd.end()), odd.end());  // each item once
+  for (int t = 0; t < kThreads; ++t)
+    for (int i = 1; i < kPerThread; i += 2)
+      ASSERT_TRUE(std::binary_search(odd.begin(), odd.end(), "w" + std::to_string(100 + i / 100) + key_of(t, i)));
+  EXPECT_EQ(items_of(*store, "even:").size(), static_cast<size_t>(kThreads * kPerThread / 2));
+  // A pack never mixes windows.
+  std::vector<std::string_view> items;
+  auto it = store->iterate(Keyspace::AuditIndex);
+  for (it->seek_to_first(); it->valid(); it->next()) {
+    ASSERT_TRUE(vigil::store::decode_pack(it->value(), items));
+    EXPECT_LE(items.size(), vigil::store::kMaxPackItems);
+    for (auto item : items) {
+      EXPECT_EQ(item.substr(0, 4), items.front().substr(0, 4));
+      EXPECT_GE(item, items.front());
+    }
+  }
+}
+
+TEST(StorePostings, ASyncedBatchPacksOnlyItsOwnPostings) {
+  TempDir dir;
+  auto store = Store::open(dir.path);
+  WriteBatch batch(*store);
+  for (std::string item : {"a2", "a1", "b1", "a3"}) batch.add_posting(Keyspace::AuditIndex, "l:", item, 1);
+  EXPECT_FALSE(batch.empty());
+  store->write(batch);
+  size_t packs = 0;
+  EXPECT_EQ(items_of(*store, "l:", &packs), (std::vector<std::string>{"a1", "a2", "a3", "b1"}));
+  EXPECT_EQ(packs, 2u);  // one per shared first byte
+  EXPECT_EQ(store->get(Keyspace::AuditIndex, "l:a1").value().size(), 9u);  // 3 x (length, 2 bytes)
+}
+
+TEST(StorePostings, DecodePackRejectsWhatIsNotAPack) {
+  std::vector<std::string_view> items;
+  EXPECT_FALSE(vigil::store::decode_pack("", items));
+  EXPECT_FALSE(vigil::store::decode_pack("\x05" "abc", items));          // longer than the value
+  EXPECT_FALSE(vigil::store::decode_pack("\x80\x80\x80\x80\x80\x01", items));  // length too long
+  const std::string pack("\x02" "ab" "\x00\x01" "c", 6);
+  ASSERT_TRUE(vigil::store::decode_pack(pack, items));
+  EXPECT_EQ(items, (std::vector<std::string_view>{"ab", "", "c"}));
 }
 
 }  // namespace

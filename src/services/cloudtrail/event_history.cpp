@@ -1,6 +1,9 @@
 #include "services/cloudtrail/event_history.h"
 
+#include <algorithm>
 #include <cmath>
+#include <optional>
+#include <vector>
 
 #include "core/aws_error.h"
 #include "core/encoding.h"
@@ -33,6 +36,12 @@ std::string index_prefix(const std::string& account, const std::string& region, 
 }
 
 uint64_t inverted(int64_t millis) { return ~order_i64(millis); }
+
+// Index entries are postings (store::WriteBatch::add_posting): the suffixes of the records
+// with an attribute value, packed per group write. A pack holds suffixes whose first
+// kWindowBytes (the inverted time but its last byte: a 256 ms window) are equal; packs of one
+// window may interleave, so a lookup reads a whole window's packs and sorts their suffixes.
+constexpr size_t kWindowBytes = 7;
 
 std::string after_prefix(std::string prefix) {
   while (!prefix.empty()) {
@@ -221,7 +230,7 @@ void EventHistory::record(const server::ApiCall& call) {
   suffix += event_id;
   // Stored value: the record's JSON (which has no raw newline), then one "type\tname" line
   // per resource for LookupEvents' Resources.
-  std::string stored = json;
+  std::string stored = std::move(json);
   stored += '\n';
   for (const auto& [type, name] : ctx.resources) {
     stored += type;
@@ -232,7 +241,7 @@ void EventHistory::record(const server::ApiCall& call) {
   store::WriteBatch batch(store_);
   batch.put(store::Keyspace::Audit, scope_prefix(ctx.account_id, ctx.region) + suffix, stored);
   auto index = [&](std::string_view attribute, std::string_view value) {
-    if (!value.empty()) batch.put(store::Keyspace::AuditIndex, index_prefix(ctx.account_id, ctx.region, attribute, value) + suffix, {});
+    if (!value.empty()) batch.add_posting(store::Keyspace::AuditIndex, index_prefix(ctx.account_id, ctx.region, attribute, value), suffix, kWindowBytes);
   };
   index("EventName", call.operation);
   index("ReadOnly", server::is_read_only_operation(call.operation) ? "true" : "false");
@@ -319,40 +328,70 @@ Value EventHistory::lookup(const std::string& account, const std::string& region
       }
     }
   }
-  std::string prefix = attribute.empty() ? scope_prefix(account, scope) : index_prefix(account, scope, attribute, value);
-  store::Keyspace space = attribute.empty() ? store::Keyspace::Audit : store::Keyspace::AuditIndex;
-  std::string lower = prefix, upper = prefix;
-  append_u64(lower, inverted(end));
-  append_u64(upper, inverted(start) + 1);
-  auto it = store_.iterate(space, lower, upper);
   std::string token(input.str("NextToken"));
+  std::optional<std::string> after;  // the suffix of the last event of the previous page
   if (!token.empty()) {
-    auto position = base64_decode(token);
-    if (!position || position->size() < 8) throw invalid_token();
-    std::string seek_key = prefix + *position;
-    it->seek(seek_key);
-    if (it->valid() && it->key() == seek_key) it->next();
-  } else {
-    it->seek(lower);
+    after = base64_decode(token);
+    if (!after || after->size() < 8) throw invalid_token();
   }
+  std::string newest, oldest_bound;  // suffixes: newest allowed, first one past the oldest allowed
+  append_u64(newest, inverted(end));
+  append_u64(oldest_bound, inverted(start) + 1);
   std::string last_suffix;
   bool more = false;
-  for (; it->valid(); it->next()) {
+  // Adds the record with this suffix, if it is in range; false once the page is full.
+  auto take = [&](std::string_view suffix, const std::string* stored) {
+    if (suffix < newest || suffix >= oldest_bound || (after && suffix <= *after)) return true;
     if (static_cast<int64_t>(events.size()) == max_results) {
       more = true;
-      break;
+      return false;
     }
-    std::string_view suffix = it->key().substr(prefix.size());
-    std::string stored;
-    if (attribute.empty()) {
-      stored = std::string(it->value());
-    } else {
-      auto found = store_.get(store::Keyspace::Audit, scope_prefix(account, scope) + std::string(suffix));
-      if (!found) continue;
-      stored = std::move(*found);
+    std::optional<std::string> found;
+    if (!stored) {
+      found = store_.get(store::Keyspace::Audit, scope_prefix(account, scope) + std::string(suffix));
+      if (!found) return true;  // expired since it was indexed
+      stored = &*found;
     }
     last_suffix = std::string(suffix);
-    events.push(lookup_event(stored));
+    events.push(lookup_event(*stored));
+    return true;
+  };
+  const std::string& from = after ? *after : newest;
+  if (attribute.empty()) {
+    // The records themselves, newest first.
+    std::string prefix = scope_prefix(account, scope);
+    auto it = store_.iterate(store::Keyspace::Audit, prefix + from, prefix + oldest_bound);
+    for (it->seek(prefix + from); it->valid(); it->next()) {
+      std::string stored(it->value());
+      if (!take(it->key().substr(prefix.size()), &stored)) break;
+    }
+  } else {
+    // The attribute's postings, a window at a time (see kWindowBytes). Packs written by older
+    // versions have an empty value: one suffix, the key's own.
+    std::string prefix = index_prefix(account, scope, attribute, value);
+    std::string first = prefix + from.substr(0, kWindowBytes);
+    auto it = store_.iterate(store::Keyspace::AuditIndex, first, prefix + oldest_bound);
+    std::vector<std::string_view> items;
+    std::vector<std::string> window;
+    bool full = false;
+    it->seek(first);
+    while (!full && it->valid()) {
+      window.clear();
+      const std::string window_key(it->key().substr(prefix.size(), kWindowBytes));
+      for (; it->valid() && it->key().substr(prefix.size(), kWindowBytes) == window_key; it->next()) {
+        if (it->value().empty()) {
+          window.emplace_back(it->key().substr(prefix.size()));
+        } else if (store::decode_pack(it->value(), items)) {
+          for (std::string_view item : items) window.emplace_back(item);
+        }
+      }
+      std::sort(window.begin(), window.end());
+      for (const std::string& suffix : window)
+        if (!take(suffix, nullptr)) {
+          full = true;
+          break;
+        }
+    }
   }
   out.set("Events", std::move(events));
   if (more) out.set("NextToken", base64_encode(last_suffix));
