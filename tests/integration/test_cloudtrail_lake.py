@@ -12,6 +12,11 @@ ACCOUNT = "000000000000"
 SOURCES = "eventSource IN ('logs.amazonaws.com', 'monitoring.amazonaws.com')"
 
 
+def knows_member(client, operation, member):
+    """Whether this botocore's model has the member (Debian's 1.29 predates QueryParameters)."""
+    return member in client.meta.service_model.operation_model(operation).input_shape.members
+
+
 def iso(dt):
     return dt.strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -164,6 +169,29 @@ class Lake(ServerTestCase):
         described = self.wait(failed)
         self.assertEqual(described["QueryStatus"], "FAILED")
         self.assertIn("cannot be cast to timestamp", described["ErrorMessage"])
+
+    def test_query_parameters(self):
+        if not knows_member(self.ct, "StartQuery", "QueryParameters"):
+            self.skipTest("this botocore predates StartQuery's QueryParameters")
+        sql = "SELECT eventName, count(*) AS n FROM %s WHERE eventSource = ? AND eventName <> ? GROUP BY eventName ORDER BY eventName" % self.eds
+        query_id = self.ct.start_query(QueryStatement=sql, QueryParameters=["logs.amazonaws.com", "DescribeLogGroups"])["QueryId"]
+        described = self.wait(query_id)
+        self.assertEqual(described["QueryStatus"], "FINISHED", described.get("ErrorMessage"))
+        self.assertEqual(described["QueryString"], sql.replace("= ?", "= 'logs.amazonaws.com'").replace("<> ?", "<> 'DescribeLogGroups'"))
+        rows = self.ct.get_query_results(QueryId=query_id)["QueryResultRows"]
+        self.assertEqual(rows, [[{"eventName": "CreateLogGroup"}, {"n": "2"}]])
+        # A parameter is a value: a quote in it does not change the statement.
+        injected = self.ct.start_query(QueryStatement=sql, QueryParameters=["x' OR '1'='1", "y"])["QueryId"]
+        self.assertEqual(self.wait(injected)["QueryStatus"], "FINISHED")
+        self.assertEqual(self.ct.get_query_results(QueryId=injected)["QueryResultRows"], [])
+        # Counts must match the placeholders (Trino's rule); the model's limits hold.
+        self.assertEqual(self.error_code(self.ct.start_query, QueryStatement=sql, QueryParameters=["logs.amazonaws.com"]),
+                         "InvalidQueryStatementException")
+        self.assertEqual(self.error_code(self.ct.start_query, QueryStatement=sql), "InvalidQueryStatementException")
+        self.assertEqual(self.error_code(self.ct.start_query, QueryStatement=sql, QueryParameters=["a"] * 11), "InvalidParameterException")
+        self.assertEqual(self.error_code(self.ct.start_query, QueryStatement=sql, QueryParameters=["a" * 1025, "b"]),
+                         "InvalidParameterException")
+        self.assertEqual(self.error_code(self.ct.start_query, QueryAlias="dashboard", QueryParameters=["a"]), "UnsupportedOperationException")
 
     def test_cli(self):
         started = self.server.cli_json("cloudtrail", "start-query", "--query-statement",

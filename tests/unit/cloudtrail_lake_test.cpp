@@ -113,6 +113,13 @@ TEST(LakeSql, OnlyOneSelectIsAccepted) {
             "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c JOIN eds_0 ON 1");
 }
 
+TEST(LakeSql, ParametersShowInPlaceOfPlaceholdersOnlyOutsideLiterals) {
+  EXPECT_EQ(lake_statement_with_parameters("SELECT '?', \"a?\" FROM x -- ?\nWHERE a = ? /* ? */ AND b = ? AND c = ?", {"it's", "b"}),
+            "SELECT '?', \"a?\" FROM x -- ?\nWHERE a = 'it''s' /* ? */ AND b = 'b' AND c = ?");
+  EXPECT_EQ(lake_parameter_value("2024-01-02T03:04:05Z"), "2024-01-02 03:04:05.000");
+  EXPECT_EQ(lake_parameter_value("CreateLogGroup"), "CreateLogGroup");
+}
+
 TEST(LakeSql, ResolverErrorsPropagate) {
   auto resolver = [](std::string_view target) -> std::string { throw vigil::AwsError("EventDataStoreNotFoundException", std::string(target), 400); };
   EXPECT_THROW(rewrite_lake_sql("SELECT 1 FROM nope", resolver), vigil::AwsError);
@@ -454,6 +461,64 @@ TEST_F(LakeFixture, RunningQueriesAreCancelledOrTimedOut) {
   Value d = lake->describe_query(account, region, query_input(slow));
   EXPECT_EQ(d.str("QueryStatus"), "TIMED_OUT");
   EXPECT_EQ(lake->get_query_results(account, region, query_input(slow)).get("QueryResultRows")->size(), 0u);
+}
+
+TEST_F(LakeFixture, QueryParametersAreBoundToPlaceholders) {
+  std::string id = create("audit");
+  event("CreateLogGroup", "logs.amazonaws.com", false);
+  clock.advance(std::chrono::minutes(5));
+  event("PutMetricAlarm", "monitoring.amazonaws.com", false);
+  auto start_with = [&](const std::string& sql, std::vector<std::string> params) {
+    Value in = Value::map();
+    in.set("QueryStatement", sql);
+    Value list = Value::list();
+    for (auto& p : params) list.push(p);
+    in.set("QueryParameters", std::move(list));
+    return std::string(lake->start_query(account, region, in).str("QueryId"));
+  };
+  auto rows_of = [&](const std::string& qid) {
+    while (lake->run_next()) {
+    }
+    Value r = lake->get_query_results(account, region, query_input(qid));
+    EXPECT_EQ(r.str("QueryStatus"), "FINISHED") << r.str("ErrorMessage");
+    std::vector<std::string> out;
+    for (const Value& row : r.get("QueryResultRows")->as_list()) out.push_back(row.as_list()[0].as_map()[0].second.as_string());
+    return out;
+  };
+  std::string sql = "SELECT eventName FROM " + id + " WHERE eventSource = ? AND eventName <> ? ORDER BY eventTime";
+  std::string q = start_with(sql, {"logs.amazonaws.com", "x"});
+  EXPECT_EQ(rows_of(q), (std::vector<std::string>{"CreateLogGroup"}));
+  // DescribeQuery shows what ran, with the parameters as literals.
+  EXPECT_EQ(lake->describe_query(account, region, query_input(q)).str("QueryString"),
+            "SELECT eventName FROM " + id + " WHERE eventSource = 'logs.amazonaws.com' AND eventName <> 'x' ORDER BY eventTime");
+  // A parameter is a value, never SQL: a quote in it cannot change the statement.
+  EXPECT_TRUE(rows_of(start_with(sql, {"x' OR '1'='1", "y"})).empty());
+  EXPECT_TRUE(rows_of(start_with("SELECT eventName FROM " + id + " WHERE eventName = ?", {"') UNION SELECT sql FROM sqlite_master --"})).empty());
+  // A timestamp parameter compares as the timestamp literal would.
+  EXPECT_EQ(rows_of(start_with("SELECT eventName FROM " + id + " WHERE eventTime > ?", {"2027-01-15T08:02:00Z"})),
+            (std::vector<std::string>{"PutMetricAlarm"}));
+
+  // Counts must match; only `?` placeholders; the model's limits.
+  EXPECT_EQ(error_code([&] { start_with(sql, {"logs.amazonaws.com"}); }), "InvalidQueryStatementException");
+  EXPECT_EQ(error_code([&] { start_with(sql, {"a", "b", "c"}); }), "InvalidQueryStatementException");
+  EXPECT_EQ(error_code([&] { start(sql); }), "InvalidQueryStatementException");
+  EXPECT_EQ(error_code([&] { start_with("SELECT eventName FROM " + id + " WHERE eventName = :name", {"a"}); }), "InvalidQueryStatementException");
+  EXPECT_EQ(error_code([&] { start_with("SELECT eventName FROM " + id + " WHERE eventName = ?1", {"a"}); }), "InvalidQueryStatementException");
+  EXPECT_EQ(error_code([&] { start_with(sql, std::vector<std::string>(11, "a")); }), "InvalidParameterException");
+  EXPECT_EQ(error_code([&] { start_with(sql, {"", "b"}); }), "InvalidParameterException");
+  EXPECT_EQ(error_code([&] { start_with(sql, {std::string(1025, 'a'), "b"}); }), "InvalidParameterException");
+  EXPECT_EQ(error_code([&] {
+              Value in = Value::map();
+              in.set("QueryAlias", "dashboard");
+              lake->start_query(account, region, in);
+            }),
+            "UnsupportedOperationException");
+
+  // The parameters are part of the stored query: a restart re-runs it with them.
+  std::string queued = start_with(sql, {"monitoring.amazonaws.com", "x"});
+  lake = std::make_unique<LakeStore>(*store, clock);
+  lake->load();
+  EXPECT_EQ(rows_of(queued), (std::vector<std::string>{"PutMetricAlarm"}));
 }
 
 TEST_F(LakeFixture, QueuedQueriesSurviveARestart) {

@@ -124,6 +124,8 @@ void LakeStore::load() {
     q.account = std::string(d.str("Account"));
     q.region = std::string(d.str("Region"));
     q.statement = std::string(d.str("Statement"));
+    if (const Value* params = d.get("Parameters"); params && params->is_list())
+      for (const Value& p : params->as_list()) q.parameters.push_back(p.is_string() ? p.as_string() : "");
     if (const Value* ids = d.get("Stores"); ids && ids->is_list())
       for (const Value& id : ids->as_list()) q.eds_ids.push_back(id.is_string() ? id.as_string() : "");
     q.status = std::string(d.str("Status"));
@@ -173,6 +175,11 @@ void LakeStore::save(const Query& q, store::Durability durability) {
   d.set("Account", q.account);
   d.set("Region", q.region);
   d.set("Statement", q.statement);
+  if (!q.parameters.empty()) {
+    Value params = Value::list();
+    for (const std::string& p : q.parameters) params.push(p);
+    d.set("Parameters", std::move(params));
+  }
   Value ids = Value::list();
   for (const std::string& id : q.eds_ids) ids.push(id);
   d.set("Stores", std::move(ids));
@@ -413,8 +420,19 @@ Value LakeStore::tags(const std::string& account, const std::string& region, std
 // ---- queries ----
 
 Value LakeStore::start_query(const std::string& account, const std::string& region, const Value& input) {
-  if (input.has("QueryAlias") || input.has("QueryParameters"))
-    throw AwsError("UnsupportedOperationException", "Vigil does not support QueryAlias and QueryParameters yet (see docs/coverage.md).", 400);
+  if (input.has("QueryAlias"))
+    throw AwsError("UnsupportedOperationException", "Vigil does not support QueryAlias (the Lake dashboards' query templates) yet (see docs/coverage.md).", 400);
+  // AWS documents QueryParameters with QueryAlias only; with a QueryStatement they fill its `?`
+  // placeholders in order (Trino's prepared statement parameters), bound as text values.
+  std::vector<std::string> parameters;
+  if (const Value* list = input.get("QueryParameters")) {
+    if (!list->is_list() || list->size() < 1 || list->size() > 10) throw invalid_parameter("QueryParameters must hold 1 to 10 parameters.");
+    for (const Value& p : list->as_list()) {
+      if (!p.is_string() || p.as_string().empty() || p.as_string().size() > 1024)
+        throw invalid_parameter("Each of QueryParameters must be a string of 1 to 1024 characters.");
+      parameters.push_back(lake_parameter_value(p.as_string()));
+    }
+  }
   if (input.has("DeliveryS3Uri"))
     throw AwsError("UnsupportedOperationException", "Vigil does not deliver query results to S3 yet (see docs/coverage.md).", 400);
   if (input.has("EventDataStoreOwnerAccountId") && input.str("EventDataStoreOwnerAccountId") != account)
@@ -437,6 +455,7 @@ Value LakeStore::start_query(const std::string& account, const std::string& regi
       return eds.id;
     });
     if (sql.targets.empty()) throw LakeSqlError("The query must select FROM an event data store ID.");
+    sql.parameters = parameters;
     for (const std::string& id : sql.targets) sources.push_back({id, 0});
     engine_.check(sql, sources);
   } catch (const LakeSqlError& e) {
@@ -447,6 +466,7 @@ Value LakeStore::start_query(const std::string& account, const std::string& regi
   q.account = account;
   q.region = region;
   q.statement = statement;
+  q.parameters = std::move(parameters);
   q.eds_ids = sql.targets;
   q.status = "QUEUED";
   q.created_millis = clock_.now_millis();
@@ -483,7 +503,9 @@ Value LakeStore::describe_query(const std::string& account, const std::string& r
   stats.set("CreationTime", Timestamp{static_cast<double>(q.created_millis) / 1000.0});
   Value out = Value::map();
   out.set("QueryId", q.id);
-  out.set("QueryString", q.statement);
+  // What ran: a parameterized statement shows its parameters in place (AWS does not document
+  // the form; the parameters are bound, this text is display only).
+  out.set("QueryString", q.parameters.empty() ? q.statement : lake_statement_with_parameters(q.statement, q.parameters));
   out.set("QueryStatus", q.status);
   out.set("QueryStatistics", std::move(stats));
   if (!q.error.empty()) out.set("ErrorMessage", q.error);
@@ -631,6 +653,7 @@ bool LakeStore::run_next() {
           const Eds& eds = find(q.account, q.region, target);
           return eds.id;
         });
+      sql.parameters = q.parameters;
     } catch (const std::exception& e) {
       problem = e.what();
     }

@@ -22,6 +22,9 @@
 // result rows to the store in batches as SQLite produces them, so neither the run nor
 // GetQueryResults (one page per call, read by key range) holds a whole result in memory.
 // CancelQuery and the timeout interrupt SQLite (progress handler). Results are kept 7 days.
+// QueryParameters (up to 10 strings) are bound to the statement's `?` placeholders in order as
+// SQL text values, never spliced into the SQL; a count that does not match is
+// InvalidQueryStatementException (Trino's "Incorrect number of parameters").
 // A restart re-queues queries that were QUEUED or RUNNING (their partial results erased).
 #pragma once
 
@@ -97,6 +100,7 @@ class LakeStore {
   };
   struct Query {
     std::string account, region, id, statement;
+    std::vector<std::string> parameters;  // QueryParameters, bound to the statement's `?`s
     std::vector<std::string> eds_ids;
     std::string status, error;
     int64_t created_millis = 0, execution_millis = 0;
