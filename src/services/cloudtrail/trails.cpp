@@ -1316,6 +1316,13 @@ int TrailStore::digest() {
   return written;
 }
 
+Value TrailStore::list_insights_metric_data(const std::string& account, const std::string& region, const Value& input) const {
+  if (input.has("TrailName"))
+    throw AwsError("UnsupportedOperationException", "Vigil analyses Insights on management events only; TrailName (Insights on data events) is not supported yet (see docs/coverage.md).", 400);
+  if (!insights_) throw AwsError("UnsupportedOperationException", "This Vigil does not run the Insights detector.", 400);
+  return insights_->metric_data(account, region, input);
+}
+
 Value TrailStore::list_public_keys(const std::string& account, const std::string& region, const Value& input) {
   double now = clock_.now_seconds();
   double end = input.f64("EndTime", now);

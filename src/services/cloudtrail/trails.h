@@ -153,6 +153,9 @@ class TrailStore {
   int digest();
   // ListPublicKeys: every key of the account and region whose validity overlaps the range.
   Value list_public_keys(const std::string& account, const std::string& region, const Value& input);
+  // ListInsightsMetricData from the detector's stored counts (InsightDetector::metric_data).
+  // TrailName selects Insights on data events, which Vigil does not analyse yet.
+  Value list_insights_metric_data(const std::string& account, const std::string& region, const Value& input) const;
   SigningKeys& signing_keys() { return keys_; }
 
  private:
