@@ -686,8 +686,8 @@ TEST_F(LakeDeliveryFixture, LargeResultsSpanSeveralFilesSignedInOrder) {
     hashes += (i ? " " : "") + sha256_hex(gz);
     auto csv = vigil::http::gunzip(gz, 1 << 20);
     ASSERT_TRUE(csv);
-    ASSERT_EQ(csv->rfind("eventName,eventID\r\n", 0), 0u) << *csv;  // every file has the header
-    rows += csv->substr(std::string("eventName,eventID\r\n").size());
+    ASSERT_EQ(csv->rfind("eventName,eventId\r\n", 0), 0u) << *csv;  // every file has the header
+    rows += csv->substr(std::string("eventName,eventId\r\n").size());
   }
   EXPECT_EQ(rows, "CreateLogGroup,ev-1\r\nCreateLogGroup,ev-2\r\nCreateLogGroup,ev-3\r\nCreateLogGroup,ev-4\r\nCreateLogGroup,ev-5\r\n"
                   "CreateLogGroup,ev-6\r\nCreateLogGroup,ev-7\r\n");
