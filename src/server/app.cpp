@@ -134,6 +134,8 @@ struct App::Impl {
     alarms.set_evaluation_interval(int64_t{std::max(1, options.alarm_evaluation_interval_seconds)} * 1000);
     // Trails: AWS's bucket policy requirement, SNS notifications and CloudWatch Logs delivery.
     trails.set_bucket_policy_required(true);
+    // Lake query results (DeliveryS3Uri) go to the same S3, signed with the same keys.
+    lake.set_delivery(&object_store, &trails.signing_keys(), true);
     {
       cloudtrail::TrailHooks hooks;
       hooks.topic_exists = [this](const std::string& account, const std::string& region, const std::string& topic_arn) {

@@ -3,6 +3,7 @@ burst that produce a Start/End pair of Insights events, delivered under the trai
 CloudTrail-Insight/ prefix and returned by LookupEvents EventCategory=insight. The server counts
 per 2-second period with a 60-second baseline and 6 seconds of learning (the flags), so the
 whole story takes about 25 seconds instead of days."""
+import datetime
 import gzip
 import json
 import re
@@ -91,6 +92,49 @@ class Insights(ServerTestCase):
             records.extend(json.loads(gzip.decompress(body))["Records"])
         # Files of the same minute list in random-suffix order: order the events by time.
         return sorted(records, key=lambda r: (r["eventTime"], r["insightDetails"]["state"] == "End"))
+
+    def test_list_insights_metric_data(self):
+        if "ListInsightsMetricData" not in self.ct.meta.service_model.operation_names:
+            self.skipTest("this botocore predates ListInsightsMetricData")
+        self.trail("metrics")
+        self.ct.start_logging(Name="metrics")
+        self.ct.put_insight_selectors(TrailName="metrics", InsightSelectors=[{"InsightType": "ApiCallRateInsight"},
+                                                                             {"InsightType": "ApiErrorRateInsight"}])
+        self.logs.create_log_group(logGroupName="/metrics")
+        since = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(minutes=5)
+        for _ in range(12):
+            self.logs.put_retention_policy(logGroupName="/metrics", retentionInDays=7)
+        for _ in range(4):
+            with self.assertRaises(ClientError):
+                self.logs.delete_log_group(logGroupName="/missing")
+        common = {"EventSource": "logs.amazonaws.com", "StartTime": since, "Period": 60}
+        # The counts are stored when their (2-second) period closes.
+        deadline = time.time() + 30
+        while True:
+            rate = self.ct.list_insights_metric_data(EventName="PutRetentionPolicy", InsightType="ApiCallRateInsight", **common)
+            errors = self.ct.list_insights_metric_data(EventName="DeleteLogGroup", InsightType="ApiErrorRateInsight",
+                                                       ErrorCode="ResourceNotFoundException", **common)
+            if (sum(rate["Values"]), sum(errors["Values"])) == (12, 4) or time.time() > deadline:
+                break
+            time.sleep(0.5)
+        self.assertEqual(sum(rate["Values"]), 12)
+        self.assertEqual(sum(errors["Values"]), 4)
+        self.assertEqual(len(rate["Timestamps"]), len(rate["Values"]))
+        self.assertTrue(all(v > 0 for v in rate["Values"]))  # NonZeroData, the default
+        for t in rate["Timestamps"]:
+            self.assertEqual(t.timestamp() % 60, 0)
+        self.assertEqual(errors["ErrorCode"], "ResourceNotFoundException")
+        filled = self.ct.list_insights_metric_data(EventName="PutRetentionPolicy", InsightType="ApiCallRateInsight",
+                                                   DataType="FillWithZeros", **common)
+        self.assertGreaterEqual(len(filled["Values"]), 5)
+        self.assertEqual(sum(filled["Values"]), 12)
+        # AWS's errors.
+        for bad in ({"Period": 120}, {"InsightType": "ApiErrorRateInsight"}, {"TrailName": "metrics"}):
+            request = dict(common, EventName="PutRetentionPolicy", InsightType="ApiCallRateInsight")
+            request.update(bad)
+            with self.assertRaises(ClientError) as ctx:
+                self.ct.list_insights_metric_data(**request)
+            self.assertEqual(error_code(ctx), "UnsupportedOperationException" if "TrailName" in bad else "InvalidParameterException")
 
     def test_burst_produces_start_and_end(self):
         self.trail("watch")

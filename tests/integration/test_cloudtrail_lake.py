@@ -1,15 +1,40 @@
 """CloudTrail Lake: event data stores collect the account's API calls; SQL queries answer over them."""
+import base64
 import datetime
+import gzip
+import hashlib
 import json
 import time
 import unittest
 
 from botocore.exceptions import ClientError
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding
 
 from vigil_testing import ServerTestCase
 
 ACCOUNT = "000000000000"
 SOURCES = "eventSource IN ('logs.amazonaws.com', 'monitoring.amazonaws.com')"
+
+
+def knows_member(client, operation, member):
+    """Whether this botocore's model has the member (Debian's 1.29 predates QueryParameters)."""
+    return member in client.meta.service_model.operation_model(operation).input_shape.members
+
+
+def lake_results_policy(bucket, account=ACCOUNT, region="us-east-1"):
+    """The bucket policy AWS documents for CloudTrail Lake query results."""
+    condition = {"StringLike": {"aws:sourceAccount": account, "aws:sourceArn": "arn:aws:cloudtrail:%s:%s:eventdatastore/*" % (region, account)}}
+    return json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Sid": "AWSCloudTrailLake1", "Effect": "Allow", "Principal": {"Service": "cloudtrail.amazonaws.com"},
+             "Action": ["s3:PutObject*", "s3:Abort*"], "Resource": ["arn:aws:s3:::%s" % bucket, "arn:aws:s3:::%s/*" % bucket],
+             "Condition": condition},
+            {"Sid": "AWSCloudTrailLake2", "Effect": "Allow", "Principal": {"Service": "cloudtrail.amazonaws.com"},
+             "Action": "s3:GetBucketAcl", "Resource": "arn:aws:s3:::%s" % bucket, "Condition": condition},
+        ],
+    })
 
 
 def iso(dt):
@@ -164,6 +189,89 @@ class Lake(ServerTestCase):
         described = self.wait(failed)
         self.assertEqual(described["QueryStatus"], "FAILED")
         self.assertIn("cannot be cast to timestamp", described["ErrorMessage"])
+
+    def test_query_parameters(self):
+        if not knows_member(self.ct, "StartQuery", "QueryParameters"):
+            self.skipTest("this botocore predates StartQuery's QueryParameters")
+        sql = "SELECT eventName, count(*) AS n FROM %s WHERE eventSource = ? AND eventName <> ? GROUP BY eventName ORDER BY eventName" % self.eds
+        query_id = self.ct.start_query(QueryStatement=sql, QueryParameters=["logs.amazonaws.com", "DescribeLogGroups"])["QueryId"]
+        described = self.wait(query_id)
+        self.assertEqual(described["QueryStatus"], "FINISHED", described.get("ErrorMessage"))
+        self.assertEqual(described["QueryString"], sql.replace("= ?", "= 'logs.amazonaws.com'").replace("<> ?", "<> 'DescribeLogGroups'"))
+        rows = self.ct.get_query_results(QueryId=query_id)["QueryResultRows"]
+        self.assertEqual(rows, [[{"eventName": "CreateLogGroup"}, {"n": "2"}]])
+        # A parameter is a value: a quote in it does not change the statement.
+        injected = self.ct.start_query(QueryStatement=sql, QueryParameters=["x' OR '1'='1", "y"])["QueryId"]
+        self.assertEqual(self.wait(injected)["QueryStatus"], "FINISHED")
+        self.assertEqual(self.ct.get_query_results(QueryId=injected)["QueryResultRows"], [])
+        # Counts must match the placeholders (Trino's rule); the model's limits hold.
+        self.assertEqual(self.error_code(self.ct.start_query, QueryStatement=sql, QueryParameters=["logs.amazonaws.com"]),
+                         "InvalidQueryStatementException")
+        self.assertEqual(self.error_code(self.ct.start_query, QueryStatement=sql), "InvalidQueryStatementException")
+        self.assertEqual(self.error_code(self.ct.start_query, QueryStatement=sql, QueryParameters=["a"] * 11), "InvalidParameterException")
+        self.assertEqual(self.error_code(self.ct.start_query, QueryStatement=sql, QueryParameters=["a" * 1025, "b"]),
+                         "InvalidParameterException")
+        self.assertEqual(self.error_code(self.ct.start_query, QueryAlias="dashboard", QueryParameters=["a"]), "UnsupportedOperationException")
+
+    def wait_delivery(self, query_id):
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            described = self.ct.describe_query(QueryId=query_id)
+            if described.get("DeliveryStatus") not in (None, "PENDING"):
+                return described
+            time.sleep(0.05)
+        self.fail("query %s was not delivered" % query_id)
+
+    def test_delivery_to_s3(self):
+        s3 = self.server.client("s3", s3={"addressing_style": "path"})
+        s3.create_bucket(Bucket="lake-results")
+        sql = "SELECT eventName, count(*) AS n FROM %s WHERE %s GROUP BY eventName ORDER BY eventName" % (self.eds, SOURCES)
+        # CloudTrail needs the bucket policy AWS documents, checked at StartQuery.
+        self.assertEqual(self.error_code(self.ct.start_query, QueryStatement=sql, DeliveryS3Uri="s3://lake-results/exports"),
+                         "InsufficientS3BucketPolicyException")
+        self.assertEqual(self.error_code(self.ct.start_query, QueryStatement=sql, DeliveryS3Uri="s3://no-such-results/exports"),
+                         "S3BucketDoesNotExistException")
+        s3.put_bucket_policy(Bucket="lake-results", Policy=lake_results_policy("lake-results"))
+        query_id = self.ct.start_query(QueryStatement=sql, DeliveryS3Uri="s3://lake-results/exports")["QueryId"]
+        described = self.wait_delivery(query_id)
+        self.assertEqual(described["QueryStatus"], "FINISHED")
+        self.assertEqual(described["DeliveryStatus"], "SUCCESS")
+        self.assertEqual(described["DeliveryS3Uri"], "s3://lake-results/exports")
+
+        listed = s3.list_objects_v2(Bucket="lake-results")["Contents"]
+        keys = sorted(o["Key"] for o in listed)
+        folder = keys[0].rsplit("/", 1)[0] + "/"
+        completed = datetime.datetime.now(datetime.timezone.utc)
+        self.assertRegex(folder, r"^exports/AWSLogs/%s/CloudTrail-Lake/Query/\d{4}/\d{2}/\d{2}/%s/$" % (ACCOUNT, query_id))
+        self.assertIn(completed.strftime("%Y/%m/%d"), folder)
+        self.assertEqual(keys, [folder + "result_1.csv.gz", folder + "result_sign.json"])
+        body = s3.get_object(Bucket="lake-results", Key=folder + "result_1.csv.gz")["Body"].read()
+        self.assertEqual(gzip.decompress(body).decode(),
+                         "eventName,n\r\nCreateLogGroup,2\r\nDescribeLogGroups,1\r\nPutMetricAlarm,1\r\n")
+
+        # The sign file verifies as `aws cloudtrail verify-query-results` checks it.
+        sign = json.loads(s3.get_object(Bucket="lake-results", Key=folder + "result_sign.json")["Body"].read())
+        self.assertEqual(sign["version"], "1.0")
+        self.assertEqual(sign["region"], "us-east-1")
+        self.assertEqual(sign["files"], [{"fileHashValue": hashlib.sha256(body).hexdigest(), "fileName": "result_1.csv.gz"}])
+        self.assertEqual((sign["hashAlgorithm"], sign["signatureAlgorithm"]), ("SHA-256", "SHA256withRSA"))
+        complete_time = datetime.datetime.strptime(sign["queryCompleteTime"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.timezone.utc)
+        keys_listed = self.ct.list_public_keys(StartTime=complete_time - datetime.timedelta(minutes=1),
+                                               EndTime=complete_time + datetime.timedelta(minutes=1))["PublicKeyList"]
+        public = [k for k in keys_listed if k["Fingerprint"] == sign["publicKeyFingerprint"]]
+        self.assertEqual(len(public), 1)
+        key = serialization.load_der_public_key(public[0]["Value"])
+        signed = " ".join(f["fileHashValue"] for f in sign["files"]).encode()
+        key.verify(bytes.fromhex(sign["hashSignature"]), signed, padding.PKCS1v15(), hashes.SHA256())
+
+        # The policy withdrawn before the delivery: nothing written, ACCESS_DENIED.
+        slow = self.ct.start_query(QueryStatement="SELECT eventName FROM %s" % self.eds, DeliveryS3Uri="s3://lake-results/denied")["QueryId"]
+        s3.delete_bucket_policy(Bucket="lake-results")
+        described = self.wait_delivery(slow)
+        # The worker may be faster than the policy change (the unit tests pin each case down).
+        self.assertIn(described["DeliveryStatus"], ("SUCCESS", "ACCESS_DENIED", "ACCESS_DENIED_SIGNING_FILE"))
+        if described["DeliveryStatus"] == "ACCESS_DENIED":
+            self.assertNotIn("Contents", s3.list_objects_v2(Bucket="lake-results", Prefix="denied/"))
 
     def test_cli(self):
         started = self.server.cli_json("cloudtrail", "start-query", "--query-statement",

@@ -192,6 +192,78 @@ TEST_F(InsightDetectorTest, ErrorRatePerErrorCode) {
   EXPECT_EQ(end[0].record.str("sharedEventID"), start[0].record.str("sharedEventID"));
 }
 
+TEST_F(InsightDetectorTest, MetricDataFromTheStoredCounts) {
+  detector_->enable(kAccount, kApiCallRate);
+  detector_->enable(kAccount, kApiErrorRate);
+  // 08:00 3 calls, 08:01 none, 08:02 5 calls and 2 errors, 08:03 open (not stored yet).
+  calls(3);
+  next();
+  next();
+  calls(5);
+  calls(2, "PutRetentionPolicy", "AccessDenied");
+  next();
+  calls(7);
+  auto query = [&](Value extra) {
+    extra.set("EventSource", "logs.amazonaws.com");
+    extra.set("EventName", "PutRetentionPolicy");
+    if (!extra.has("InsightType")) extra.set("InsightType", "ApiCallRateInsight");
+    extra.set("StartTime", Timestamp{1'800'000'000.0});
+    if (!extra.has("Period")) extra.set("Period", 60);
+    return detector_->metric_data(kAccount, kRegion, extra);
+  };
+  auto points = [](const Value& out) {
+    std::vector<std::pair<int64_t, double>> p;
+    for (size_t i = 0; i < out.get("Timestamps")->size(); ++i)
+      p.emplace_back(static_cast<int64_t>(out.get("Timestamps")->as_list()[i].as_double()), out.get("Values")->as_list()[i].as_double());
+    return p;
+  };
+  using Points = std::vector<std::pair<int64_t, double>>;
+  Value out = query(Value::map());
+  EXPECT_EQ(out.str("InsightType"), "ApiCallRateInsight");
+  EXPECT_EQ(points(out), (Points{{1'800'000'000, 3}, {1'800'000'120, 7}}));  // write calls, errors included
+  Value fill = Value::map();
+  fill.set("DataType", "FillWithZeros");
+  fill.set("EndTime", Timestamp{1'800'000'180.0});
+  EXPECT_EQ(points(query(fill)), (Points{{1'800'000'000, 3}, {1'800'000'060, 0}, {1'800'000'120, 7}}));
+  Value five = Value::map();
+  five.set("Period", 300);
+  EXPECT_EQ(points(query(five)), (Points{{1'800'000'000, 10}}));
+  Value errors = Value::map();
+  errors.set("InsightType", "ApiErrorRateInsight");
+  errors.set("ErrorCode", "AccessDenied");
+  Value error_out = query(errors);
+  EXPECT_EQ(error_out.str("ErrorCode"), "AccessDenied");
+  EXPECT_EQ(points(error_out), (Points{{1'800'000'120, 2}}));
+  // Paging: one point a page, NextToken to the next.
+  Value paged = fill;
+  paged.set("MaxResults", 2);
+  Value page1 = query(paged);
+  EXPECT_EQ(points(page1), (Points{{1'800'000'000, 3}, {1'800'000'060, 0}}));
+  ASSERT_TRUE(page1.has("NextToken"));
+  paged.set("NextToken", std::string(page1.str("NextToken")));
+  Value page2 = query(paged);
+  EXPECT_EQ(points(page2), (Points{{1'800'000'120, 7}}));
+  EXPECT_FALSE(page2.has("NextToken"));
+  // The counts are the store's: a restart keeps them.
+  restart();
+  EXPECT_EQ(points(query(Value::map())), (Points{{1'800'000'000, 3}, {1'800'000'120, 7}}));
+
+  // Errors.
+  auto code = [&](std::function<void(Value&)> change) {
+    Value in = Value::map();
+    change(in);
+    return code_of([&] { query(in); });
+  };
+  EXPECT_EQ(code([](Value& in) { in.set("Period", 120); }), "InvalidParameterException");
+  EXPECT_EQ(code([](Value& in) { in.set("InsightType", "ApiErrorRateInsight"); }), "InvalidParameterException");  // no ErrorCode
+  EXPECT_EQ(code([](Value& in) { in.set("InsightType", "Nope"); }), "InvalidParameterException");
+  EXPECT_EQ(code([](Value& in) { in.set("DataType", "All"); }), "InvalidParameterException");
+  EXPECT_EQ(code([](Value& in) { in.set("MaxResults", 0); }), "InvalidParameterException");
+  EXPECT_EQ(code([](Value& in) { in.set("EndTime", Timestamp{1'700'000'000.0}); }), "InvalidParameterException");
+  EXPECT_EQ(code([](Value& in) { in.set("NextToken", "garbage"); }), "InvalidParameterException");
+  EXPECT_EQ(code_of([&] { detector_->metric_data(kAccount, kRegion, Value::map()); }), "InvalidParameterException");
+}
+
 TEST_F(InsightDetectorTest, RestartKeepsBaselineAndOpenInsight) {
   detector_->enable(kAccount, kApiCallRate);
   steady(15, 5);

@@ -7,7 +7,9 @@
 #include "core/clock.h"
 #include "core/encoding.h"
 #include "protocol/json_codec.h"
+#include "http/gzip_body.h"
 #include "services/cloudtrail/lake.h"
+#include "services/cloudtrail/lake_delivery.h"
 #include "services/cloudtrail/lake_selectors.h"
 #include "services/cloudtrail/lake_sql.h"
 #include "store/store.h"
@@ -111,6 +113,13 @@ TEST(LakeSql, OnlyOneSelectIsAccepted) {
   EXPECT_EQ(with.targets, (std::vector<std::string>{"abc"}));
   EXPECT_EQ(rewrite("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c JOIN abc ON 1").sql,
             "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c JOIN eds_0 ON 1");
+}
+
+TEST(LakeSql, ParametersShowInPlaceOfPlaceholdersOnlyOutsideLiterals) {
+  EXPECT_EQ(lake_statement_with_parameters("SELECT '?', \"a?\" FROM x -- ?\nWHERE a = ? /* ? */ AND b = ? AND c = ?", {"it's", "b"}),
+            "SELECT '?', \"a?\" FROM x -- ?\nWHERE a = 'it''s' /* ? */ AND b = 'b' AND c = ?");
+  EXPECT_EQ(lake_parameter_value("2024-01-02T03:04:05Z"), "2024-01-02 03:04:05.000");
+  EXPECT_EQ(lake_parameter_value("CreateLogGroup"), "CreateLogGroup");
 }
 
 TEST(LakeSql, ResolverErrorsPropagate) {
@@ -456,6 +465,64 @@ TEST_F(LakeFixture, RunningQueriesAreCancelledOrTimedOut) {
   EXPECT_EQ(lake->get_query_results(account, region, query_input(slow)).get("QueryResultRows")->size(), 0u);
 }
 
+TEST_F(LakeFixture, QueryParametersAreBoundToPlaceholders) {
+  std::string id = create("audit");
+  event("CreateLogGroup", "logs.amazonaws.com", false);
+  clock.advance(std::chrono::minutes(5));
+  event("PutMetricAlarm", "monitoring.amazonaws.com", false);
+  auto start_with = [&](const std::string& sql, std::vector<std::string> params) {
+    Value in = Value::map();
+    in.set("QueryStatement", sql);
+    Value list = Value::list();
+    for (auto& p : params) list.push(p);
+    in.set("QueryParameters", std::move(list));
+    return std::string(lake->start_query(account, region, in).str("QueryId"));
+  };
+  auto rows_of = [&](const std::string& qid) {
+    while (lake->run_next()) {
+    }
+    Value r = lake->get_query_results(account, region, query_input(qid));
+    EXPECT_EQ(r.str("QueryStatus"), "FINISHED") << r.str("ErrorMessage");
+    std::vector<std::string> out;
+    for (const Value& row : r.get("QueryResultRows")->as_list()) out.push_back(row.as_list()[0].as_map()[0].second.as_string());
+    return out;
+  };
+  std::string sql = "SELECT eventName FROM " + id + " WHERE eventSource = ? AND eventName <> ? ORDER BY eventTime";
+  std::string q = start_with(sql, {"logs.amazonaws.com", "x"});
+  EXPECT_EQ(rows_of(q), (std::vector<std::string>{"CreateLogGroup"}));
+  // DescribeQuery shows what ran, with the parameters as literals.
+  EXPECT_EQ(lake->describe_query(account, region, query_input(q)).str("QueryString"),
+            "SELECT eventName FROM " + id + " WHERE eventSource = 'logs.amazonaws.com' AND eventName <> 'x' ORDER BY eventTime");
+  // A parameter is a value, never SQL: a quote in it cannot change the statement.
+  EXPECT_TRUE(rows_of(start_with(sql, {"x' OR '1'='1", "y"})).empty());
+  EXPECT_TRUE(rows_of(start_with("SELECT eventName FROM " + id + " WHERE eventName = ?", {"') UNION SELECT sql FROM sqlite_master --"})).empty());
+  // A timestamp parameter compares as the timestamp literal would.
+  EXPECT_EQ(rows_of(start_with("SELECT eventName FROM " + id + " WHERE eventTime > ?", {"2027-01-15T08:02:00Z"})),
+            (std::vector<std::string>{"PutMetricAlarm"}));
+
+  // Counts must match; only `?` placeholders; the model's limits.
+  EXPECT_EQ(error_code([&] { start_with(sql, {"logs.amazonaws.com"}); }), "InvalidQueryStatementException");
+  EXPECT_EQ(error_code([&] { start_with(sql, {"a", "b", "c"}); }), "InvalidQueryStatementException");
+  EXPECT_EQ(error_code([&] { start(sql); }), "InvalidQueryStatementException");
+  EXPECT_EQ(error_code([&] { start_with("SELECT eventName FROM " + id + " WHERE eventName = :name", {"a"}); }), "InvalidQueryStatementException");
+  EXPECT_EQ(error_code([&] { start_with("SELECT eventName FROM " + id + " WHERE eventName = ?1", {"a"}); }), "InvalidQueryStatementException");
+  EXPECT_EQ(error_code([&] { start_with(sql, std::vector<std::string>(11, "a")); }), "InvalidParameterException");
+  EXPECT_EQ(error_code([&] { start_with(sql, {"", "b"}); }), "InvalidParameterException");
+  EXPECT_EQ(error_code([&] { start_with(sql, {std::string(1025, 'a'), "b"}); }), "InvalidParameterException");
+  EXPECT_EQ(error_code([&] {
+              Value in = Value::map();
+              in.set("QueryAlias", "dashboard");
+              lake->start_query(account, region, in);
+            }),
+            "UnsupportedOperationException");
+
+  // The parameters are part of the stored query: a restart re-runs it with them.
+  std::string queued = start_with(sql, {"monitoring.amazonaws.com", "x"});
+  lake = std::make_unique<LakeStore>(*store, clock);
+  lake->load();
+  EXPECT_EQ(rows_of(queued), (std::vector<std::string>{"PutMetricAlarm"}));
+}
+
 TEST_F(LakeFixture, QueuedQueriesSurviveARestart) {
   std::string id = create("audit");
   event("CreateLogGroup", "logs.amazonaws.com", false);
@@ -498,4 +565,216 @@ TEST_F(LakeFixture, RunawayMemoryFailsTheQuery) {
   Value d = lake->describe_query(account, region, query_input(endless));
   EXPECT_EQ(d.str("QueryStatus"), "FAILED");
   EXPECT_NE(d.str("ErrorMessage").find("memory"), std::string_view::npos) << d.str("ErrorMessage");
+}
+
+// ---- DeliveryS3Uri ----
+
+TEST(LakeDelivery, UrisFoldersAndCsvFields) {
+  DeliveryTarget t = parse_delivery_uri("s3://my-results/a/b/");
+  EXPECT_EQ(t.bucket, "my-results");
+  EXPECT_EQ(t.prefix, "a/b");
+  EXPECT_EQ(parse_delivery_uri("s3://my-results").prefix, "");
+  EXPECT_EQ(delivery_folder(t, "000000000000", "q-1", 1'800'000'000), "a/b/AWSLogs/000000000000/CloudTrail-Lake/Query/2027/01/15/q-1/");
+  EXPECT_EQ(delivery_folder(DeliveryTarget{"b", ""}, "1", "q", 0), "AWSLogs/1/CloudTrail-Lake/Query/1970/01/01/q/");
+  EXPECT_EQ(error_code([] { parse_delivery_uri("s3://Bad_Bucket/x"); }), "InvalidS3BucketNameException");
+  EXPECT_EQ(error_code([] { parse_delivery_uri("https://bucket/x"); }), "InvalidS3BucketNameException");
+  EXPECT_EQ(error_code([] { parse_delivery_uri("s3://bucket/" + std::string(1000, 'p')); }), "InvalidS3PrefixException");
+  EXPECT_EQ(csv_field("plain"), "plain");
+  EXPECT_EQ(csv_field("a,b"), "\"a,b\"");
+  EXPECT_EQ(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
+  EXPECT_EQ(csv_field("two\nlines"), "\"two\nlines\"");
+}
+
+namespace {
+
+std::string unhex(std::string_view hex) {
+  std::string out;
+  for (size_t i = 0; i + 1 < hex.size(); i += 2) out += static_cast<char>(std::stoi(std::string(hex.substr(i, 2)), nullptr, 16));
+  return out;
+}
+
+struct LakeDeliveryFixture : LakeFixture {
+  std::filesystem::path s3_dir = dir.string() + "-s3";
+  std::unique_ptr<vigil::s3::ObjectStore> objects = std::make_unique<vigil::s3::ObjectStore>(*store, s3_dir.string());
+  std::unique_ptr<SigningKeys> keys = std::make_unique<SigningKeys>(*store, clock);
+
+  LakeDeliveryFixture() {
+    objects->create_bucket(vigil::s3::BucketRecord{"results", account, region, 1});
+    lake->set_delivery(objects.get(), keys.get(), /*policy_required=*/false);
+  }
+  ~LakeDeliveryFixture() override {
+    lake.reset();
+    keys.reset();
+    objects.reset();
+    std::filesystem::remove_all(s3_dir);
+  }
+
+  std::string start_delivering(const std::string& sql, const std::string& uri) {
+    Value in = Value::map();
+    in.set("QueryStatement", sql);
+    in.set("DeliveryS3Uri", uri);
+    return std::string(lake->start_query(account, region, in).str("QueryId"));
+  }
+  Value describe(const std::string& id) { return lake->describe_query(account, region, query_input(id)); }
+  std::string object(const std::string& bucket, const std::string& key) {
+    auto o = objects->head(bucket, key);
+    return o ? objects->read(*o, 0, o->size) : "<missing>";
+  }
+  size_t objects_in(const std::string& bucket) {
+    vigil::s3::ListQuery all;
+    return objects->list(bucket, all).entries.size();
+  }
+  void run_all() {
+    while (lake->run_next()) {
+    }
+  }
+};
+
+}  // namespace
+
+TEST_F(LakeDeliveryFixture, DeliversGzipCsvAndASignedSignFile) {
+  std::string id = create("audit");
+  event("CreateLogGroup", "logs.amazonaws.com", false);
+  event("PutMetricAlarm", "monitoring.amazonaws.com", false);
+  std::string q = start_delivering("SELECT eventName, requestParameters AS params FROM " + id + " ORDER BY eventTime, eventName", "s3://results/exports/lake/");
+  EXPECT_EQ(describe(q).str("DeliveryStatus"), "PENDING");
+  run_all();
+  Value d = describe(q);
+  EXPECT_EQ(d.str("QueryStatus"), "FINISHED");
+  EXPECT_EQ(d.str("DeliveryStatus"), "SUCCESS");
+  EXPECT_EQ(d.str("DeliveryS3Uri"), "s3://results/exports/lake/");
+
+  std::string folder = "exports/lake/AWSLogs/000000000000/CloudTrail-Lake/Query/2027/01/15/" + q + "/";
+  std::string gz = object("results", folder + "result_1.csv.gz");
+  auto csv = vigil::http::gunzip(gz, 1 << 20);
+  ASSERT_TRUE(csv) << gz;
+  EXPECT_EQ(*csv, "eventName,params\r\nCreateLogGroup,\"{\"\"logGroupName\"\":\"\"/app/1\"\"}\"\r\nPutMetricAlarm,\"{\"\"logGroupName\"\":\"\"/app/2\"\"}\"\r\n");
+  EXPECT_EQ(objects_in("results"), 2u);  // the result file and the sign file
+
+  Value sign = json(object("results", folder + "result_sign.json"));
+  EXPECT_EQ(sign.str("version"), "1.0");
+  EXPECT_EQ(sign.str("region"), "us-east-1");
+  EXPECT_EQ(sign.str("hashAlgorithm"), "SHA-256");
+  EXPECT_EQ(sign.str("signatureAlgorithm"), "SHA256withRSA");
+  EXPECT_EQ(sign.str("queryCompleteTime"), "2027-01-15T08:00:00Z");
+  ASSERT_EQ(sign.get("files")->size(), 1u);
+  const Value& file = sign.get("files")->as_list()[0];
+  EXPECT_EQ(file.str("fileName"), "result_1.csv.gz");
+  EXPECT_EQ(file.str("fileHashValue"), sha256_hex(gz));  // of the compressed bytes, as AWS
+  SigningKey key = keys->current(account, region);
+  EXPECT_EQ(sign.str("publicKeyFingerprint"), key.fingerprint);
+  EXPECT_TRUE(SigningKeys::verify(key.public_der, sha256_hex(gz), unhex(sign.str("hashSignature"))));
+  EXPECT_FALSE(SigningKeys::verify(key.public_der, sha256_hex(gz + "x"), unhex(sign.str("hashSignature"))));
+}
+
+TEST_F(LakeDeliveryFixture, LargeResultsSpanSeveralFilesSignedInOrder) {
+  lake->set_delivery_file_bytes(40);
+  std::string id = create("audit");
+  for (int i = 0; i < 7; ++i) event("CreateLogGroup", "logs.amazonaws.com", false);
+  std::string q = start_delivering("SELECT eventName, eventID FROM " + id + " ORDER BY eventID", "s3://results");
+  run_all();
+  EXPECT_EQ(describe(q).str("DeliveryStatus"), "SUCCESS");
+  std::string folder = "AWSLogs/000000000000/CloudTrail-Lake/Query/2027/01/15/" + q + "/";
+  Value sign = json(object("results", folder + "result_sign.json"));
+  const Value::List& files = sign.get("files")->as_list();
+  ASSERT_GE(files.size(), 3u);
+  std::string hashes, rows;
+  for (size_t i = 0; i < files.size(); ++i) {
+    EXPECT_EQ(files[i].str("fileName"), "result_" + std::to_string(i + 1) + ".csv.gz");
+    std::string gz = object("results", folder + std::string(files[i].str("fileName")));
+    EXPECT_EQ(files[i].str("fileHashValue"), sha256_hex(gz));
+    hashes += (i ? " " : "") + sha256_hex(gz);
+    auto csv = vigil::http::gunzip(gz, 1 << 20);
+    ASSERT_TRUE(csv);
+    ASSERT_EQ(csv->rfind("eventName,eventId\r\n", 0), 0u) << *csv;  // every file has the header
+    rows += csv->substr(std::string("eventName,eventId\r\n").size());
+  }
+  EXPECT_EQ(rows, "CreateLogGroup,ev-1\r\nCreateLogGroup,ev-2\r\nCreateLogGroup,ev-3\r\nCreateLogGroup,ev-4\r\nCreateLogGroup,ev-5\r\n"
+                  "CreateLogGroup,ev-6\r\nCreateLogGroup,ev-7\r\n");
+  SigningKey key = keys->current(account, region);
+  EXPECT_TRUE(SigningKeys::verify(key.public_der, hashes, unhex(sign.str("hashSignature"))));
+}
+
+TEST_F(LakeDeliveryFixture, BucketChecksAndDeliveryStatuses) {
+  std::string id = create("audit");
+  event("CreateLogGroup", "logs.amazonaws.com", false);
+  std::string sql = "SELECT eventName FROM " + id;
+  EXPECT_EQ(error_code([&] { start_delivering(sql, "s3://no-such-bucket/x"); }), "S3BucketDoesNotExistException");
+  EXPECT_EQ(error_code([&] { start_delivering(sql, "s3://Bad_Bucket/x"); }), "InvalidS3BucketNameException");
+  // Another account's bucket without a policy letting CloudTrail write.
+  objects->create_bucket(vigil::s3::BucketRecord{"others", "111111111111", region, 1});
+  EXPECT_EQ(error_code([&] { start_delivering(sql, "s3://others/x"); }), "InsufficientS3BucketPolicyException");
+  // A policy that grants CloudTrail nothing.
+  const std::string unrelated = R"({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111111111111:root"},)"
+                                R"("Action":"s3:GetObject","Resource":"arn:aws:s3:::results/*"}]})";
+  objects->put_bucket_policy("results", unrelated);
+  EXPECT_EQ(error_code([&] { start_delivering(sql, "s3://results/x"); }), "InsufficientS3BucketPolicyException");
+  // The policy CloudTrail's documentation gives lets it deliver.
+  const std::string allowed = R"({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"cloudtrail.amazonaws.com"},)"
+                              R"("Action":["s3:PutObject*","s3:Abort*"],"Resource":["arn:aws:s3:::results","arn:aws:s3:::results/*"],)"
+                              R"("Condition":{"StringLike":{"aws:SourceAccount":"000000000000","aws:SourceArn":"arn:aws:cloudtrail:us-east-1:000000000000:eventdatastore/*"}}},)"
+                              R"({"Effect":"Allow","Principal":{"Service":"cloudtrail.amazonaws.com"},"Action":"s3:GetBucketAcl","Resource":"arn:aws:s3:::results"}]})";
+  objects->put_bucket_policy("results", allowed);
+  std::string ok = start_delivering(sql, "s3://results/x");
+  run_all();
+  EXPECT_EQ(describe(ok).str("DeliveryStatus"), "SUCCESS");
+
+  // The policy changes between StartQuery and the delivery: nothing is written.
+  size_t before = objects_in("results");
+  std::string denied = start_delivering(sql, "s3://results/denied");
+  objects->put_bucket_policy("results", unrelated);
+  run_all();
+  EXPECT_EQ(describe(denied).str("QueryStatus"), "FINISHED");
+  EXPECT_EQ(describe(denied).str("DeliveryStatus"), "ACCESS_DENIED");
+  EXPECT_EQ(objects_in("results"), before);
+
+  // The bucket is gone by then.
+  objects->create_bucket(vigil::s3::BucketRecord{"gone", account, region, 1});
+  std::string lost = start_delivering(sql, "s3://gone");
+  ASSERT_TRUE(objects->delete_bucket_if_empty("gone"));
+  run_all();
+  EXPECT_EQ(describe(lost).str("DeliveryStatus"), "RESOURCE_NOT_FOUND");
+
+  // A query that does not finish delivers nothing.
+  objects->delete_bucket_policy("results");
+  std::string cancelled = start_delivering(sql, "s3://results/c");
+  lake->cancel_query(account, region, query_input(cancelled));
+  std::string failed = start_delivering("SELECT from_iso8601_timestamp(eventName) FROM " + id, "s3://results/f");
+  run_all();
+  EXPECT_EQ(describe(cancelled).str("DeliveryStatus"), "CANCELLED");
+  EXPECT_EQ(describe(failed).str("QueryStatus"), "FAILED");
+  EXPECT_EQ(describe(failed).str("DeliveryStatus"), "FAILED");
+  EXPECT_EQ(objects_in("results"), before);
+
+  // Without S3 (an embedder's LakeStore), DeliveryS3Uri is not served.
+  lake->set_delivery(nullptr, nullptr, true);
+  EXPECT_EQ(error_code([&] { start_delivering(sql, "s3://results/x"); }), "UnsupportedOperationException");
+}
+
+TEST_F(LakeDeliveryFixture, APendingDeliveryResumesAfterARestart) {
+  std::string id = create("audit");
+  event("CreateLogGroup", "logs.amazonaws.com", false);
+  std::string q = start_delivering("SELECT eventName FROM " + id, "s3://results");
+  run_all();
+  ASSERT_EQ(describe(q).str("DeliveryStatus"), "SUCCESS");
+  // As if the process had stopped after the run and before the delivery: the stored query says
+  // FINISHED, delivery PENDING, and nothing is in the bucket.
+  std::string folder = "AWSLogs/000000000000/CloudTrail-Lake/Query/2027/01/15/" + q + "/";
+  objects->remove("results", folder + "result_1.csv.gz");
+  objects->remove("results", folder + "result_sign.json");
+  Value doc = json(*store->get(vigil::store::Keyspace::Meta, "ct:q:" + q));
+  doc.set("DeliveryStatus", "PENDING");
+  vigil::store::WriteBatch batch(*store);
+  batch.put(vigil::store::Keyspace::Meta, "ct:q:" + q, vigil::protocol::value_to_json(doc));
+  store->write(batch);
+  lake = std::make_unique<LakeStore>(*store, clock);
+  lake->set_delivery(objects.get(), keys.get(), false);
+  lake->load();
+  EXPECT_EQ(describe(q).str("DeliveryStatus"), "PENDING");
+  EXPECT_TRUE(lake->run_next());
+  EXPECT_EQ(describe(q).str("QueryStatus"), "FINISHED");
+  EXPECT_EQ(describe(q).str("DeliveryStatus"), "SUCCESS");
+  auto csv = vigil::http::gunzip(object("results", folder + "result_1.csv.gz"), 1 << 20);
+  ASSERT_TRUE(csv);
+  EXPECT_EQ(*csv, "eventName\r\nCreateLogGroup\r\n");
 }

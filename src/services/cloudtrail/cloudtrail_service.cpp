@@ -53,6 +53,7 @@ CloudTrailService::CloudTrailService(EventHistory& history, TrailStore& trails, 
   // Insights (trails.h, insights.h): trails only; EventDataStore answers UnsupportedOperationException.
   on("PutInsightSelectors", [this](CallContext& ctx, const Value& in) { return trails_.put_insight_selectors(ctx.account_id, ctx.region, in); });
   on("GetInsightSelectors", [this](CallContext& ctx, const Value& in) { return trails_.get_insight_selectors(ctx.account_id, ctx.region, in); });
+  on("ListInsightsMetricData", [this](CallContext& ctx, const Value& in) { return trails_.list_insights_metric_data(ctx.account_id, ctx.region, in); });
   // Tags: event data store ARNs go to Lake, everything else to trails.
   on("AddTags", [this](CallContext& ctx, const Value& in) {
     if (LakeStore::is_eds_arn(in.str("ResourceId"))) lake_.add_tags(ctx.account_id, ctx.region, in.str("ResourceId"), in.get("TagsList"));

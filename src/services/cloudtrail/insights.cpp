@@ -2,7 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
+#include <map>
 
+#include "core/aws_error.h"
 #include "core/encoding.h"
 #include "core/ids.h"
 #include "protocol/json_codec.h"
@@ -495,5 +498,92 @@ void InsightDetector::load() {
 }
 
 void InsightDetector::reset() { load(); }
+
+Value InsightDetector::metric_data(const std::string& account, const std::string& region, const Value& input) const {
+  auto invalid = [](const std::string& message) { return AwsError("InvalidParameterException", message, 400); };
+  std::string source(input.str("EventSource")), name(input.str("EventName")), type_name(input.str("InsightType"));
+  if (source.empty() || name.empty() || type_name.empty()) throw invalid("EventSource, EventName and InsightType are required.");
+  InsightType type;
+  if (type_name == "ApiCallRateInsight") type = kApiCallRate;
+  else if (type_name == "ApiErrorRateInsight") type = kApiErrorRate;
+  else throw invalid("InsightType must be ApiCallRateInsight or ApiErrorRateInsight.");
+  std::string error_code = type == kApiErrorRate ? std::string(input.str("ErrorCode")) : std::string();
+  if (type == kApiErrorRate && error_code.empty()) throw invalid("ErrorCode is required when InsightType is ApiErrorRateInsight.");
+  int64_t period = input.i64("Period", 3600);
+  if (period != 60 && period != 300 && period != 3600) throw invalid("Period must be 60, 300 or 3600 seconds.");
+  if (period % options_.period_seconds != 0)
+    throw invalid("Period must be a multiple of the " + std::to_string(options_.period_seconds) + "-second period this server counts calls in.");
+  std::string data_type = input.has("DataType") ? std::string(input.str("DataType")) : "NonZeroData";
+  if (data_type != "NonZeroData" && data_type != "FillWithZeros") throw invalid("DataType must be NonZeroData or FillWithZeros.");
+  int64_t max = input.i64("MaxResults", 21600);
+  if (max < 1 || max > 21600) throw invalid("MaxResults must be between 1 and 21600.");
+  double now = clock_.now_seconds();
+  auto seconds = [&](std::string_view member, double fallback) {
+    const Value* v = input.get(member);
+    return v && (v->kind() == Value::Kind::Timestamp || v->kind() == Value::Kind::Double || v->kind() == Value::Kind::Int) ? v->as_double() : fallback;
+  };
+  double start = seconds("StartTime", now - 90 * 86400.0), end = seconds("EndTime", now);
+  if (start >= end) throw invalid("StartTime must be before EndTime.");
+  // Points are at multiples of Period: the first at or after StartTime, the last before EndTime.
+  int64_t first = static_cast<int64_t>(std::ceil(start / static_cast<double>(period))) * period;
+  int64_t stop = static_cast<int64_t>(std::ceil(end / static_cast<double>(period))) * period;
+  int64_t cursor = first;
+  if (input.has("NextToken")) {
+    auto decoded = base64_decode(input.str("NextToken"));
+    char* parse_end = nullptr;
+    long long t = decoded && !decoded->empty() && decoded->size() < 20 ? std::strtoll(decoded->c_str(), &parse_end, 10) : 0;
+    if (!decoded || decoded->empty() || decoded->size() >= 20 || *parse_end != '\0' || t < first || t >= stop || t % period != 0)
+      throw invalid("NextToken is not valid for this request.");
+    cursor = t;
+  }
+
+  // The stored periods of the series from the cursor on, summed per point (a week of minutes at
+  // most: the store keeps nothing older).
+  std::map<int64_t, double> sums;
+  {
+    std::string prefix = std::string(kPeriodPrefix) + series_key(account, region, type, source, name, error_code);
+    int64_t ps = options_.period_seconds;
+    int64_t from_period = cursor / ps, to_period = stop / ps;  // cursor and stop are multiples of ps
+    std::string from = prefix + period_suffix(from_period), to = prefix + period_suffix(to_period);
+    auto it = store_.iterate(store::Keyspace::Meta, from, to);
+    for (it->seek(from); it->valid(); it->next()) {
+      std::string_view key = it->key(), value = it->value();
+      if (key.size() != prefix.size() + 9 || value.size() != 9) continue;
+      int64_t m = unorder_i64(read_u64(key, key.size() - 8));
+      int64_t at = m * ps;
+      if (at < cursor || at >= stop) continue;
+      sums[at - at % period] += static_cast<double>(read_u64(value));
+    }
+  }
+  Value timestamps = Value::list(), values = Value::list();
+  int64_t next = -1;
+  auto add = [&](int64_t at, double v) {
+    if (static_cast<int64_t>(timestamps.size()) == max) {
+      next = at;
+      return false;
+    }
+    timestamps.push(Timestamp{static_cast<double>(at)});
+    values.push(v);
+    return true;
+  };
+  if (data_type == "FillWithZeros") {
+    for (int64_t at = cursor; at < stop; at += period) {
+      auto found = sums.find(at);
+      if (!add(at, found == sums.end() ? 0.0 : found->second)) break;
+    }
+  } else {
+    for (const auto& [at, v] : sums)
+      if (v != 0 && !add(at, v)) break;
+  }
+  Value out = Value::map();
+  out.set("EventSource", source);
+  out.set("EventName", name);
+  out.set("InsightType", type_name);
+  if (type == kApiErrorRate) out.set("ErrorCode", error_code);
+  out.set("Timestamps", std::move(timestamps));
+  out.set("Values", std::move(values));
+  if (next >= 0) out.set("NextToken", base64_encode(std::to_string(next)));
+  return out;
+}
 
 }  // namespace vigil::cloudtrail

@@ -98,6 +98,15 @@ class InsightDetector {
   // Closes every period that ended before now and returns the Insights events it produced.
   std::vector<InsightEvent> tick();
 
+  // ListInsightsMetricData for the caller's account and region (management events): the stored
+  // counts of one series summed into Period-second points (60, 300 or 3600; a multiple of
+  // period_seconds), StartTime inclusive, EndTime exclusive, NonZeroData or FillWithZeros,
+  // MaxResults/NextToken. What is stored is what the baseline needs: the closed periods of the
+  // last baseline_seconds (7 days by default; AWS keeps 15 days of 1-minute points, 63 of
+  // 5-minute and 90 of hourly ones), only while the account analyses the type, and not the
+  // period still open. InvalidParameterException for bad input.
+  Value metric_data(const std::string& account, const std::string& region, const Value& input) const;
+
  private:
   // Top values of one attribution (userIdentityArn, userAgent, errorCode), at most kTop.
   struct TopValues {

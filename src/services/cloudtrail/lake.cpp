@@ -124,17 +124,21 @@ void LakeStore::load() {
     q.account = std::string(d.str("Account"));
     q.region = std::string(d.str("Region"));
     q.statement = std::string(d.str("Statement"));
+    if (const Value* params = d.get("Parameters"); params && params->is_list())
+      for (const Value& p : params->as_list()) q.parameters.push_back(p.is_string() ? p.as_string() : "");
     if (const Value* ids = d.get("Stores"); ids && ids->is_list())
       for (const Value& id : ids->as_list()) q.eds_ids.push_back(id.is_string() ? id.as_string() : "");
     q.status = std::string(d.str("Status"));
     q.error = std::string(d.str("Error"));
+    q.delivery_uri = std::string(d.str("DeliveryS3Uri"));
+    q.delivery_status = std::string(d.str("DeliveryStatus"));
     q.created_millis = d.i64("Created", 0);
     q.execution_millis = d.i64("ExecutionMillis", 0);
     q.stats.events_scanned = d.i64("EventsScanned", 0);
     q.stats.bytes_scanned = d.i64("BytesScanned", 0);
     q.stats.rows = d.i64("Rows", 0);
     queries_.emplace(q.id, q);
-    if (active_query(q.status)) unfinished.push_back(q);
+    if (active_query(q.status) || (q.status == "FINISHED" && q.delivery_status == "PENDING")) unfinished.push_back(q);
   }
   std::sort(unfinished.begin(), unfinished.end(), [](const Query& a, const Query& b) { return a.created_millis < b.created_millis; });
   for (const Query& q : unfinished) queue_.push_back(q.id);
@@ -173,11 +177,20 @@ void LakeStore::save(const Query& q, store::Durability durability) {
   d.set("Account", q.account);
   d.set("Region", q.region);
   d.set("Statement", q.statement);
+  if (!q.parameters.empty()) {
+    Value params = Value::list();
+    for (const std::string& p : q.parameters) params.push(p);
+    d.set("Parameters", std::move(params));
+  }
   Value ids = Value::list();
   for (const std::string& id : q.eds_ids) ids.push(id);
   d.set("Stores", std::move(ids));
   d.set("Status", q.status);
   d.set("Error", q.error);
+  if (!q.delivery_uri.empty()) {
+    d.set("DeliveryS3Uri", q.delivery_uri);
+    d.set("DeliveryStatus", q.delivery_status);
+  }
   d.set("Created", q.created_millis);
   d.set("ExecutionMillis", q.execution_millis);
   d.set("EventsScanned", q.stats.events_scanned);
@@ -413,10 +426,25 @@ Value LakeStore::tags(const std::string& account, const std::string& region, std
 // ---- queries ----
 
 Value LakeStore::start_query(const std::string& account, const std::string& region, const Value& input) {
-  if (input.has("QueryAlias") || input.has("QueryParameters"))
-    throw AwsError("UnsupportedOperationException", "Vigil does not support QueryAlias and QueryParameters yet (see docs/coverage.md).", 400);
-  if (input.has("DeliveryS3Uri"))
-    throw AwsError("UnsupportedOperationException", "Vigil does not deliver query results to S3 yet (see docs/coverage.md).", 400);
+  if (input.has("QueryAlias"))
+    throw AwsError("UnsupportedOperationException", "Vigil does not support QueryAlias (the Lake dashboards' query templates) yet (see docs/coverage.md).", 400);
+  // AWS documents QueryParameters with QueryAlias only; with a QueryStatement they fill its `?`
+  // placeholders in order (Trino's prepared statement parameters), bound as text values.
+  std::vector<std::string> parameters;
+  if (const Value* list = input.get("QueryParameters")) {
+    if (!list->is_list() || list->size() < 1 || list->size() > 10) throw invalid_parameter("QueryParameters must hold 1 to 10 parameters.");
+    for (const Value& p : list->as_list()) {
+      if (!p.is_string() || p.as_string().empty() || p.as_string().size() > 1024)
+        throw invalid_parameter("Each of QueryParameters must be a string of 1 to 1024 characters.");
+      parameters.push_back(lake_parameter_value(p.as_string()));
+    }
+  }
+  std::string delivery_uri(input.str("DeliveryS3Uri"));
+  DeliveryTarget target;
+  if (!delivery_uri.empty()) {
+    if (!objects_ || !keys_) throw AwsError("UnsupportedOperationException", "This Vigil does not deliver query results to S3.", 400);
+    target = parse_delivery_uri(delivery_uri);
+  }
   if (input.has("EventDataStoreOwnerAccountId") && input.str("EventDataStoreOwnerAccountId") != account)
     throw AwsError("EventDataStoreNotFoundException", "The specified event data store was not found.", 400);
   std::string statement(input.str("QueryStatement"));
@@ -437,6 +465,7 @@ Value LakeStore::start_query(const std::string& account, const std::string& regi
       return eds.id;
     });
     if (sql.targets.empty()) throw LakeSqlError("The query must select FROM an event data store ID.");
+    sql.parameters = parameters;
     for (const std::string& id : sql.targets) sources.push_back({id, 0});
     engine_.check(sql, sources);
   } catch (const LakeSqlError& e) {
@@ -444,9 +473,21 @@ Value LakeStore::start_query(const std::string& account, const std::string& regi
   }
   Query q;
   q.id = new_uuid();
+  if (!delivery_uri.empty()) {
+    // As at CreateTrail: the bucket must exist and its policy let CloudTrail write the results
+    // (aws:SourceArn = the queried event data store, as AWS's documented policy has it).
+    if (!objects_->bucket(target.bucket)) throw AwsError("S3BucketDoesNotExistException", "S3 bucket " + target.bucket + " does not exist.", 400);
+    std::string source_arn(stores_.at(sql.targets.front()).state.str("EventDataStoreArn"));
+    std::string key = delivery_folder(target, account, q.id, clock_.now_seconds()) + "result_1.csv.gz";
+    if (!cloudtrail_bucket_access(*objects_, delivery_policy_required_, account, source_arn, target.bucket, "arn:aws:s3:::" + target.bucket + "/" + key).empty())
+      throw AwsError("InsufficientS3BucketPolicyException", "Incorrect S3 bucket policy is detected for bucket: " + target.bucket, 400);
+    q.delivery_uri = delivery_uri;
+    q.delivery_status = "PENDING";
+  }
   q.account = account;
   q.region = region;
   q.statement = statement;
+  q.parameters = std::move(parameters);
   q.eds_ids = sql.targets;
   q.status = "QUEUED";
   q.created_millis = clock_.now_millis();
@@ -483,10 +524,16 @@ Value LakeStore::describe_query(const std::string& account, const std::string& r
   stats.set("CreationTime", Timestamp{static_cast<double>(q.created_millis) / 1000.0});
   Value out = Value::map();
   out.set("QueryId", q.id);
-  out.set("QueryString", q.statement);
+  // What ran: a parameterized statement shows its parameters in place (AWS does not document
+  // the form; the parameters are bound, this text is display only).
+  out.set("QueryString", q.parameters.empty() ? q.statement : lake_statement_with_parameters(q.statement, q.parameters));
   out.set("QueryStatus", q.status);
   out.set("QueryStatistics", std::move(stats));
   if (!q.error.empty()) out.set("ErrorMessage", q.error);
+  if (!q.delivery_uri.empty()) {
+    out.set("DeliveryS3Uri", q.delivery_uri);
+    out.set("DeliveryStatus", q.delivery_status);
+  }
   return out;
 }
 
@@ -542,6 +589,7 @@ Value LakeStore::cancel_query(const std::string& account, const std::string& reg
   if (q.status == "QUEUED") {
     queue_.erase(std::remove(queue_.begin(), queue_.end(), q.id), queue_.end());
     q.status = "CANCELLED";
+    if (!q.delivery_uri.empty()) q.delivery_status = "CANCELLED";
     save(q);
   }
   // A RUNNING query stops at its next progress check; the worker records CANCELLED.
@@ -600,17 +648,23 @@ bool LakeStore::run_next() {
   std::shared_ptr<std::atomic<bool>> cancel;
   int64_t started = clock_.now_millis();
   {
-    std::lock_guard lock(mutex_);
+    std::unique_lock lock(mutex_);
     while (!queue_.empty()) {
       id = queue_.front();
       queue_.pop_front();
       auto it = queries_.find(id);
       if (it != queries_.end() && it->second.status == "QUEUED") break;
       if (it != queries_.end() && it->second.status == "RUNNING") break;  // interrupted by a restart
+      if (it != queries_.end() && it->second.status == "FINISHED" && it->second.delivery_status == "PENDING") break;  // delivery a restart interrupted
       id.clear();
     }
     if (id.empty()) return false;
     Query& q = queries_.at(id);
+    if (q.status == "FINISHED") {  // its run is done, its delivery is not
+      lock.unlock();
+      deliver(id);
+      return true;
+    }
     q.status = "RUNNING";
     q.cancel->store(false);
     cancel = q.cancel;
@@ -631,6 +685,7 @@ bool LakeStore::run_next() {
           const Eds& eds = find(q.account, q.region, target);
           return eds.id;
         });
+      sql.parameters = q.parameters;
     } catch (const std::exception& e) {
       problem = e.what();
     }
@@ -686,7 +741,7 @@ bool LakeStore::run_next() {
   }
   if (!batch->empty()) store_.write(*batch, store::Durability::Buffered);
 
-  std::lock_guard lock(mutex_);
+  std::unique_lock lock(mutex_);
   auto it = queries_.find(id);
   if (it == queries_.end()) return true;  // reset meanwhile
   Query& q = it->second;
@@ -714,9 +769,60 @@ bool LakeStore::run_next() {
       break;
   }
   if (q.status != "FINISHED") q.stats.rows = 0;
+  // No partial results are delivered (AWS): only a FINISHED query's delivery goes ahead.
+  if (!q.delivery_uri.empty()) q.delivery_status = q.status == "FINISHED" ? "PENDING" : q.status == "CANCELLED" ? "CANCELLED" : "FAILED";
   save(q);
   if (q.status != "FINISHED") erase_results(id);
+  bool delivering = q.delivery_status == "PENDING";
+  lock.unlock();
+  if (delivering) deliver(id);
   return true;
+}
+
+void LakeStore::deliver(const std::string& id) {
+  DeliveryRequest request;
+  std::string status;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = queries_.find(id);
+    if (it == queries_.end() || it->second.status != "FINISHED" || it->second.delivery_status != "PENDING") return;
+    const Query& q = it->second;
+    request.account = q.account;
+    request.region = q.region;
+    request.query_id = q.id;
+    request.source_arn = "arn:aws:cloudtrail:" + q.region + ":" + q.account + ":eventdatastore/" + (q.eds_ids.empty() ? "" : q.eds_ids.front());
+    request.policy_required = delivery_policy_required_;
+    request.max_file_bytes = delivery_file_bytes_.load();
+    try {
+      request.target = parse_delivery_uri(q.delivery_uri);
+    } catch (const std::exception&) {
+      status = "FAILED";
+    }
+    if (!objects_ || !keys_) status = "FAILED";
+  }
+  if (status.empty()) {
+    // The stored rows, one at a time: the result is never whole in memory.
+    std::string prefix = result_prefix(id);
+    auto rows = [&](const std::function<bool(const LakeRow&)>& row) {
+      auto it = store_.iterate(store::Keyspace::Lake, prefix, prefix + std::string(8, '\xff'));
+      LakeRow columns;
+      for (it->seek(prefix); it->valid(); it->next()) {
+        columns.clear();
+        Value stored = protocol::json_to_value(it->value(), nullptr);
+        if (stored.is_list())
+          for (const Value& column : stored.as_list())
+            if (column.is_map())
+              for (const auto& [name, value] : column.as_map()) columns.emplace_back(name, value.is_string() ? value.as_string() : std::string());
+        if (!row(columns)) return;
+      }
+    };
+    status = deliver_query_results(*objects_, *keys_, request, rows, clock_.now_seconds());
+  }
+  std::lock_guard lock(mutex_);
+  auto it = queries_.find(id);
+  if (it == queries_.end()) return;  // reset meanwhile
+  it->second.delivery_status = status;
+  save(it->second);
 }
 
 // ---- collection and retention ----

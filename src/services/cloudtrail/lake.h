@@ -22,6 +22,16 @@
 // result rows to the store in batches as SQLite produces them, so neither the run nor
 // GetQueryResults (one page per call, read by key range) holds a whole result in memory.
 // CancelQuery and the timeout interrupt SQLite (progress handler). Results are kept 7 days.
+// QueryParameters (up to 10 strings) are bound to the statement's `?` placeholders in order as
+// SQL text values, never spliced into the SQL; a count that does not match is
+// InvalidQueryStatementException (Trino's "Incorrect number of parameters").
+//
+// DeliveryS3Uri (lake_delivery.h): StartQuery checks the bucket and its policy
+// (S3BucketDoesNotExistException, InsufficientS3BucketPolicyException); once the query is
+// FINISHED, the worker streams its stored rows into gzip CSV files and a signed sign file in the
+// bucket (DeliveryStatus PENDING, then SUCCESS or why not). A query that does not finish
+// delivers nothing (DeliveryStatus CANCELLED or FAILED), as AWS delivers no partial results. A
+// restart re-delivers a FINISHED query whose delivery was PENDING.
 // A restart re-queues queries that were QUEUED or RUNNING (their partial results erased).
 #pragma once
 
@@ -39,6 +49,7 @@
 #include "core/clock.h"
 #include "core/event_bus.h"
 #include "core/value.h"
+#include "services/cloudtrail/lake_delivery.h"
 #include "services/cloudtrail/lake_engine.h"
 #include "store/store.h"
 
@@ -58,6 +69,14 @@ class LakeStore {
   // A query's stored results are capped (a recursive WITH can produce rows forever): past the
   // cap the query FAILS rather than fill the disk until its timeout. Default 256 MB.
   void set_max_result_bytes(size_t bytes) { max_result_bytes_ = bytes; }
+  // Where DeliveryS3Uri results go (the server's S3 objects, CloudTrail's signing keys); without
+  // it, DeliveryS3Uri is UnsupportedOperationException. policy_required: as TrailStore's.
+  void set_delivery(s3::ObjectStore* objects, SigningKeys* keys, bool policy_required) {
+    objects_ = objects;
+    keys_ = keys;
+    delivery_policy_required_ = policy_required;
+  }
+  void set_delivery_file_bytes(uint64_t bytes) { delivery_file_bytes_ = bytes; }
 
   // Event data store operations, in the caller's account and region, with AWS's errors.
   Value create(const std::string& account, const std::string& region, const Value& input);
@@ -97,8 +116,10 @@ class LakeStore {
   };
   struct Query {
     std::string account, region, id, statement;
+    std::vector<std::string> parameters;  // QueryParameters, bound to the statement's `?`s
     std::vector<std::string> eds_ids;
     std::string status, error;
+    std::string delivery_uri, delivery_status;  // DeliveryS3Uri; PENDING until delivered
     int64_t created_millis = 0, execution_millis = 0;
     LakeRunStats stats;
     std::shared_ptr<std::atomic<bool>> cancel = std::make_shared<std::atomic<bool>>(false);
@@ -112,6 +133,7 @@ class LakeStore {
   void save(const Query& query, store::Durability durability = store::Durability::Sync);
   void recount_data_stores();
   void erase_results(const std::string& query_id);
+  void deliver(const std::string& query_id);  // a FINISHED query's results to its DeliveryS3Uri
 
   store::Store& store_;
   const Clock& clock_;
@@ -124,6 +146,10 @@ class LakeStore {
   std::atomic<int> enabled_stores_{0};     // enabled stores (on_event's check, every API call)
   std::atomic<int64_t> timeout_millis_{3600 * 1000};
   std::atomic<size_t> max_result_bytes_{256u << 20};
+  s3::ObjectStore* objects_ = nullptr;
+  SigningKeys* keys_ = nullptr;
+  bool delivery_policy_required_ = true;
+  std::atomic<uint64_t> delivery_file_bytes_{256ull << 20};
   std::condition_variable wake_;
   std::thread worker_;
   bool stopping_ = false;

@@ -554,6 +554,19 @@ Prepared prepare(const LakeSql& sql, const std::vector<LakeSource>& sources, Run
   for (const char* t = tail; t && *t; ++t)
     if (!std::isspace(static_cast<unsigned char>(*t))) throw LakeSqlError("Only one SELECT statement is allowed in a query.");
   if (!sqlite3_stmt_readonly(stmt)) throw LakeSqlError("Only SELECT statements are allowed in a query.");
+  // QueryParameters are bound as text values, so a parameter is data whatever it holds. Trino
+  // knows only `?`; SQLite's ?NNN, :name, @name and $name would otherwise be NULLs nobody set.
+  int expected = sqlite3_bind_parameter_count(stmt);
+  for (int i = 1; i <= expected; ++i)
+    if (const char* name = sqlite3_bind_parameter_name(stmt, i))
+      throw LakeSqlError("Query statement is invalid: unexpected parameter " + std::string(name) + "; use ? placeholders with QueryParameters.");
+  if (static_cast<size_t>(expected) != sql.parameters.size())
+    throw LakeSqlError("Incorrect number of parameters: expected " + std::to_string(expected) + " but found " + std::to_string(sql.parameters.size()));
+  for (int i = 1; i <= expected; ++i) {
+    const std::string& value = sql.parameters[static_cast<size_t>(i - 1)];
+    if (sqlite3_bind_text(stmt, i, value.data(), static_cast<int>(value.size()), SQLITE_TRANSIENT) != SQLITE_OK)
+      throw LakeSqlError(std::string("Query parameter could not be bound: ") + sqlite3_errmsg(db));
+  }
   return p;
 }
 

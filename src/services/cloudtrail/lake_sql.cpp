@@ -2,6 +2,7 @@
 
 #include "core/encoding.h"
 
+#include <algorithm>
 #include <map>
 #include <set>
 
@@ -96,6 +97,50 @@ bool looks_like_timestamp(std::string_view s) {
          (s[10] == ' ' || s[10] == 'T') && digits(s, 11, 2, v) && s[13] == ':' && digits(s, 14, 2, v);
 }
 
+}  // namespace
+
+std::string lake_parameter_value(std::string_view value) {
+  if (looks_like_timestamp(value))
+    if (auto t = parse_lake_time(value)) return format_lake_time(*t);
+  return std::string(value);
+}
+
+std::string lake_statement_with_parameters(std::string_view s, const std::vector<std::string>& parameters) {
+  std::string out;
+  size_t next = 0, i = 0;
+  auto copy_until = [&](size_t end) {
+    end = std::min(end, s.size());
+    out.append(s.substr(i, end - i));
+    i = end;
+  };
+  while (i < s.size()) {
+    char c = s[i];
+    if (c == '\'' || c == '"') {
+      size_t j = i + 1;
+      while (j < s.size()) {  // a doubled quote is an escaped one
+        if (s[j] == c && !(j + 1 < s.size() && s[j + 1] == c)) break;
+        j += s[j] == c ? 2 : 1;
+      }
+      copy_until(j + 1);
+    } else if (c == '-' && i + 1 < s.size() && s[i + 1] == '-') {
+      size_t end = s.find('\n', i);
+      copy_until(end == std::string_view::npos ? s.size() : end);
+    } else if (c == '/' && i + 1 < s.size() && s[i + 1] == '*') {
+      size_t end = s.find("*/", i + 2);
+      copy_until(end == std::string_view::npos ? s.size() : end + 2);
+    } else if (c == '?' && next < parameters.size()) {
+      out += quote(parameters[next++], '\'');
+      ++i;
+    } else {
+      out += c;
+      ++i;
+    }
+  }
+  return out;
+}
+
+namespace {
+
 class Rewriter {
  public:
   Rewriter(std::string_view s, const LakeTargetResolver& resolve) : s_(s), resolve_(resolve) {}
@@ -168,10 +213,7 @@ class Rewriter {
   }
 
   void string_literal() {
-    std::string content = read_quoted(s_, i_);
-    if (looks_like_timestamp(content)) {
-      if (auto t = parse_lake_time(content)) content = format_lake_time(*t);
-    }
+    std::string content = lake_parameter_value(read_quoted(s_, i_));
     out_ += quote(content, '\'');
     significant("'");
   }

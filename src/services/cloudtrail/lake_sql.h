@@ -49,7 +49,19 @@ struct LakeSql {
   // json_extract(...) expressions made from dotted fields -> the field's name, so that an
   // unaliased `userIdentity.arn` result column is named `arn`, as Trino names it.
   std::vector<std::pair<std::string, std::string>> derived_names;
+  // StartQuery's QueryParameters, bound (never pasted) to the statement's `?` placeholders in
+  // order, after lake_parameter_value(). The engine checks that the counts match.
+  std::vector<std::string> parameters;
 };
+
+// A parameter's value as the engine binds it: a full timestamp becomes Lake's timestamp text,
+// as a timestamp literal in the statement does; anything else stays as given.
+std::string lake_parameter_value(std::string_view value);
+
+// The statement with each `?` placeholder (outside literals, quoted names and comments) shown
+// as the SQL string literal of its parameter: DescribeQuery's QueryString of a parameterized
+// query. Display only; the engine binds the parameters.
+std::string lake_statement_with_parameters(std::string_view statement, const std::vector<std::string>& parameters);
 
 // Maps a FROM target (an ID or ARN as written) to the store it names, or throws (the caller's
 // AwsError: EventDataStoreNotFoundException...). The answer identifies the store; the same

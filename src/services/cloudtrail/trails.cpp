@@ -341,23 +341,28 @@ TrailStore::Trail& TrailStore::find_in_home(const std::string& account, const st
 
 void TrailStore::set_hooks(TrailHooks hooks) { hooks_ = std::move(hooks); }
 
-std::string TrailStore::bucket_access(const std::string& account, const std::string& trail_arn, const std::string& bucket,
-                                      const std::string& object_arn) const {
-  auto b = objects_.bucket(bucket);
+std::string cloudtrail_bucket_access(const s3::ObjectStore& objects, bool policy_required, const std::string& account, const std::string& source_arn,
+                                     const std::string& bucket, const std::string& object_arn) {
+  auto b = objects.bucket(bucket);
   if (!b) return "NoSuchBucket";
-  if (!objects_.bucket_policy(bucket)) return !policy_required_ && b->owner_account == account ? "" : "AccessDenied";
+  if (!objects.bucket_policy(bucket)) return !policy_required && b->owner_account == account ? "" : "AccessDenied";
   // The request context CloudTrail's own calls carry (AWS's documented bucket policy uses
   // aws:SourceArn / aws:SourceAccount and s3:x-amz-acl).
-  std::map<std::string, std::string> context{{"aws:SourceArn", trail_arn},
+  std::map<std::string, std::string> context{{"aws:SourceArn", source_arn},
                                              {"aws:SourceAccount", account},
                                              {"aws:SecureTransport", "true"},
                                              {"aws:PrincipalServiceName", std::string(kCloudTrailPrincipal)}};
   std::string service(kCloudTrailPrincipal);
-  if (s3::service_access(objects_, bucket, service, "s3:GetBucketAcl", "arn:aws:s3:::" + bucket, context) != iam::Decision::Allow)
+  if (s3::service_access(objects, bucket, service, "s3:GetBucketAcl", "arn:aws:s3:::" + bucket, context) != iam::Decision::Allow)
     return "AccessDenied";
   context.emplace("s3:x-amz-acl", "bucket-owner-full-control");
-  if (s3::service_access(objects_, bucket, service, "s3:PutObject", object_arn, context) != iam::Decision::Allow) return "AccessDenied";
+  if (s3::service_access(objects, bucket, service, "s3:PutObject", object_arn, context) != iam::Decision::Allow) return "AccessDenied";
   return {};
+}
+
+std::string TrailStore::bucket_access(const std::string& account, const std::string& trail_arn, const std::string& bucket,
+                                      const std::string& object_arn) const {
+  return cloudtrail_bucket_access(objects_, policy_required_, account, trail_arn, bucket, object_arn);
 }
 
 void TrailStore::check_bucket(const std::string& account, const std::string& trail_arn, const std::string& bucket, const std::string& prefix) const {
@@ -1309,6 +1314,13 @@ int TrailStore::digest() {
     save(it->second);
   }
   return written;
+}
+
+Value TrailStore::list_insights_metric_data(const std::string& account, const std::string& region, const Value& input) const {
+  if (input.has("TrailName"))
+    throw AwsError("UnsupportedOperationException", "Vigil analyses Insights on management events only; TrailName (Insights on data events) is not supported yet (see docs/coverage.md).", 400);
+  if (!insights_) throw AwsError("UnsupportedOperationException", "This Vigil does not run the Insights detector.", 400);
+  return insights_->metric_data(account, region, input);
 }
 
 Value TrailStore::list_public_keys(const std::string& account, const std::string& region, const Value& input) {

@@ -72,6 +72,15 @@
 
 namespace vigil::cloudtrail {
 
+// Whether CloudTrail may write `object_arn` into `bucket` on behalf of `source_arn` (a trail or
+// an event data store of `account`): "" if so, else the S3 error (NoSuchBucket, AccessDenied).
+// The bucket policy must allow cloudtrail.amazonaws.com s3:GetBucketAcl on the bucket and
+// s3:PutObject on the object (aws:SourceArn, aws:SourceAccount and s3:x-amz-acl
+// bucket-owner-full-control in the request context); without a policy, only the bucket owner's
+// own account is accepted, and only when `policy_required` is false.
+std::string cloudtrail_bucket_access(const s3::ObjectStore& objects, bool policy_required, const std::string& account, const std::string& source_arn,
+                                     const std::string& bucket, const std::string& object_arn);
+
 // AWS's trail name rules; the InvalidTrailNameException message, or empty when valid.
 std::string trail_name_problem(std::string_view name);
 
@@ -144,6 +153,9 @@ class TrailStore {
   int digest();
   // ListPublicKeys: every key of the account and region whose validity overlaps the range.
   Value list_public_keys(const std::string& account, const std::string& region, const Value& input);
+  // ListInsightsMetricData from the detector's stored counts (InsightDetector::metric_data).
+  // TrailName selects Insights on data events, which Vigil does not analyse yet.
+  Value list_insights_metric_data(const std::string& account, const std::string& region, const Value& input) const;
   SigningKeys& signing_keys() { return keys_; }
 
  private:
