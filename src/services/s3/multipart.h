@@ -16,6 +16,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "services/s3/object_store.h"
@@ -47,6 +48,9 @@ struct PartRecord {
 };
 
 struct CompletedPart {
+  // A constructor, not an aggregate: lists of {number, etag} stay valid without -Wextra's
+  // missing-initializer warning for the checksum.
+  CompletedPart(int n = 0, std::string e = {}, StoredChecksum c = {}) : number(n), etag(std::move(e)), checksum(std::move(c)) {}
   int number = 0;
   std::string etag;  // as the client sent it (quotes allowed)
   // The part's checksum as the client listed it (Checksum<algorithm>): algorithm name and
