@@ -7,8 +7,9 @@
 //           decoder gives the same payload or the same error as fed whole.
 //   framed  the rest is cut into chunks (each led by a length byte) that are framed and
 //           signed exactly as the SDKs do (chained chunk signatures, empty final chunk,
-//           optional trailers); decoding must give back the concatenated chunks. Random
-//           bytes alone would never get past the first chunk signature.
+//           optional trailers, optionally signed with x-amz-trailer-signature); decoding must
+//           give back the concatenated chunks and the trailer. Random bytes alone would never
+//           get past the first chunk signature.
 #include <algorithm>
 #include <cctype>
 #include <cstdint>
@@ -17,6 +18,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "auth/sigv4.h"
 #include "core/aws_error.h"
@@ -58,7 +60,7 @@ std::string decode_in_pieces(std::string_view body, const std::optional<s3::Chun
 }
 
 void expect_known_error(const AwsError& e) {
-  if (e.code() != "IncompleteBody" && e.code() != "SignatureDoesNotMatch") {
+  if (e.code() != "IncompleteBody" && e.code() != "SignatureDoesNotMatch" && e.code() != "MalformedTrailerError") {
     std::fprintf(stderr, "unexpected error %s\n", e.code().c_str());
     std::abort();
   }
@@ -69,7 +71,8 @@ void expect_known_error(const AwsError& e) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   std::string_view input(reinterpret_cast<const char*>(data) + 1, size - 1);
-  const s3::ChunkSigner signer{kKey, kDate, kScope, kSeed};
+  // Raw inputs are also decoded as signed-trailer bodies (their trailers then need a signature).
+  const s3::ChunkSigner signer{kKey, kDate, kScope, kSeed, (data[0] & 3) == 2};
   if ((data[0] & 1) == 0) {
     // The cut sizes come from the input's tail, so the fuzzer explores them with the bytes.
     std::string_view cuts = input.substr(input.size() - std::min<size_t>(input.size(), 8));
@@ -91,7 +94,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return 0;
   }
   // framed: build a valid signed body from the input and expect the payload back.
-  const bool uppercase_hex = data[0] & 2, trailer = data[0] & 4;
+  const bool uppercase_hex = data[0] & 2, trailer = data[0] & 4, signed_trailer = trailer && (data[0] & 8);
   std::string body, expected, previous(kSeed);
   size_t pos = 0;
   while (pos < input.size()) {
@@ -109,19 +112,42 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     expected.append(chunk);
     previous = std::move(sig);
   }
-  body += "0;chunk-signature=" + auth::chunk_signature(kKey, kDate, kScope, previous, "") + "\r\n";
-  if (trailer) body += "x-amz-checksum-crc32:AAAAAA==\r\n";
+  std::string final_signature = auth::chunk_signature(kKey, kDate, kScope, previous, "");
+  body += "0;chunk-signature=" + final_signature + "\r\n";
+  // The trailer's value comes from the input too (base64-like bytes), so that its signature
+  // covers varying text.
+  std::string checksum = "AAAAAA==";
+  for (size_t i = 0; i < std::min<size_t>(input.size(), 8); ++i) checksum[i] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"[static_cast<unsigned char>(input[i]) % 64];
+  if (trailer) body += "x-amz-checksum-crc32:" + checksum + "\r\n";
+  if (signed_trailer)
+    body += "x-amz-trailer-signature:" + auth::trailer_signature(kKey, kDate, kScope, final_signature, "x-amz-checksum-crc32:" + checksum + "\n") + "\r\n";
   body += "\r\n";
+  s3::ChunkSigner trailer_signer = signer;
+  trailer_signer.signed_trailer = signed_trailer;
   std::string out;
+  std::vector<s3::Trailer> trailers;
   try {
-    out = s3::decode_aws_chunked(body, signer);
+    out = s3::decode_aws_chunked(body, trailer_signer, &trailers);
   } catch (const AwsError& e) {
     std::fprintf(stderr, "valid framing rejected: %s\n", e.code().c_str());
     std::abort();
   }
   if (out != expected) std::abort();
+  if (trailer != (trailers.size() == 1) || (trailer && trailers[0].second != checksum)) std::abort();
   std::string split_error;
-  if (decode_in_pieces(body, signer, input.substr(0, 8), split_error) != expected || !split_error.empty()) std::abort();
+  if (decode_in_pieces(body, trailer_signer, input.substr(0, 8), split_error) != expected || !split_error.empty()) std::abort();
+  if (signed_trailer) {
+    // The same body with another checksum under the original signature must be refused.
+    std::string forged = body;
+    size_t at = forged.find("x-amz-checksum-crc32:") + 21;
+    forged[at] = forged[at] == 'A' ? 'B' : 'A';
+    try {
+      s3::decode_aws_chunked(forged, trailer_signer);
+      std::abort();
+    } catch (const AwsError& e) {
+      if (e.code() != "SignatureDoesNotMatch") std::abort();
+    }
+  }
   // Unsigned (STREAMING-UNSIGNED-PAYLOAD-TRAILER) bodies frame the same way without signatures.
   try {
     if (s3::decode_aws_chunked(body, std::nullopt) != expected) std::abort();

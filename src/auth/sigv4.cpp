@@ -576,6 +576,19 @@ std::string chunk_signature(std::string_view signing_key, std::string_view amz_d
   return chunk_signature_from_hash(signing_key, amz_date, credential_scope, previous_signature, sha256_hex(chunk_data));
 }
 
+std::string trailer_signature(std::string_view signing_key, std::string_view amz_date, std::string_view credential_scope,
+                              std::string_view previous_signature, std::string_view canonical_trailers) {
+  std::string sts;
+  sts.reserve(256);
+  sts.append("AWS4-HMAC-SHA256-TRAILER\n").append(amz_date).push_back('\n');
+  sts.append(credential_scope).push_back('\n');
+  sts.append(previous_signature).push_back('\n');
+  sts.append(sha256_hex(canonical_trailers));
+  Digest sig;
+  if (!hmac_sha256(signing_key, sts, sig)) return {};
+  return to_hex(as_view(sig));
+}
+
 std::string chunk_signature_from_hash(std::string_view signing_key, std::string_view amz_date,
                                       std::string_view credential_scope, std::string_view previous_signature,
                                       std::string_view chunk_sha256_hex) {
@@ -854,6 +867,8 @@ AuthResult verify_sigv4(const SigV4Request& req, const SecretLookup& lookup,
     else if (payload_hash == kStreamingSignedTrailer) r.payload_kind = PayloadKind::StreamingSignedTrailer;
     else if (payload_hash == kStreamingUnsignedTrailer) r.payload_kind = PayloadKind::StreamingUnsignedTrailer;
     else r.payload_kind = PayloadKind::Other;
+    if (r.payload_kind == PayloadKind::StreamingSignedTrailer || r.payload_kind == PayloadKind::StreamingUnsignedTrailer)
+      if (auto trailer = first_header(req, "x-amz-trailer")) r.trailer = to_lower(std::string(trim(*trailer)));
     if (s3 && r.payload_kind == PayloadKind::Other)
       return fail(std::move(r), AuthFailure::InvalidContentSha256, AuthDetail::None,
                   "x-amz-content-sha256 must be UNSIGNED-PAYLOAD, STREAMING-UNSIGNED-PAYLOAD-TRAILER, "

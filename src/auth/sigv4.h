@@ -98,6 +98,9 @@ struct AuthResult {
   std::string signing_key;     // raw 32 bytes; set only for STREAMING-AWS4-HMAC-SHA256-* payloads
   std::string seed_signature;  // hex; the request's signature
   std::string content_sha256;  // value of x-amz-content-sha256 if present
+  // x-amz-trailer (lowercase, trimmed) of a STREAMING-*-TRAILER payload: the trailing header
+  // the aws-chunked body ends with (S3: x-amz-checksum-<algorithm>). Empty otherwise.
+  std::string trailer;
   // Added:
   std::string credential_scope;  // "20260101/us-east-1/logs/aws4_request"
   PayloadKind payload_kind = PayloadKind::Hashed;
@@ -154,6 +157,14 @@ std::string chunk_signature(std::string_view signing_key, std::string_view amz_d
 std::string chunk_signature_from_hash(std::string_view signing_key, std::string_view amz_date,
                                       std::string_view credential_scope, std::string_view previous_signature,
                                       std::string_view chunk_sha256_hex);
+
+// Signature of the trailing headers of a STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER body
+// (x-amz-trailer-signature): HMAC(signing_key, "AWS4-HMAC-SHA256-TRAILER\n" + amz_date + "\n" +
+// scope + "\n" + previous_signature + "\n" + hex(sha256(canonical_trailers))), as hex, where
+// previous_signature is the final (empty) chunk's and canonical_trailers is "name:value\n" for
+// each trailing header as sent, names lowercase.
+std::string trailer_signature(std::string_view signing_key, std::string_view amz_date, std::string_view credential_scope,
+                              std::string_view previous_signature, std::string_view canonical_trailers);
 
 // Incremental SHA-256, for bodies read in pieces (spooled uploads, aws-chunked chunks). Holds
 // one OpenSSL digest context (a few hundred bytes) whatever the input's size.

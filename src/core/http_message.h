@@ -23,6 +23,15 @@ using ByteTransform = std::function<void(char* data, size_t n, uint64_t offset)>
 // in-memory threshold: see SpoolPlan). The file lives in the listener's spool directory, on the
 // same filesystem as the S3 objects, so a handler can rename it into place instead of copying
 // it (take()). Whoever holds the last reference without having taken it removes the file.
+// A digest of a spooled body that the service asked for in its SpoolPlan (S3: the upload's
+// additional checksum), fed every block as received, before any transform, on the listener's
+// worker; the handler finds it again on the RequestBodyFile.
+class BodyDigest {
+ public:
+  virtual ~BodyDigest() = default;
+  virtual void update(const char* data, size_t n) = 0;
+};
+
 class RequestBodyFile {
  public:
   // Takes ownership of `fd` (open for reading and writing) and of the file at `path`.
@@ -50,6 +59,9 @@ class RequestBodyFile {
     transform_tag_ = std::move(tag);
   }
   const std::string& transform_tag() const { return transform_tag_; }
+  void set_digest(std::shared_ptr<BodyDigest> digest) { digest_ = std::move(digest); }
+  // The plan's extra digest of the whole body (complete once the handler runs), if any.
+  const std::shared_ptr<BodyDigest>& digest() const { return digest_; }
   // pread() of the body as received (decrypted when the spool file is encrypted).
   ssize_t read_at(char* data, size_t n, uint64_t offset) const {
     ssize_t got = ::pread(fd_, data, n, static_cast<off_t>(offset));
@@ -79,6 +91,7 @@ class RequestBodyFile {
   std::string md5_, sha256_;
   ByteTransform transform_;
   std::string transform_tag_;
+  std::shared_ptr<BodyDigest> digest_;
 };
 
 struct HttpRequest {
@@ -170,6 +183,9 @@ struct SpoolPlan {
   // RequestBodyFile (set_transform), whose readers undo it.
   ByteTransform transform;
   std::string transform_tag;
+  // When set, fed each block of the raw body (after md5/sha256, before `transform`) and handed
+  // to the RequestBodyFile.
+  std::shared_ptr<BodyDigest> digest;
   // The answer to a body over max_bytes (S3: EntityTooLarge); the connection closes after it.
   HttpResponse too_large;
 };

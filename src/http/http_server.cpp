@@ -248,11 +248,13 @@ struct HttpServer::Impl {
           if (fd < 0) throw std::runtime_error("cannot create a spool file in " + server_.options.spool_dir + ": " + std::strerror(errno));
           spool.file = std::make_shared<RequestBodyFile>(fd, std::move(path));
           if (spool.plan.transform) spool.file->set_transform(spool.plan.transform, spool.plan.transform_tag);
+          if (spool.plan.digest) spool.file->set_digest(spool.plan.digest);
         }
         char* data = spool.buffer.data();
         // Digests over the body as received, then encryption (if the plan asks) in place.
         if (spool.md5) spool.md5->update(data, got);
         if (spool.sha256) spool.sha256->update(data, got);
+        if (spool.plan.digest) spool.plan.digest->update(data, got);
         if (spool.plan.transform) spool.plan.transform(data, got, spool.size);
         for (size_t done_bytes = 0; done_bytes < got;) {
           ssize_t n = ::write(spool.file->fd(), data + done_bytes, got - done_bytes);

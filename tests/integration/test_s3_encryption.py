@@ -7,6 +7,7 @@ and UploadPartCopy; x-amz-server-side-encryption AES256 is accepted, aws:kms and
 answer NotImplemented (Vigil has no KMS), other values InvalidArgument; bucket default
 encryption (Put/Get/DeleteBucketEncryption) round-trips, with S3's default AES256 rule when
 none was put."""
+import base64
 import datetime
 import http.client
 import os
@@ -14,6 +15,7 @@ import stat
 import tempfile
 import time
 import unittest
+import zlib
 
 import botocore.exceptions
 
@@ -133,7 +135,8 @@ class S3EncryptionTest(ServerTestCase):
                             break
                         time.sleep(0.05)
                     self.assert_no_plaintext_on_disk()
-            yield b"0\r\nx-amz-checksum-crc32:AAAAAA==\r\n\r\n"
+            # The body's real CRC32: the server checks the trailer.
+            yield b"0\r\nx-amz-checksum-crc32:" + base64.b64encode(zlib.crc32(data).to_bytes(4, "big")) + b"\r\n\r\n"
         conn = http.client.HTTPConnection("127.0.0.1", self.server.port, timeout=120)
         try:
             conn.request("PUT", "/%s/inflight" % self.bucket, body=body(), headers=headers, encode_chunked=True)

@@ -9,6 +9,7 @@ chunked) goes up whole, past the listener's 64 MB in-memory limit, while the ser
 grows far less than the body; the object reads back byte for byte; a wrong chunk signature,
 payload hash or Content-MD5 stores nothing; a declared length above 5 GiB answers
 EntityTooLarge before the body is sent."""
+import base64
 import datetime
 import hashlib
 import hmac
@@ -20,6 +21,7 @@ import tempfile
 import threading
 import time
 import unittest
+import zlib
 
 import boto3.s3.transfer
 import botocore.exceptions
@@ -421,9 +423,12 @@ class StreamingPut(ServerTestCase):
         })
 
         def body():
+            # The trailer is the body's CRC32, computed as it goes (the server checks it).
+            crc = 0
             for block in file_blocks(self.source, MIB):
+                crc = zlib.crc32(block, crc)
                 yield b"%x\r\n" % len(block) + block + b"\r\n"
-            yield b"0\r\nx-amz-checksum-crc32:AAAAAA==\r\n\r\n"
+            yield b"0\r\nx-amz-checksum-crc32:" + base64.b64encode(crc.to_bytes(4, "big")) + b"\r\n\r\n"
         with PeakRss(self.server.process.pid) as rss:
             status, answer = self.send("PUT", "trailer.bin", headers, body())
         self.assertEqual(status, 200, answer)

@@ -1,6 +1,7 @@
 #include "services/s3/aws_chunked.h"
 
 #include <algorithm>
+#include <cctype>
 
 #include "core/aws_error.h"
 
@@ -16,7 +17,18 @@ namespace {
                  "The request signature we calculated does not match the signature you provided. Check your key and signing method.", 403);
 }
 
+[[noreturn]] void malformed_trailer() {
+  throw AwsError("MalformedTrailerError", "The request contained trailing data that was not well-formed or did not conform to our published schema.", 400);
+}
+
 constexpr std::string_view kSignatureExtension = "chunk-signature=";
+constexpr std::string_view kTrailerSignature = "x-amz-trailer-signature";
+
+std::string_view trim_spaces(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
 
 }  // namespace
 
@@ -27,6 +39,7 @@ AwsChunkedDecoder::AwsChunkedDecoder(const std::optional<ChunkSigner>& signer) {
   amz_date_ = std::string(signer->amz_date);
   credential_scope_ = std::string(signer->credential_scope);
   previous_ = std::string(signer->seed_signature);
+  signed_trailer_ = signer->signed_trailer;
   chunk_hash_ = std::make_unique<auth::Sha256>();
 }
 
@@ -64,8 +77,19 @@ void AwsChunkedDecoder::feed(std::string_view bytes, const Sink& sink) {
         }
         break;
       }
+      case State::Trailers: {
+        // "name:value\r\n" lines up to a blank one, split anywhere like chunk headers.
+        size_t nl = bytes.find('\n');
+        size_t take = nl == std::string_view::npos ? bytes.size() : nl + 1;
+        trailer_bytes_ += take;
+        if (trailer_bytes_ > kMaxTrailerBytes) malformed_trailer();
+        header_.append(bytes.substr(0, take));
+        bytes.remove_prefix(take);
+        if (header_.size() >= 2 && header_.compare(header_.size() - 2, 2, "\r\n") == 0) trailer_line();
+        break;
+      }
       case State::Done:
-        return;  // trailers (checksums): the payload is complete
+        return;  // what follows the blank line after the trailers is not part of the body
     }
   }
 }
@@ -99,18 +123,60 @@ void AwsChunkedDecoder::end_chunk() {
     if (!auth::signatures_equal(expected, given_signature_)) bad_signature();
     previous_ = std::move(expected);
   }
-  state_ = final_chunk_ ? State::Done : State::DataEnd;
+  state_ = final_chunk_ ? State::Trailers : State::DataEnd;
 }
 
-void AwsChunkedDecoder::finish() const {
+void AwsChunkedDecoder::trailer_line() {
+  std::string_view line(header_.data(), header_.size() - 2);
+  if (line.empty()) {
+    header_.clear();
+    end_trailers();
+    state_ = State::Done;
+    return;
+  }
+  size_t colon = line.find(':');
+  if (colon == std::string_view::npos || colon == 0) malformed_trailer();
+  std::string name(trim_spaces(line.substr(0, colon)));
+  for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  std::string value(trim_spaces(line.substr(colon + 1)));
+  header_.clear();
+  if (name == kTrailerSignature) {
+    if (!trailer_signature_.empty()) malformed_trailer();
+    trailer_signature_ = std::move(value);
+  } else {
+    trailers_.emplace_back(std::move(name), std::move(value));
+  }
+}
+
+void AwsChunkedDecoder::end_trailers() {
+  if (trailers_checked_) return;
+  trailers_checked_ = true;
+  // A signed-trailer body's trailers are covered by their own signature, chained from the final
+  // chunk's: without it anyone on the path could swap the checksum along with the bytes.
+  if (!signed_ || !signed_trailer_ || (trailers_.empty() && trailer_signature_.empty())) return;
+  std::string canonical;
+  for (const auto& [name, value] : trailers_) canonical.append(name).append(":").append(value).append("\n");
+  std::string expected = auth::trailer_signature(signing_key_, amz_date_, credential_scope_, previous_, canonical);
+  if (trailer_signature_.empty() || !auth::signatures_equal(expected, trailer_signature_)) bad_signature();
+}
+
+void AwsChunkedDecoder::finish() {
+  if (state_ == State::Trailers) {
+    // The body may end after the final chunk or after its trailer lines without the closing
+    // blank line (clients differ); a line cut short is malformed.
+    if (!header_.empty()) malformed_trailer();
+    end_trailers();
+    return;
+  }
   if (state_ != State::Done) incomplete();
 }
 
-std::string decode_aws_chunked(std::string_view body, const std::optional<ChunkSigner>& signer) {
+std::string decode_aws_chunked(std::string_view body, const std::optional<ChunkSigner>& signer, std::vector<Trailer>* trailers) {
   std::string out;
   AwsChunkedDecoder decoder(signer);
   decoder.feed(body, [&](std::string_view data) { out.append(data); });
   decoder.finish();
+  if (trailers) *trailers = decoder.trailers();
   return out;
 }
 

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstring>
 #include <algorithm>
+#include <cctype>
 #include <map>
 
 #include "core/aws_error.h"
@@ -72,7 +73,12 @@ std::string encode_part(const PartRecord& p) {
   put_str(out, p.etag);
   append_u64(out, bits_of(p.last_modified));
   put_str(out, p.file);
-  if (!p.sse.empty()) put_str(out, p.sse);  // optional trailer: older part records end before it
+  // Optional trailers: older part records end before the data key, or before the checksum.
+  if (!p.sse.empty() || !p.checksum.empty()) put_str(out, p.sse);
+  if (!p.checksum.empty()) {
+    put_str(out, p.checksum.algorithm);
+    put_str(out, p.checksum.value);
+  }
   return out;
 }
 std::optional<PartRecord> decode_part(std::string_view record_key, std::string_view bytes) {
@@ -86,6 +92,10 @@ std::optional<PartRecord> decode_part(std::string_view record_key, std::string_v
   p.last_modified = double_of(r.u64());
   p.file = r.str();
   if (r.ok && r.pos < r.in.size()) p.sse = r.str();
+  if (r.ok && r.pos < r.in.size()) {
+    p.checksum.algorithm = r.str();
+    p.checksum.value = r.str();
+  }
   if (!r.ok) return std::nullopt;
   return p;
 }
@@ -175,21 +185,26 @@ std::optional<UploadRecord> MultipartUploads::find(std::string_view bucket, std:
   return decode_upload(k, *bytes);
 }
 
-PartRecord MultipartUploads::put_part(const UploadRecord& upload, int number, std::string_view body, double now) {
+PartRecord MultipartUploads::put_part(const UploadRecord& upload, int number, std::string_view body, double now, StoredChecksum checksum) {
   DurableFile file = objects_.new_file();
   file.append(body);
-  return commit_part(upload, number, file, now);
+  return commit_part(upload, number, file, now, std::move(checksum));
 }
 
 PartRecord MultipartUploads::copy_part(const UploadRecord& upload, int number, const ObjectRecord& source, uint64_t offset, uint64_t length,
                                        double now) {
   DurableFile file = objects_.new_file();
+  auto algorithm = checksum_algorithm(upload.meta.checksum.algorithm);
+  if (algorithm) file.set_checksum(*algorithm);
   objects_.append_object(file, source, offset, length);
-  return commit_part(upload, number, file, now);
+  StoredChecksum checksum;
+  if (algorithm) checksum = StoredChecksum{upload.meta.checksum.algorithm, base64_encode(file.checksum_digest()), {}};
+  return commit_part(upload, number, file, now, std::move(checksum));
 }
 
-PartRecord MultipartUploads::commit_part(const UploadRecord& upload, int number, DurableFile& file, double now) {
+PartRecord MultipartUploads::commit_part(const UploadRecord& upload, int number, DurableFile& file, double now, StoredChecksum checksum) {
   PartRecord part;
+  part.checksum = std::move(checksum);
   part.number = number;
   part.size = file.size();
   part.etag = file.md5_hex();
@@ -233,7 +248,8 @@ void MultipartUploads::erase_upload(store::WriteBatch& batch, const UploadRecord
   }
 }
 
-ObjectRecord MultipartUploads::complete(const UploadRecord& upload, const std::vector<CompletedPart>& wanted, double now) {
+ObjectRecord MultipartUploads::complete(const UploadRecord& upload, const std::vector<CompletedPart>& wanted, double now,
+                                        const StoredChecksum& expected) {
   if (!find(upload.bucket, upload.key, upload.upload_id)) throw no_such_upload();
   if (wanted.empty())
     throw AwsError("MalformedXML", "The XML you provided was not well-formed or did not validate against our published schema", 400);
@@ -242,17 +258,36 @@ ObjectRecord MultipartUploads::complete(const UploadRecord& upload, const std::v
       throw AwsError("InvalidPartOrder", "The list of parts was not in ascending order. Parts must be ordered by part number.", 400);
   std::map<int, PartRecord> uploaded;
   for (auto& p : parts_of(upload.upload_id)) uploaded.emplace(p.number, std::move(p));
+  // The upload's algorithm (given at creation) decides the object's checksum; without one the
+  // object gets S3's default, a full-object CRC64NVME.
+  const StoredChecksum& declared = upload.meta.checksum;
+  const std::optional<ChecksumAlgorithm> algorithm = checksum_algorithm(declared.algorithm);
+  const bool composite = algorithm && declared.type == kComposite;
+  std::string lower_name(declared.algorithm);
+  for (char& c : lower_name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   std::vector<const PartRecord*> chosen;
   for (const auto& w : wanted) {
     auto it = uploaded.find(w.number);
     if (it == uploaded.end() || record::unquote_etag(w.etag) != it->second.etag) throw invalid_part();
-    chosen.push_back(&it->second);
+    const PartRecord& part = it->second;
+    if (algorithm) {
+      // A composite checksum is made of the part checksums the client knows: it must list
+      // each, as it got them; for a full-object one they are optional but must be right.
+      if (w.checksum.empty() && composite)
+        throw AwsError("InvalidRequest", "The upload was created using a " + lower_name +
+                                             " checksum. The complete request must include the checksum for each part. It was missing for part " +
+                                             std::to_string(w.number) + " in the request.",
+                       400);
+      if (!w.checksum.empty() && (w.checksum.algorithm != declared.algorithm || w.checksum.value != part.checksum.value)) throw invalid_part();
+    }
+    chosen.push_back(&part);
   }
   for (size_t i = 0; i + 1 < chosen.size(); ++i)
     if (chosen[i]->size < kMinPartSize) throw AwsError("EntityTooSmall", "Your proposed upload is smaller than the minimum allowed size", 400);
 
   DurableFile file = objects_.new_file();
-  std::vector<std::string> digests;
+  if (!composite) file.set_checksum(algorithm.value_or(ChecksumAlgorithm::CRC64NVME));
+  std::vector<std::string> digests, part_checksums;
   for (const PartRecord* p : chosen) {
     try {
       // Each part decrypted with its key and re-encrypted with the object's, 1 MiB at a time.
@@ -264,8 +299,26 @@ ObjectRecord MultipartUploads::complete(const UploadRecord& upload, const std::v
       throw invalid_part();
     }
     digests.push_back(p->etag);
+    part_checksums.push_back(p->checksum.value);
   }
   ObjectRecord record = upload.meta;
+  if (composite) {
+    record.checksum = StoredChecksum{declared.algorithm, composite_checksum(*algorithm, part_checksums), std::string(kComposite)};
+  } else {
+    ChecksumAlgorithm a = algorithm.value_or(ChecksumAlgorithm::CRC64NVME);
+    record.checksum = StoredChecksum{std::string(checksum_name(a)), base64_encode(file.checksum_digest()), std::string(kFullObject)};
+  }
+  if (!expected.empty()) {
+    // The client's checksum of the object: of the upload's algorithm, and the value computed
+    // (a composite one may be given with or without its "-<parts>" suffix).
+    if (expected.algorithm != record.checksum.algorithm)
+      throw AwsError("InvalidRequest", "The upload was created using the " + (algorithm ? lower_name : std::string("crc64nvme")) +
+                                           " checksum algorithm. The complete request must use the same checksum algorithm.", 400);
+    std::string_view value = record.checksum.value;
+    if (composite && expected.value.find('-') == std::string::npos) value = value.substr(0, value.rfind('-'));
+    if (expected.value != value)
+      throw AwsError("BadDigest", "The " + record.checksum.algorithm + " you specified did not match the calculated checksum.", 400);
+  }
   record.key = upload.key;
   record.size = file.size();
   record.etag = multipart_etag(digests);

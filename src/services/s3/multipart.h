@@ -16,6 +16,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "services/s3/object_store.h"
@@ -30,7 +31,9 @@ struct UploadRecord {
   std::string bucket, key, upload_id;
   std::string owner_account, initiator_arn;
   double initiated = 0;
-  ObjectRecord meta;  // content type, metadata and headers of the object to be (size etc. unset)
+  // Content type, metadata and headers of the object to be (size etc. unset), and in
+  // meta.checksum the checksum algorithm and type given at creation (no value; empty: none).
+  ObjectRecord meta;
 };
 
 struct PartRecord {
@@ -40,12 +43,19 @@ struct PartRecord {
   double last_modified = 0;
   std::string file;
   std::string sse;  // the file's sealed data key (sse.h); empty: a plaintext part file
+  StoredChecksum checksum;  // algorithm and base64 value (no type); empty: none
   std::string quoted_etag() const { return "\"" + etag + "\""; }
 };
 
 struct CompletedPart {
+  // A constructor, not an aggregate: lists of {number, etag} stay valid without -Wextra's
+  // missing-initializer warning for the checksum.
+  CompletedPart(int n = 0, std::string e = {}, StoredChecksum c = {}) : number(n), etag(std::move(e)), checksum(std::move(c)) {}
   int number = 0;
   std::string etag;  // as the client sent it (quotes allowed)
+  // The part's checksum as the client listed it (Checksum<algorithm>): algorithm name and
+  // base64 value, empty when not given.
+  StoredChecksum checksum;
 };
 
 struct UploadListQuery {
@@ -85,19 +95,29 @@ class MultipartUploads {
   UploadRecord create(UploadRecord upload);
   std::optional<UploadRecord> find(std::string_view bucket, std::string_view key, std::string_view upload_id) const;
 
-  // Stores a part durably (file, then record), replacing a part of the same number. Throws
-  // NoSuchUpload when the upload is gone (also when it went while the part was written).
-  PartRecord put_part(const UploadRecord& upload, int number, std::string_view body, double now);
+  // Stores a part durably (file, then record), replacing a part of the same number, with its
+  // checksum (verified by the caller). Throws NoSuchUpload when the upload is gone (also when
+  // it went while the part was written).
+  PartRecord put_part(const UploadRecord& upload, int number, std::string_view body, double now, StoredChecksum checksum = {});
   // The same with a file the caller filled (a streamed upload, from ObjectStore::new_file() or
   // adopt_file()); commits it.
-  PartRecord put_part_file(const UploadRecord& upload, int number, DurableFile& file, double now) { return commit_part(upload, number, file, now); }
-  // The same with a byte range of an existing object (UploadPartCopy), copied file to file.
+  PartRecord put_part_file(const UploadRecord& upload, int number, DurableFile& file, double now, StoredChecksum checksum = {}) {
+    return commit_part(upload, number, file, now, std::move(checksum));
+  }
+  // The same with a byte range of an existing object (UploadPartCopy), copied file to file; the
+  // part's checksum is computed on the way with the upload's algorithm.
   PartRecord copy_part(const UploadRecord& upload, int number, const ObjectRecord& source, uint64_t offset, uint64_t length, double now);
 
   // Checks the list (ascending numbers: InvalidPartOrder; every part uploaded with that ETag:
-  // InvalidPart; all but the last at least 5 MiB: EntityTooSmall), assembles the object and
-  // commits it. Throws NoSuchUpload if the upload was completed or aborted meanwhile.
-  ObjectRecord complete(const UploadRecord& upload, const std::vector<CompletedPart>& parts, double now);
+  // InvalidPart; all but the last at least 5 MiB: EntityTooSmall; with the upload's checksum
+  // algorithm, each part's checksum as listed: InvalidPart, or InvalidRequest when a composite
+  // upload's list lacks one), assembles the object and commits it with its checksum: the
+  // composite of the parts' checksums, or the algorithm over the whole object (FULL_OBJECT,
+  // computed while the parts are streamed into the object file; CRC64NVME for an upload created
+  // without an algorithm, as S3 does). `expected`: the object checksum the client sent with
+  // the request (algorithm and base64 value): BadDigest when it differs. Throws NoSuchUpload if the upload was completed or
+  // aborted meanwhile.
+  ObjectRecord complete(const UploadRecord& upload, const std::vector<CompletedPart>& parts, double now, const StoredChecksum& expected = {});
   // Removes the upload, its parts and their files. False when there was no such upload.
   bool abort(std::string_view bucket, std::string_view key, std::string_view upload_id);
 
@@ -109,7 +129,7 @@ class MultipartUploads {
 
  private:
   std::vector<PartRecord> parts_of(std::string_view upload_id) const;
-  PartRecord commit_part(const UploadRecord& upload, int number, DurableFile& file, double now);
+  PartRecord commit_part(const UploadRecord& upload, int number, DurableFile& file, double now, StoredChecksum checksum);
   void erase_upload(store::WriteBatch& batch, const UploadRecord& upload, std::vector<std::string>& files) const;
 
   store::Store& store_;

@@ -237,6 +237,7 @@ void DurableFile::append(std::string_view data) {
   if (fd_ < 0) throw internal_error("object file already committed");
   if (!digest_.empty()) throw internal_error("object file already digested");
   EVP_DigestUpdate(static_cast<EVP_MD_CTX*>(md5_), data.data(), data.size());
+  if (checksum_) checksum_->update(data);
   auto write_all = [&](const char* p, size_t len) {
     size_t done = 0;
     while (done < len) {
@@ -433,8 +434,14 @@ std::string ObjectStore::encode(const ObjectRecord& r) {
   for (const auto& [k, v] : r.metadata) put_str(out, k), put_str(out, v);
   append_u64(out, r.headers.size());
   for (const auto& [k, v] : r.headers) put_str(out, k), put_str(out, v);
-  // Trailing and optional: a record written before encryption at rest simply ends here.
-  if (!r.sse.empty()) put_str(out, r.sse);
+  // Trailing and optional: a record written before encryption at rest simply ends here, one
+  // written before checksums after the data key (an empty key when a checksum follows it).
+  if (!r.sse.empty() || !r.checksum.empty()) put_str(out, r.sse);
+  if (!r.checksum.empty()) {
+    put_str(out, r.checksum.algorithm);
+    put_str(out, r.checksum.value);
+    put_str(out, r.checksum.type);
+  }
   return out;
 }
 
@@ -458,6 +465,11 @@ std::optional<ObjectRecord> ObjectStore::decode_object(std::string_view key, std
     o.headers.emplace_back(std::move(k), r.str());
   }
   if (r.ok && r.pos < r.in.size()) o.sse = r.str();
+  if (r.ok && r.pos < r.in.size()) {
+    o.checksum.algorithm = r.str();
+    o.checksum.value = r.str();
+    o.checksum.type = r.str();
+  }
   if (!r.ok) return std::nullopt;
   return o;
 }
@@ -502,9 +514,14 @@ ObjectRecord ObjectStore::put(std::string_view bucket, std::string_view key, std
   return commit_file(bucket, key, file, std::move(meta), now);
 }
 
-ObjectRecord ObjectStore::copy(std::string_view bucket, std::string_view key, const ObjectRecord& source, ObjectRecord meta, double now) {
+ObjectRecord ObjectStore::copy(std::string_view bucket, std::string_view key, const ObjectRecord& source, ObjectRecord meta, double now,
+                               ChecksumAlgorithm checksum) {
   DurableFile file = new_file();
+  if (checksum != ChecksumAlgorithm::None) file.set_checksum(checksum);
   append_object(file, source, 0, source.size);
+  meta.checksum = {};
+  if (checksum != ChecksumAlgorithm::None)
+    meta.checksum = StoredChecksum{std::string(checksum_name(checksum)), base64_encode(file.checksum_digest()), std::string(kFullObject)};
   return commit_file(bucket, key, file, std::move(meta), now);
 }
 

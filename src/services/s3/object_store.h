@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -13,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "services/s3/checksum.h"
 #include "services/s3/sse.h"
 #include "store/store.h"
 
@@ -36,6 +38,10 @@ struct ObjectRecord {
   // The file's data key and IV sealed by the master key (sse.h); empty: a plaintext file
   // written before encryption at rest (records without the field still decode).
   std::string sse;
+  // The additional checksum (checksum.h), verified or computed when the object was written;
+  // empty for records written before checksums. An upload record's `meta` keeps the upload's
+  // algorithm and type here, without a value.
+  StoredChecksum checksum;
 
   std::string quoted_etag() const { return "\"" + etag + "\""; }
 };
@@ -113,6 +119,10 @@ class DurableFile {
   const std::string& sealed_key() const { return sealed_; }  // empty: plaintext
   std::string md5_hex();     // of everything appended; call once, after the last append
   std::string md5_binary();  // the same as 16 raw bytes
+  // An additional checksum of the plaintext, computed as bytes are appended (set before the
+  // first append), and its raw digest after the last (once).
+  void set_checksum(ChecksumAlgorithm a) { checksum_ = std::make_unique<Checksummer>(a); }
+  std::string checksum_digest() { return checksum_ ? checksum_->digest() : std::string(); }
 
  private:
   void fail(const std::string& what);
@@ -125,6 +135,7 @@ class DurableFile {
   std::optional<DataKey> key_;
   std::string sealed_;
   std::string scratch_;  // ciphertext of the slice being written (64 KiB at most)
+  std::unique_ptr<Checksummer> checksum_;
 };
 
 class ObjectStore {
@@ -169,7 +180,9 @@ class ObjectStore {
     return commit_file(bucket, key, file, std::move(meta), now);
   }
   // Like put() with the bytes of `source` (file to file, never whole in memory): CopyObject.
-  ObjectRecord copy(std::string_view bucket, std::string_view key, const ObjectRecord& source, ObjectRecord meta, double now);
+  // The copy's full-object checksum is computed with `checksum` on the way (None: none).
+  ObjectRecord copy(std::string_view bucket, std::string_view key, const ObjectRecord& source, ObjectRecord meta, double now,
+                    ChecksumAlgorithm checksum = ChecksumAlgorithm::None);
   bool remove(std::string_view bucket, std::string_view key);
   ListResult list(std::string_view bucket, const ListQuery& query) const;
 

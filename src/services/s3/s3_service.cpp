@@ -218,6 +218,127 @@ bool parse_bucket_encryption(const Value& in) {
   return bucket_key && bucket_key->kind() == Value::Kind::Bool && bucket_key->as_bool();
 }
 
+// ---- additional checksums (x-amz-checksum-*) ----------------------------------------------
+
+// Algorithms of the model Vigil does not compute: NotImplemented, as other missing features
+// (S3 itself takes them, so a client error would mislead).
+constexpr std::string_view kUnsupportedChecksums[] = {"SHA512", "MD5", "XXHASH64", "XXHASH3", "XXHASH128"};
+constexpr std::string_view kChecksumHeaderPrefix = "x-amz-checksum-";
+
+AwsError checksum_not_implemented(std::string_view name) {
+  return AwsError("NotImplemented",
+                  "The " + std::string(name) + " checksum algorithm is not implemented; CRC32, CRC32C, CRC64NVME, SHA1 and SHA256 are", 501);
+}
+AwsError invalid_request(const std::string& message) { return AwsError("InvalidRequest", message, 400); }
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+std::string checksum_member(ChecksumAlgorithm a) { return "Checksum" + std::string(checksum_name(a)); }
+std::string checksum_header(ChecksumAlgorithm a) { return std::string(kChecksumHeaderPrefix) + lower(checksum_name(a)); }
+
+// An algorithm named by a request (x-amz-sdk-checksum-algorithm, x-amz-checksum-algorithm,
+// x-amz-trailer): NotImplemented for the model's algorithms Vigil lacks, else InvalidRequest
+// with `invalid`.
+ChecksumAlgorithm named_algorithm(std::string_view name, const std::string& invalid) {
+  if (auto a = checksum_algorithm(name)) return *a;
+  for (std::string_view u : kUnsupportedChecksums)
+    if (lower(u) == lower(name)) throw checksum_not_implemented(u);
+  throw invalid_request(invalid);
+}
+
+// A checksum value as given (base64 of the digest's size): InvalidRequest otherwise.
+std::string checksum_digest_of(ChecksumAlgorithm a, std::string_view base64, std::string_view where) {
+  auto raw = base64_decode(base64);
+  if (!raw || raw->size() != checksum_size(a))
+    throw invalid_request("Value for " + checksum_header(a) + " " + std::string(where) + " is invalid.");
+  return *raw;
+}
+
+ChecksumRequest requested_checksum(const Value& in, const auth::AuthResult* auth) {
+  ChecksumRequest r;
+  int given = 0;
+  for (std::string_view u : kUnsupportedChecksums)
+    if (in.has("Checksum" + std::string(u))) throw checksum_not_implemented(u);
+  for (ChecksumAlgorithm a : kChecksumAlgorithms)
+    if (auto v = string_member(in, checksum_member(a))) {
+      ++given;
+      r.algorithm = a;
+      r.value = *v;
+    }
+  if (auth && !auth->trailer.empty()) {
+    std::string_view trailer = auth->trailer;
+    if (trailer.substr(0, kChecksumHeaderPrefix.size()) != kChecksumHeaderPrefix)
+      throw invalid_request("The value specified in the x-amz-trailer header is not supported");
+    r.algorithm = named_algorithm(trailer.substr(kChecksumHeaderPrefix.size()), "The value specified in the x-amz-trailer header is not supported");
+    r.trailer = true;
+    r.value.reset();
+    ++given;
+  }
+  if (given > 1) throw invalid_request("Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.");
+  if (r.value) r.value = checksum_digest_of(r.algorithm, *r.value, "header");
+  // Only an algorithm: S3 computes the checksum and stores it (nothing to compare it with).
+  if (given == 0)
+    if (auto sdk = string_member(in, "ChecksumAlgorithm"))
+      r.algorithm = named_algorithm(*sdk, "Value for x-amz-sdk-checksum-algorithm header is invalid.");
+  return r;
+}
+
+// The payload's digest against the value given: BadDigest, with S3's message.
+void verify_checksum(ChecksumAlgorithm a, const std::string& expected_raw, const std::string& digest) {
+  if (expected_raw != digest)
+    throw AwsError("BadDigest", "The " + std::string(checksum_name(a)) + " you specified did not match the calculated checksum.", 400);
+}
+
+StoredChecksum full_object_checksum(ChecksumAlgorithm a, const std::string& digest) {
+  return StoredChecksum{std::string(checksum_name(a)), base64_encode(digest), std::string(kFullObject)};
+}
+
+// Checksum<ALGORITHM> (and ChecksumType when `with_type`) of a stored checksum into an output.
+void set_checksum_members(Value& out, const StoredChecksum& c, bool with_type = true) {
+  if (c.empty() || c.value.empty()) return;
+  out.set("Checksum" + c.algorithm, c.value);
+  if (with_type && !c.type.empty()) out.set("ChecksumType", c.type);
+}
+
+// The one checksum member (Checksum<ALGORITHM>) of a structure (a CompleteMultipartUpload part,
+// its request): algorithm and base64 value, empty when none. Several: InvalidRequest.
+StoredChecksum listed_checksum(const Value& v) {
+  StoredChecksum out;
+  for (std::string_view u : kUnsupportedChecksums)
+    if (v.has("Checksum" + std::string(u))) throw checksum_not_implemented(u);
+  for (ChecksumAlgorithm a : kChecksumAlgorithms)
+    if (auto value = string_member(v, checksum_member(a))) {
+      if (!out.empty()) throw invalid_request("Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.");
+      out.algorithm = std::string(checksum_name(a));
+      out.value = *value;
+    }
+  return out;
+}
+
+// The value of the trailer x-amz-trailer declared, among those an aws-chunked body ended with;
+// a body without it is malformed (the client promised it).
+std::string declared_trailer(const std::vector<Trailer>& trailers, std::string_view name) {
+  for (const auto& [k, v] : trailers)
+    if (k == name) return v;
+  throw AwsError("MalformedTrailerError", "The request contained trailing data that was not well-formed or did not conform to our published schema.", 400);
+}
+
+// The listener's digest of a plain spooled body (SpoolPlan::digest), found again by
+// with_request_file().
+class SpoolChecksum : public BodyDigest {
+ public:
+  explicit SpoolChecksum(ChecksumAlgorithm a) : checksum_(a) {}
+  void update(const char* data, size_t n) override { checksum_.update(std::string_view(data, n)); }
+  ChecksumAlgorithm algorithm() const { return checksum_.algorithm(); }
+  std::string digest() { return checksum_.digest(); }
+
+ private:
+  Checksummer checksum_;
+};
+
 }  // namespace
 
 S3Service::S3Service(ObjectStore& objects, MultipartUploads& uploads)
@@ -422,16 +543,27 @@ Value S3Service::put_object(CallContext& ctx, const Value& in) {
   check_object_encryption(in);
   ObjectRecord meta;
   take_metadata(in, meta);
+  ChecksumRequest checksum = requested_checksum(in, ctx.request_file ? ctx.auth : nullptr);
+  // An object uploaded without a checksum gets S3's default one (since 2025): CRC64NVME.
+  if (checksum.algorithm == ChecksumAlgorithm::None) checksum.algorithm = ChecksumAlgorithm::CRC64NVME;
   ObjectRecord stored;
   if (ctx.request_file) {
-    with_request_file(ctx, in, [&](DurableFile& file) { stored = objects_.put_file(b.name, key, file, std::move(meta), ctx.time); });
+    with_request_file(ctx, in, checksum, [&](DurableFile& file, const std::string& digest) {
+      meta.checksum = full_object_checksum(checksum.algorithm, digest);
+      stored = objects_.put_file(b.name, key, file, std::move(meta), ctx.time);
+    });
   } else {
     std::string_view body = body_of(in);
     check_content_md5(in, body);
+    std::string digest = compute_checksum(checksum.algorithm, body);
+    if (checksum.value) verify_checksum(checksum.algorithm, *checksum.value, digest);
+    meta.checksum = full_object_checksum(checksum.algorithm, digest);
     stored = objects_.put(b.name, key, body, std::move(meta), ctx.time);
   }
   ctx.resources.emplace_back("AWS::S3::Object", "arn:aws:s3:::" + b.name + "/" + key);
-  return Value::map().set("ETag", stored.quoted_etag()).set("ServerSideEncryption", std::string(kSseS3));
+  Value out = Value::map().set("ETag", stored.quoted_etag()).set("ServerSideEncryption", std::string(kSseS3));
+  set_checksum_members(out, stored.checksum);
+  return out;
 }
 
 Value S3Service::get_object(CallContext& ctx, const Value& in, bool with_body) {
@@ -491,6 +623,10 @@ Value S3Service::get_object(CallContext& ctx, const Value& in, bool with_body) {
     }
   }
   out.set("ContentLength", static_cast<int64_t>(length));
+  // The object's checksum only when asked (x-amz-checksum-mode: ENABLED), and not with a range:
+  // it is the whole object's, which a client would check against the part it got.
+  if (in.str("ChecksumMode") == "ENABLED" && !out.has("ContentRange"))
+    set_checksum_members(out, object->checksum);
   // response-* query parameters override the stored headers (GET only in AWS, harmless on HEAD).
   for (auto [param, member] : {std::pair{"ResponseContentType", "ContentType"}, {"ResponseCacheControl", "CacheControl"},
                                {"ResponseContentDisposition", "ContentDisposition"}, {"ResponseContentEncoding", "ContentEncoding"},
@@ -560,11 +696,21 @@ Value S3Service::copy_object(CallContext& ctx, const Value& in) {
     meta.metadata = object.metadata;
     meta.headers = object.headers;
   }
-  ObjectRecord stored = objects_.copy(dest.name, dest_key, object, std::move(meta), ctx.time);
+  // The copy's checksum is computed as its bytes are written: with x-amz-checksum-algorithm if
+  // given, else the source's algorithm where it can describe the whole object (a composite SHA
+  // checksum of parts cannot: the copy is one piece), else S3's default, CRC64NVME.
+  ChecksumAlgorithm algorithm = ChecksumAlgorithm::CRC64NVME;
+  if (auto named = string_member(in, "ChecksumAlgorithm")) {
+    algorithm = named_algorithm(*named, "Value for x-amz-checksum-algorithm header is invalid.");
+  } else if (auto source_algorithm = checksum_algorithm(object.checksum.algorithm);
+             source_algorithm && (object.checksum.type == kFullObject || is_crc(*source_algorithm))) {
+    algorithm = *source_algorithm;
+  }
+  ObjectRecord stored = objects_.copy(dest.name, dest_key, object, std::move(meta), ctx.time, algorithm);
   ctx.resources.emplace_back("AWS::S3::Object", "arn:aws:s3:::" + dest.name + "/" + dest_key);
-  return Value::map()
-      .set("CopyObjectResult", Value::map().set("ETag", stored.quoted_etag()).set("LastModified", Timestamp{stored.last_modified}))
-      .set("ServerSideEncryption", std::string(kSseS3));
+  Value result = Value::map().set("ETag", stored.quoted_etag()).set("LastModified", Timestamp{stored.last_modified});
+  set_checksum_members(result, stored.checksum);
+  return Value::map().set("CopyObjectResult", std::move(result)).set("ServerSideEncryption", std::string(kSseS3));
 }
 
 UploadRecord S3Service::upload_of(const BucketRecord& bucket, const Value& in) const {
@@ -584,9 +730,24 @@ Value S3Service::create_multipart_upload(CallContext& ctx, const Value& in) {
   u.initiator_arn = ctx.principal ? ctx.principal->arn() : "arn:aws:iam::" + ctx.account_id + ":root";
   u.initiated = ctx.time;
   take_metadata(in, u.meta);  // what the completed object will carry
+  // The upload's checksum: its algorithm and whether the object's is the composite of the
+  // parts' or one over the whole object (only CRCs can be combined into one; CRC64NVME only so).
+  auto algorithm_name = string_member(in, "ChecksumAlgorithm");
+  auto type = string_member(in, "ChecksumType");
+  if (type && !algorithm_name) throw invalid_request("The x-amz-checksum-type header can only be used with the x-amz-checksum-algorithm header.");
+  if (algorithm_name) {
+    ChecksumAlgorithm a = named_algorithm(*algorithm_name, "Value for x-amz-checksum-algorithm header is invalid.");
+    std::string t = type ? *type : std::string(a == ChecksumAlgorithm::CRC64NVME ? kFullObject : kComposite);
+    if (t != kFullObject && t != kComposite) throw invalid_request("Value for x-amz-checksum-type header is invalid.");
+    if ((t == kFullObject && !is_crc(a)) || (t == kComposite && a == ChecksumAlgorithm::CRC64NVME))
+      throw invalid_request("The " + t + " checksum type cannot be used with the " + lower(checksum_name(a)) + " checksum algorithm.");
+    u.meta.checksum = StoredChecksum{std::string(checksum_name(a)), {}, t};
+  }
   UploadRecord created = uploads_.create(std::move(u));
   ctx.resources.emplace_back("AWS::S3::Object", "arn:aws:s3:::" + b.name + "/" + created.key);
-  return Value::map().set("Bucket", b.name).set("Key", created.key).set("UploadId", created.upload_id).set("ServerSideEncryption", std::string(kSseS3));
+  Value out = Value::map().set("Bucket", b.name).set("Key", created.key).set("UploadId", created.upload_id).set("ServerSideEncryption", std::string(kSseS3));
+  if (!created.meta.checksum.empty()) out.set("ChecksumAlgorithm", created.meta.checksum.algorithm).set("ChecksumType", created.meta.checksum.type);
+  return out;
 }
 
 Value S3Service::upload_part(CallContext& ctx, const Value& in, bool copy) {
@@ -598,24 +759,44 @@ Value S3Service::upload_part(CallContext& ctx, const Value& in, bool copy) {
   UploadRecord upload = upload_of(b, in);
   ctx.resources.emplace_back("AWS::S3::Object", "arn:aws:s3:::" + b.name + "/" + upload.key);
   if (!copy) {
+    // A part's checksum is of the upload's algorithm: computed when the request gives none,
+    // refused when it gives another. An upload without one keeps what its parts were sent with.
+    ChecksumRequest checksum = requested_checksum(in, ctx.request_file ? ctx.auth : nullptr);
+    if (auto declared = checksum_algorithm(upload.meta.checksum.algorithm)) {
+      if (checksum.algorithm != ChecksumAlgorithm::None && checksum.algorithm != *declared)
+        throw invalid_request("Checksum Type mismatch occurred, expected checksum Type: " + lower(checksum_name(*declared)) +
+                              ", actual checksum Type: " + lower(checksum_name(checksum.algorithm)));
+      checksum.algorithm = *declared;
+    }
+    auto part_checksum = [&](const std::string& digest) {
+      if (checksum.algorithm == ChecksumAlgorithm::None) return StoredChecksum{};
+      return StoredChecksum{std::string(checksum_name(checksum.algorithm)), base64_encode(digest), {}};
+    };
     PartRecord part;
     if (ctx.request_file) {
-      with_request_file(ctx, in, [&](DurableFile& file) { part = uploads_.put_part_file(upload, static_cast<int>(number), file, ctx.time); });
+      with_request_file(ctx, in, checksum, [&](DurableFile& file, const std::string& digest) {
+        part = uploads_.put_part_file(upload, static_cast<int>(number), file, ctx.time, part_checksum(digest));
+      });
     } else {
       std::string_view body = body_of(in);
       check_content_md5(in, body);
-      part = uploads_.put_part(upload, static_cast<int>(number), body, ctx.time);
+      std::string digest;
+      if (checksum.algorithm != ChecksumAlgorithm::None) digest = compute_checksum(checksum.algorithm, body);
+      if (checksum.value) verify_checksum(checksum.algorithm, *checksum.value, digest);
+      part = uploads_.put_part(upload, static_cast<int>(number), body, ctx.time, part_checksum(digest));
     }
-    return Value::map().set("ETag", part.quoted_etag()).set("ServerSideEncryption", std::string(kSseS3));
+    Value out = Value::map().set("ETag", part.quoted_etag()).set("ServerSideEncryption", std::string(kSseS3));
+    set_checksum_members(out, part.checksum, false);
+    return out;
   }
   std::string src_bucket, src_key;
   ObjectRecord source = copy_source(ctx, in, src_bucket, src_key);
   uint64_t offset = 0, length = source.size;
   if (auto range = string_member(in, "CopySourceRange")) std::tie(offset, length) = copy_source_range(*range, source.size);
   PartRecord part = uploads_.copy_part(upload, static_cast<int>(number), source, offset, length, ctx.time);
-  return Value::map()
-      .set("CopyPartResult", Value::map().set("ETag", part.quoted_etag()).set("LastModified", Timestamp{part.last_modified}))
-      .set("ServerSideEncryption", std::string(kSseS3));
+  Value result = Value::map().set("ETag", part.quoted_etag()).set("LastModified", Timestamp{part.last_modified});
+  set_checksum_members(result, part.checksum, false);
+  return Value::map().set("CopyPartResult", std::move(result)).set("ServerSideEncryption", std::string(kSseS3));
 }
 
 Value S3Service::complete_multipart_upload(CallContext& ctx, const Value& in) {
@@ -629,16 +810,19 @@ Value S3Service::complete_multipart_upload(CallContext& ctx, const Value& in) {
     for (const Value& p : list->as_list()) {
       if (!p.has("PartNumber") || !p.has("ETag"))
         throw AwsError("MalformedXML", "The XML you provided was not well-formed or did not validate against our published schema", 400);
-      parts.push_back(CompletedPart{static_cast<int>(std::clamp<int64_t>(p.i64("PartNumber", 0), -1, kMaxPartNumber + 1)), std::string(p.str("ETag"))});
+      parts.push_back(CompletedPart{static_cast<int>(std::clamp<int64_t>(p.i64("PartNumber", 0), -1, kMaxPartNumber + 1)), std::string(p.str("ETag")),
+                                    listed_checksum(p)});
     }
-  ObjectRecord stored = uploads_.complete(upload, parts, ctx.time);
+  ObjectRecord stored = uploads_.complete(upload, parts, ctx.time, listed_checksum(in));
   ctx.resources.emplace_back("AWS::S3::Object", "arn:aws:s3:::" + b.name + "/" + upload.key);
-  return Value::map()
-      .set("Location", "/" + b.name + "/" + percent_encode(upload.key, true))
-      .set("Bucket", b.name)
-      .set("Key", upload.key)
-      .set("ETag", stored.quoted_etag())
-      .set("ServerSideEncryption", std::string(kSseS3));
+  Value out = Value::map()
+                  .set("Location", "/" + b.name + "/" + percent_encode(upload.key, true))
+                  .set("Bucket", b.name)
+                  .set("Key", upload.key)
+                  .set("ETag", stored.quoted_etag())
+                  .set("ServerSideEncryption", std::string(kSseS3));
+  set_checksum_members(out, stored.checksum);
+  return out;
 }
 
 Value S3Service::list_multipart_uploads(CallContext& ctx, const Value& in) {
@@ -700,12 +884,15 @@ Value S3Service::list_parts(CallContext& ctx, const Value& in) {
   PartListResult page = uploads_.list_parts(upload, static_cast<int>(std::min<int64_t>(marker, kMaxPartNumber)),
                                             static_cast<int>(std::min<int64_t>(max_parts, 1000)));
   Value parts = Value::list();
-  for (const auto& p : page.parts)
-    parts.push(Value::map()
-                   .set("PartNumber", static_cast<int64_t>(p.number))
-                   .set("LastModified", Timestamp{p.last_modified})
-                   .set("ETag", p.quoted_etag())
-                   .set("Size", static_cast<int64_t>(p.size)));
+  for (const auto& p : page.parts) {
+    Value part = Value::map()
+                     .set("PartNumber", static_cast<int64_t>(p.number))
+                     .set("LastModified", Timestamp{p.last_modified})
+                     .set("ETag", p.quoted_etag())
+                     .set("Size", static_cast<int64_t>(p.size));
+    set_checksum_members(part, p.checksum, false);
+    parts.push(std::move(part));
+  }
   std::string initiator_id = upload.initiator_arn.size() > 5 && upload.initiator_arn.substr(upload.initiator_arn.size() - 5) == ":root"
                                  ? canonical_id(upload.owner_account)
                                  : upload.initiator_arn;
@@ -717,6 +904,7 @@ Value S3Service::list_parts(CallContext& ctx, const Value& in) {
   out.set("Initiator", Value::map().set("ID", initiator_id).set("DisplayName", upload.owner_account))
       .set("Owner", owner_of(upload.owner_account))
       .set("StorageClass", "STANDARD");
+  if (!upload.meta.checksum.empty()) out.set("ChecksumAlgorithm", upload.meta.checksum.algorithm).set("ChecksumType", upload.meta.checksum.type);
   return out;
 }
 
@@ -787,6 +975,8 @@ Value S3Service::list_objects(CallContext& ctx, const Value& in, bool v2) {
         .set("ETag", e.object.quoted_etag())
         .set("Size", static_cast<int64_t>(e.object.size))
         .set("StorageClass", "STANDARD");
+    if (!e.object.checksum.empty())
+      o.set("ChecksumAlgorithm", Value::list().push(Value(e.object.checksum.algorithm))).set("ChecksumType", e.object.checksum.type);
     if (fetch_owner) o.set("Owner", owner_of(b.owner_account));
     contents.push(std::move(o));
   }
@@ -811,13 +1001,35 @@ Value S3Service::list_objects(CallContext& ctx, const Value& in, bool v2) {
   return out;
 }
 
-void S3Service::with_request_file(CallContext& ctx, const Value& in, const std::function<void(DurableFile&)>& commit) const {
+void S3Service::with_request_file(CallContext& ctx, const Value& in, const ChecksumRequest& checksum,
+                                  const std::function<void(DurableFile&, const std::string&)>& commit) const {
   RequestBodyFile& body = *ctx.request_file;
   const auth::AuthResult& auth = *ctx.auth;
+  const ChecksumAlgorithm algorithm = checksum.algorithm;
   if (!is_streaming(auth.payload_kind)) {
     // The body is the payload: the spool file becomes the object's file by a rename (fsync'ed
     // by commit(), on this worker), with the MD5 the listener computed while spooling. No copy.
     if (body.size() > kMaxUploadBytes) throw entity_too_large();
+    // The checksum the listener computed while spooling (upload_spool_plan() picked the
+    // algorithm from the headers); a part whose algorithm only its upload knows is read once.
+    std::string digest;
+    if (algorithm != ChecksumAlgorithm::None) {
+      auto spooled = std::dynamic_pointer_cast<SpoolChecksum>(body.digest());
+      if (spooled && spooled->algorithm() == algorithm) {
+        digest = spooled->digest();
+      } else {
+        Checksummer hasher(algorithm);
+        std::string block(static_cast<size_t>(std::min<uint64_t>(body.size(), 1 << 20)), '\0');
+        for (uint64_t done = 0; done < body.size();) {
+          ssize_t n = body.read_at(block.data(), static_cast<size_t>(std::min<uint64_t>(block.size(), body.size() - done)), done);
+          if (n < 0 && errno == EINTR) continue;
+          if (n <= 0) throw internal_error("cannot read a spooled request body");
+          hasher.update(std::string_view(block.data(), static_cast<size_t>(n)));
+          done += static_cast<uint64_t>(n);
+        }
+        digest = hasher.digest();
+      }
+    }
     const uint64_t size = body.size();
     std::string md5 = body.md5();
     // The listener encrypted it while spooling (spool_plan below), under the key whose sealed
@@ -826,17 +1038,20 @@ void S3Service::with_request_file(CallContext& ctx, const Value& in, const std::
     auto [fd, path] = body.take();
     DurableFile file = objects_.adopt_file(fd, std::move(path), size, std::move(md5), sealed);
     check_content_md5_digest(in, file.md5_binary());
-    return commit(file);
+    if (checksum.value) verify_checksum(algorithm, *checksum.value, digest);
+    return commit(file, digest);
   }
   // aws-chunked: decoded from the spool into a new file, 1 MiB at a time, every chunk signature
-  // checked on the way. Memory: the 1 MiB block plus the decoder's header line and hash
-  // context, whatever the body's size. Bytes written before a bad chunk are discarded with
-  // the uncommitted file.
+  // checked and the checksum computed on the way. Memory: the 1 MiB block plus the decoder's
+  // header line, trailers and hash contexts, whatever the body's size. Bytes written before a
+  // bad chunk or a wrong checksum are discarded with the uncommitted file.
   std::optional<ChunkSigner> signer;
   if (auth.payload_kind != auth::PayloadKind::StreamingUnsignedTrailer)
-    signer = ChunkSigner{auth.signing_key, auth.amz_date, auth.credential_scope, auth.seed_signature};
+    signer = ChunkSigner{auth.signing_key, auth.amz_date, auth.credential_scope, auth.seed_signature,
+                         auth.payload_kind == auth::PayloadKind::StreamingSignedTrailer};
   AwsChunkedDecoder decoder(signer);
   DurableFile file = objects_.new_file();
+  if (algorithm != ChecksumAlgorithm::None) file.set_checksum(algorithm);
   const AwsChunkedDecoder::Sink sink = [&](std::string_view payload) {
     if (file.size() + payload.size() > kMaxUploadBytes) throw entity_too_large();
     file.append(payload);
@@ -852,7 +1067,15 @@ void S3Service::with_request_file(CallContext& ctx, const Value& in, const std::
   }
   decoder.finish();
   check_content_md5_digest(in, file.md5_binary());
-  commit(file);
+  std::string digest = file.checksum_digest();
+  std::optional<std::string> expected = checksum.value;
+  if (checksum.trailer) {
+    // The trailer x-amz-trailer announced, now that the body is read.
+    auto trailer = declared_trailer(decoder.trailers(), auth.trailer);
+    expected = checksum_digest_of(algorithm, trailer, "trailing header");
+  }
+  if (expected) verify_checksum(algorithm, *expected, digest);
+  commit(file, digest);
 }
 
 AwsError S3Service::body_too_large() const { return entity_too_large(); }
@@ -879,6 +1102,18 @@ std::optional<SpoolPlan> S3Service::upload_spool_plan(const HttpRequest& head) {
   plan.max_bytes = aws_chunked ? kMaxUploadBytes + kMaxUploadBytes / 64 : kMaxUploadBytes;
   plan.md5 = !aws_chunked;                // the object's ETag, so the file is never read again
   plan.sha256 = is_hex64(content_sha256);  // the signed payload hash, checked after the signature
+  if (!aws_chunked) {
+    // The additional checksum as the body arrives, by the algorithm the headers name; a
+    // PutObject naming none gets S3's default (CRC64NVME). A part naming none is of its
+    // upload's algorithm, unknown here: the handler reads its file if it must.
+    ChecksumAlgorithm algorithm = ChecksumAlgorithm::None;
+    for (ChecksumAlgorithm a : kChecksumAlgorithms)
+      if (head.has_header(checksum_header(a))) algorithm = a;
+    if (algorithm == ChecksumAlgorithm::None)
+      if (auto a = checksum_algorithm(head.header("x-amz-sdk-checksum-algorithm"))) algorithm = *a;
+    if (algorithm == ChecksumAlgorithm::None && head.query.find("uploadId=") == std::string::npos) algorithm = ChecksumAlgorithm::CRC64NVME;
+    if (algorithm != ChecksumAlgorithm::None) plan.digest = std::make_shared<SpoolChecksum>(algorithm);
+  }
   std::optional<uint64_t> proposed = length;
   if (aws_chunked) {
     proposed = decimal(head.header("x-amz-decoded-content-length"));
@@ -922,9 +1157,20 @@ std::optional<HttpRequest> S3Service::unwrap_payload(const HttpRequest& request,
   if (!streaming) return std::nullopt;
   std::optional<ChunkSigner> signer;
   if (auth.payload_kind != auth::PayloadKind::StreamingUnsignedTrailer)
-    signer = ChunkSigner{auth.signing_key, auth.amz_date, auth.credential_scope, auth.seed_signature};
+    signer = ChunkSigner{auth.signing_key, auth.amz_date, auth.credential_scope, auth.seed_signature,
+                         auth.payload_kind == auth::PayloadKind::StreamingSignedTrailer};
   HttpRequest unwrapped = request;
-  unwrapped.body = decode_aws_chunked(request.body, signer);
+  std::vector<Trailer> trailers;
+  unwrapped.body = decode_aws_chunked(request.body, signer, &trailers);
+  // The declared trailer (x-amz-trailer: x-amz-checksum-<algorithm>) is a header that comes
+  // after the body: it becomes one, so the handler checks it as it checks a header. Also
+  // sent as a header, it would be two checksums.
+  if (!auth.trailer.empty()) {
+    std::string value = declared_trailer(trailers, auth.trailer);
+    if (unwrapped.has_header(auth.trailer))
+      throw invalid_request("Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.");
+    unwrapped.headers.emplace_back(auth.trailer, std::move(value));
+  }
   return unwrapped;
 }
 

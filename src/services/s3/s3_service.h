@@ -5,6 +5,7 @@
 
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -13,6 +14,17 @@
 #include "services/s3/object_store.h"
 
 namespace vigil::s3 {
+
+// What a PutObject or UploadPart request says about its payload's checksum: the algorithm
+// (None: the request names none) and the value to check, given as a header
+// (x-amz-checksum-<algorithm>) or to come as the aws-chunked trailer x-amz-trailer declares.
+// (A trailer of a body decoded in memory was made a header by unwrap_payload(); a spooled
+// body's is read while it is decoded.)
+struct ChecksumRequest {
+  ChecksumAlgorithm algorithm = ChecksumAlgorithm::None;
+  std::optional<std::string> value;  // the raw digest expected (from a header)
+  bool trailer = false;              // the value is the body's trailer
+};
 
 // A handler output member outside the model: the dispatcher answers this HTTP status instead
 // of the operation's (206 Partial Content, 304 Not Modified).
@@ -75,8 +87,11 @@ class S3Service : public server::Service {
   Value list_parts(server::CallContext& ctx, const Value& in);
   UploadRecord upload_of(const BucketRecord& bucket, const Value& in) const;
   // A spooled PutObject/UploadPart body (ctx.request_file) as an uncommitted object file,
-  // Content-MD5 checked, handed to `commit`.
-  void with_request_file(server::CallContext& ctx, const Value& in, const std::function<void(DurableFile&)>& commit) const;
+  // Content-MD5 and the additional checksum checked (its digest computed with
+  // `checksum.algorithm` while the body was spooled or decoded), handed to `commit` with that
+  // digest (raw; empty when the algorithm is None).
+  void with_request_file(server::CallContext& ctx, const Value& in, const ChecksumRequest& checksum,
+                         const std::function<void(DurableFile&, const std::string&)>& commit) const;
 
   ObjectStore& objects_;
   MultipartUploads& uploads_;
