@@ -21,6 +21,10 @@ struct BusEvent {
   double time = 0;          // epoch seconds
   std::vector<std::string> resources;
   Value detail;
+  // The CloudTrail recorder publishes its record as JSON only (detail stays null): building a
+  // tree for every call cost more than what most subscribers do with it. Its subscribers parse
+  // it when they have work for it (cloudtrail::call_record).
+  std::string detail_json;
 };
 
 class EventBus {

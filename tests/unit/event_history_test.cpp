@@ -6,6 +6,7 @@
 #include <set>
 #include <thread>
 
+#include "core/aws_error.h"
 #include "core/clock.h"
 #include "services/cloudtrail/event_history.h"
 #include "services/logs/log_store.h"
@@ -59,7 +60,10 @@ vigil::Value with_attribute(vigil::Value query, const std::string& key, const st
 TEST_F(Fixture, RecordsManagementEventsAndPublishesAll) {
   vigil::EventBus bus;
   std::vector<std::string> published;
-  bus.subscribe([&](const vigil::BusEvent& e) { published.push_back(e.detail.str("eventName").data()); });
+  bus.subscribe([&](const vigil::BusEvent& e) {
+    vigil::Value parsed;
+    published.push_back(std::string(vigil::cloudtrail::call_record(e, parsed).str("eventName")));
+  });
   vigil::cloudtrail::EventHistory history(*store, clock, &bus);
   record(history, "CreateLogGroup");
   record(history, "PutLogEvents");
@@ -223,4 +227,39 @@ TEST_F(Fixture, IndexEntriesOfOlderVersionsAreStillFound) {
   ASSERT_EQ(events.size(), 1u);
   EXPECT_EQ(events[0].str("EventName"), "CreateLogGroup");
   EXPECT_TRUE(history.lookup("000000000000", "us-east-1", with_attribute(vigil::Value::map(), "ResourceName", "/g")).get("Events")->as_list().empty());
+}
+
+TEST_F(Fixture, TheRecordIsAwsJsonWithItsMembersInOrderAndHugeParametersOmitted) {
+  vigil::server::Principal user{"000000000000", "alice", "AKIAALICE", "x", false};
+  vigil::server::CallContext ctx;
+  ctx.principal = &user;
+  ctx.account_id = "000000000000";
+  ctx.region = "eu-west-1";
+  ctx.request_id = "req-1";
+  ctx.source_ip = "10.0.0.7";
+  ctx.user_agent = "agent \"quoted\"";
+  ctx.time = 1'800'000'000.75;
+  vigil::Value input = vigil::Value::map();
+  input.set("logGroupName", "/g");
+  vigil::Value output = vigil::Value::map();
+  vigil::AwsError error("ResourceNotFoundException", "The specified log group does not exist.", 400);
+  const std::string json = vigil::cloudtrail::record_json({&ctx, &logs, "DeleteLogGroup", &input, nullptr, &error}, "id-1", ctx.time);
+  EXPECT_EQ(json,
+            "{\"eventVersion\":\"1.09\",\"userIdentity\":{\"type\":\"IAMUser\",\"principalId\":\"" + std::string(user.principal_id()) +
+                "\",\"arn\":\"arn:aws:iam::000000000000:user/alice\",\"accountId\":\"000000000000\",\"accessKeyId\":\"AKIAALICE\","
+                "\"userName\":\"alice\"},\"eventTime\":\"2027-01-15T08:00:00Z\",\"eventSource\":\"logs.amazonaws.com\","
+                "\"eventName\":\"DeleteLogGroup\",\"awsRegion\":\"eu-west-1\",\"sourceIPAddress\":\"10.0.0.7\",\"userAgent\":\"agent \\\"quoted\\\"\","
+                "\"errorCode\":\"ResourceNotFoundException\",\"errorMessage\":\"The specified log group does not exist.\","
+                "\"requestParameters\":{\"logGroupName\":\"/g\"},\"responseElements\":null,\"requestID\":\"req-1\",\"eventID\":\"id-1\","
+                "\"readOnly\":false,\"eventType\":\"AwsApiCall\",\"managementEvent\":true,\"recipientAccountId\":\"000000000000\","
+                "\"eventCategory\":\"Management\"}");
+  // A data event lists its resources; parameters over 100 KB become null.
+  ctx.resources.emplace_back("AWS::Logs::LogGroup", "log-group:/g");
+  input.set("nextToken", std::string(110 * 1024, 'x'));
+  vigil::Value record = vigil::cloudtrail::make_record({&ctx, &logs, "GetLogEvents", &input, &output, nullptr}, "id-2", ctx.time);
+  EXPECT_TRUE(record.get("requestParameters")->is_null());
+  ASSERT_TRUE(record.get("resources"));
+  EXPECT_EQ(record.get("resources")->as_list()[0].str("ARN"), "arn:aws:logs:eu-west-1:000000000000:log-group:/g");
+  EXPECT_EQ(record.str("eventCategory"), "Data");
+  EXPECT_FALSE(record.flag("managementEvent", true));
 }

@@ -128,63 +128,101 @@ Value lookup_event(const std::string& stored) {
 
 }  // namespace
 
-Value make_record(const server::ApiCall& call, const std::string& event_id, double event_time) {
+namespace {
+// Appends "name": for the record's JSON (names are plain ASCII: no escaping).
+void member(std::string& out, std::string_view name) {
+  if (out.back() != '{') out += ',';
+  out += '"';
+  out += name;
+  out += "\":";
+}
+void string_member(std::string& out, std::string_view name, std::string_view value) {
+  member(out, name);
+  append_json_string(out, value);
+}
+void bool_member(std::string& out, std::string_view name, bool value) {
+  member(out, name);
+  out += value ? "true" : "false";
+}
+}  // namespace
+
+std::string record_json(const server::ApiCall& call, const std::string& event_id, double event_time) {
   const server::CallContext& ctx = *call.context;
   const server::Principal& who = *ctx.principal;
-  bool read_only = server::is_read_only_operation(call.operation);
-  bool management = call.service->audit_class(call.operation) == server::AuditClass::Management;
-
-  // Maps sized up front: a record is ~20 members, built for every call (no regrowth copies).
-  Value identity = Value::map();
-  identity.as_map().reserve(6);
-  identity.set("type", who.identity_type());
-  identity.set("principalId", who.principal_id());
-  identity.set("arn", who.arn());
-  identity.set("accountId", who.account_id);
-  identity.set("accessKeyId", who.access_key_id);
-  if (!who.is_root) identity.set("userName", who.user_name);
-
-  Value record = Value::map();
-  record.as_map().reserve(22);
-  record.set("eventVersion", "1.09");
-  record.set("userIdentity", std::move(identity));
-  record.set("eventTime", format_iso8601(std::floor(event_time)));
-  record.set("eventSource", call.service->event_source());
-  record.set("eventName", std::string(call.operation));
-  record.set("awsRegion", ctx.region);
-  record.set("sourceIPAddress", ctx.source_ip);
-  record.set("userAgent", ctx.user_agent);
+  const bool read_only = server::is_read_only_operation(call.operation);
+  const bool management = call.service->audit_class(call.operation) == server::AuditClass::Management;
+  std::string out;
+  out.reserve(1024);
+  out += '{';
+  string_member(out, "eventVersion", "1.09");
+  member(out, "userIdentity");
+  out += '{';
+  string_member(out, "type", who.identity_type());
+  string_member(out, "principalId", who.principal_id());
+  string_member(out, "arn", who.arn());
+  string_member(out, "accountId", who.account_id);
+  string_member(out, "accessKeyId", who.access_key_id);
+  if (!who.is_root) string_member(out, "userName", who.user_name);
+  out += '}';
+  string_member(out, "eventTime", format_iso8601(std::floor(event_time)));
+  string_member(out, "eventSource", call.service->event_source());
+  string_member(out, "eventName", call.operation);
+  string_member(out, "awsRegion", ctx.region);
+  string_member(out, "sourceIPAddress", ctx.source_ip);
+  string_member(out, "userAgent", ctx.user_agent);
   if (call.error) {
-    record.set("errorCode", call.error->code());
-    record.set("errorMessage", call.error->message());
+    string_member(out, "errorCode", call.error->code());
+    string_member(out, "errorMessage", call.error->message());
   }
-  Value parameters;
+  member(out, "requestParameters");
   if (call.input && !(call.input->is_map() && call.input->size() == 0)) {
-    parameters = call.service->audit_parameters(call.operation, *call.input);
-  }
-  record.set("requestParameters", std::move(parameters));
-  Value response;
-  if (call.output && !read_only && call.output->is_map() && call.output->size() > 0) response = *call.output;
-  record.set("responseElements", std::move(response));
-  record.set("requestID", ctx.request_id);
-  record.set("eventID", event_id);
-  record.set("readOnly", read_only);
-  if (!management && !ctx.resources.empty()) {
-    Value resources = Value::list();
-    for (const auto& [type, name] : ctx.resources) {
-      Value r = Value::map();
-      r.set("accountId", ctx.account_id);
-      r.set("type", type);
-      r.set("ARN", name.rfind("arn:", 0) == 0 ? name : "arn:aws:" + call.service->model().endpoint_prefix + ":" + ctx.region + ":" + ctx.account_id + ":" + name);
-      resources.push(std::move(r));
+    const size_t at = out.size();
+    protocol::value_to_json(call.service->audit_parameters(call.operation, *call.input), nullptr, out, /*keep_nulls=*/true);
+    if (out.size() - at > kMaxParametersBytes) {  // omitted, as AWS does
+      out.resize(at);
+      out += "null";
     }
-    record.set("resources", std::move(resources));
+  } else {
+    out += "null";
   }
-  record.set("eventType", "AwsApiCall");
-  record.set("managementEvent", management);
-  record.set("recipientAccountId", ctx.account_id);
-  record.set("eventCategory", management ? "Management" : "Data");
-  return record;
+  member(out, "responseElements");
+  if (call.output && !read_only && call.output->is_map() && call.output->size() > 0)
+    protocol::value_to_json(*call.output, nullptr, out, /*keep_nulls=*/true);
+  else
+    out += "null";
+  string_member(out, "requestID", ctx.request_id);
+  string_member(out, "eventID", event_id);
+  bool_member(out, "readOnly", read_only);
+  if (!management && !ctx.resources.empty()) {
+    member(out, "resources");
+    out += '[';
+    for (const auto& [type, name] : ctx.resources) {
+      if (out.back() != '[') out += ',';
+      out += '{';
+      string_member(out, "accountId", ctx.account_id);
+      string_member(out, "type", type);
+      string_member(out, "ARN", name.rfind("arn:", 0) == 0 ? name
+                                    : "arn:aws:" + call.service->model().endpoint_prefix + ":" + ctx.region + ":" + ctx.account_id + ":" + name);
+      out += '}';
+    }
+    out += ']';
+  }
+  string_member(out, "eventType", "AwsApiCall");
+  bool_member(out, "managementEvent", management);
+  string_member(out, "recipientAccountId", ctx.account_id);
+  string_member(out, "eventCategory", management ? "Management" : "Data");
+  out += '}';
+  return out;
+}
+
+Value make_record(const server::ApiCall& call, const std::string& event_id, double event_time) {
+  return protocol::json_to_value(record_json(call, event_id, event_time), nullptr);
+}
+
+const Value& call_record(const BusEvent& event, Value& parsed) {
+  if (!event.detail.is_null() || event.detail_json.empty()) return event.detail;
+  parsed = protocol::json_to_value(event.detail_json, nullptr);
+  return parsed;
 }
 
 EventHistory::EventHistory(store::Store& store, const Clock& clock, EventBus* bus) : store_(store), clock_(clock), bus_(bus) {}
@@ -199,17 +237,7 @@ void EventHistory::record(const server::ApiCall& call) {
     return;
   int64_t millis = static_cast<int64_t>(ctx.time * 1000);
   std::string event_id = time_ordered_event_id(millis);
-  Value record = make_record(call, event_id, ctx.time);
-  std::string json = protocol::value_to_json(record, nullptr, /*keep_nulls=*/true);
-  // Parameters over 100 KB are omitted, as AWS does. Only a record that big can hold them, so
-  // the common case encodes the record once.
-  if (json.size() > kMaxParametersBytes) {
-    Value* parameters = record.get("requestParameters");
-    if (parameters && protocol::value_to_json(*parameters).size() > kMaxParametersBytes) {
-      *parameters = Value();
-      json = protocol::value_to_json(record, nullptr, /*keep_nulls=*/true);
-    }
-  }
+  std::string json = record_json(call, event_id, ctx.time);
 
   if (bus_) {
     BusEvent event;
@@ -219,8 +247,9 @@ void EventHistory::record(const server::ApiCall& call) {
     event.account = ctx.account_id;
     event.region = ctx.region;
     event.time = ctx.time;
-    event.detail = std::move(record);  // not used below: the store keeps the JSON
+    event.detail_json = std::move(json);
     bus_->publish(event);
+    json = std::move(event.detail_json);  // subscribers only read it
   }
   // LookupEvents shows management events only; data events reach trails through the bus.
   if (audit_class != server::AuditClass::Management) return;

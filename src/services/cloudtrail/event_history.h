@@ -55,7 +55,14 @@ class EventHistory {
   std::function<bool(const std::string&)> data_events_wanted_;
 };
 
-// The CloudTrail record (AWS's format) for one call, as a Value. Exposed for tests.
+// The CloudTrail record (AWS's format) for one call, as JSON written directly (no Value tree:
+// this runs for every call). Parameters whose JSON is over 100 KB are omitted, as AWS does.
+std::string record_json(const server::ApiCall& call, const std::string& event_id, double event_time);
+// The same as a Value (tests).
 Value make_record(const server::ApiCall& call, const std::string& event_id, double event_time);
+
+// The record an "AWS API Call via CloudTrail" bus event carries: its detail, or else its
+// detail_json parsed into `parsed`.
+const Value& call_record(const BusEvent& event, Value& parsed);
 
 }  // namespace vigil::cloudtrail

@@ -7,6 +7,7 @@
 #include "core/encoding.h"
 #include "core/ids.h"
 #include "protocol/json_codec.h"
+#include "services/cloudtrail/event_history.h"
 #include "services/cloudtrail/lake_selectors.h"
 #include "services/cloudtrail/lake_sql.h"
 #include "services/cloudtrail/trails.h"
@@ -830,7 +831,8 @@ void LakeStore::deliver(const std::string& id) {
 void LakeStore::on_event(const BusEvent& event) {
   if (event.detail_type != "AWS API Call via CloudTrail") return;
   if (enabled_stores_.load(std::memory_order_relaxed) == 0) return;  // every API call: no lock, no parse
-  const Value& record = event.detail;
+  Value parsed;
+  const Value& record = call_record(event, parsed);
   std::string event_id(record.str("eventID"));
   auto time = parse_iso8601(record.str("eventTime"));
   if (event_id.empty() || !time) return;
@@ -844,7 +846,7 @@ void LakeStore::on_event(const BusEvent& event) {
       if (eds.account != event.account || s.str("Status") != "ENABLED") continue;
       if (!s.flag("MultiRegionEnabled", true) && eds.region != event.region) continue;
       if (!lake_selectors_match(*s.get("AdvancedEventSelectors"), record)) continue;
-      if (json.empty()) json = protocol::value_to_json(record, nullptr, /*keep_nulls=*/true);
+      if (json.empty()) json = event.detail_json.empty() ? protocol::value_to_json(record, nullptr, /*keep_nulls=*/true) : event.detail_json;
       batch.put(store::Keyspace::Lake, lake_event_key(id, millis, event_id), json);
     }
   }

@@ -1,4 +1,5 @@
 #include "services/cloudtrail/trails.h"
+#include "services/cloudtrail/event_history.h"
 
 #include <zlib.h>
 
@@ -874,9 +875,8 @@ Value TrailStore::list_tags(const std::string& account, const std::string& regio
   return out;
 }
 
-bool TrailStore::selects(const Trail& trail, const BusEvent& event) const {
+bool TrailStore::selects(const Trail& trail, const BusEvent& event, const Value& record) const {
   const Value& s = trail.state;
-  const Value& record = event.detail;
   if (trail.account != event.account) return false;
   if (event.region != trail.home_region && !bool_member(s, "IsMultiRegionTrail", false)) return false;
   if (!bool_member(s, "IsLogging", false)) {
@@ -940,20 +940,26 @@ bool TrailStore::wants_data_events(const std::string& account) const {
 void TrailStore::on_event(const BusEvent& event) {
   if (event.detail_type == kInsightDetailType) return on_insight(event);
   if (event.detail_type != "AWS API Call via CloudTrail") return;
+  {
+    std::lock_guard lock(mutex_);
+    if (trails_.empty()) return;  // every API call: no parse
+  }
+  Value parsed;
+  const Value& record = call_record(event, parsed);
   std::vector<Key> targets;
   uint8_t insight_types = 0;
   {
     std::lock_guard lock(mutex_);
     for (const auto& [key, t] : trails_) {
-      if (selects(t, event)) targets.push_back(key);
+      if (selects(t, event, record)) targets.push_back(key);
       if (t.insight_types && t.account == event.account && bool_member(t.state, "IsLogging", false) &&
           (t.home_region == event.region || bool_member(t.state, "IsMultiRegionTrail", false)))
         insight_types |= t.insight_types;
     }
   }
   // Insights analyse management events only; the detector's cost is one hash-map increment.
-  if (insights_ && insight_types && bool_member(event.detail, "managementEvent", true)) {
-    const Value& r = event.detail;
+  if (insights_ && insight_types && bool_member(record, "managementEvent", true)) {
+    const Value& r = record;
     const Value* identity = r.get("userIdentity");
     InsightCall call;
     call.account = event.account;
@@ -968,7 +974,7 @@ void TrailStore::on_event(const BusEvent& event) {
     insights_->count(call, insight_types);
   }
   if (targets.empty()) return;
-  std::string json = protocol::value_to_json(event.detail, nullptr, /*keep_nulls=*/true);
+  const std::string json = event.detail_json.empty() ? protocol::value_to_json(record, nullptr, /*keep_nulls=*/true) : event.detail_json;
   store::WriteBatch batch(store_);
   for (const Key& key : targets) {
     std::string k = pending_base(key);

@@ -180,7 +180,7 @@ class TrailStore {
   std::string resolve_topic(const std::string& account, const std::string& region, const std::string& name_or_arn) const;
   void check_log_group(const std::string& account, const std::string& region, const std::string& group_arn, const std::string& role_arn) const;
   Value trail_view(const Trail& trail) const;
-  bool selects(const Trail& trail, const BusEvent& event) const;
+  bool selects(const Trail& trail, const BusEvent& event, const Value& record) const;
   // `more`: the pass was full and delivered without error (pending records may remain).
   int deliver_trail(const Key& key, Files files, bool& more);
   // Tells the detector which Insights types the account's trails select (mutex_ held).
