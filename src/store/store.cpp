@@ -13,7 +13,6 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
-#include <iterator>
 #include <stdexcept>
 
 namespace vigil::store {
@@ -222,9 +221,7 @@ void append_length(std::string& out, size_t length) {
   out += static_cast<char>(length);
 }
 
-// Writes postings as packs (WriteBatch::add_posting): sorted by keyspace, list and item, then
-// cut wherever the list or the item's shared prefix changes, or a pack is full. Cost: the sort,
-// O(p log p) comparisons for p postings, and one put per pack.
+// A posting with its list and item as views (into the Postings text they came from).
 struct PostingRef {
   Keyspace space;
   uint32_t shared_prefix;
@@ -236,6 +233,9 @@ std::vector<PostingRef> posting_refs(const std::vector<const Postings*>& sources
     for (const Posting& p : source->entries) refs.push_back({p.space, p.shared_prefix, source->list(p), source->item(p)});
   return refs;
 }
+// Writes postings as packs (WriteBatch::add_posting): sorted by keyspace, list and item, then
+// cut wherever the list or the item's shared prefix changes, or a pack is full. Cost: the sort,
+// O(p log p) comparisons for p postings, and one put per pack.
 bool put_packs(std::vector<PostingRef> postings, rocksdb::WriteBatch& out, const std::vector<rocksdb::ColumnFamilyHandle*>& handles) {
   std::sort(postings.begin(), postings.end(), [](const PostingRef& a, const PostingRef& b) {
     if (a.space != b.space) return a.space < b.space;

@@ -84,8 +84,9 @@ class WriteBatch {
   // write holds for a list become one pack (up to kMaxPackItems) when their first
   // `shared_prefix` bytes are equal, so an index costs one key per list and group instead of
   // one per item: under load, a small fraction of the memtable inserts, flush and compaction.
-  // Otherwise each item is a pack of one. So packs of a list never overlap except within
-  // items sharing that prefix: a reader merges those (sorts them) and can seek to the prefix.
+  // Otherwise the batch's own items are packed the same way. So packs of a list never overlap
+  // except within items sharing that prefix: a reader merges those (sorts them) and can seek
+  // to the prefix. An item must be unique in its list (a pack's key is its first item).
   void add_posting(Keyspace space, std::string_view list, std::string_view item, size_t shared_prefix);
   size_t size_bytes() const;
   bool empty() const;
