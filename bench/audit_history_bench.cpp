@@ -106,18 +106,36 @@ int load(const std::string& dir, uint64_t events) {
   return 0;
 }
 
-int deliver(const std::string& dir, uint64_t events) {
+// The models a server wires together for recording and trail delivery, over `dir`.
+struct Services {
+  explicit Services(const std::string& dir)
+      : store(store::Store::open(dir + "/db")),
+        log_store(*store, clock),
+        logs(log_store, clock),
+        objects(*store, dir + "/s3"),
+        trails(*store, clock, objects),
+        history(*store, clock, &bus) {
+    trails.load();
+    bus.subscribe([this](const BusEvent& e) { trails.on_event(e); });
+  }
   SystemClock clock;
-  std::filesystem::create_directories(dir);
-  auto store = store::Store::open(dir + "/db");
-  logs::LogStore log_store(*store, clock);
-  logs::LogsService logs(log_store, clock);
+  std::unique_ptr<store::Store> store;
+  logs::LogStore log_store;
+  logs::LogsService logs;
   EventBus bus;
-  s3::ObjectStore objects(*store, dir + "/s3");
-  cloudtrail::TrailStore trails(*store, clock, objects);
-  trails.load();
-  cloudtrail::EventHistory history(*store, clock, &bus);
-  bus.subscribe([&](const BusEvent& e) { trails.on_event(e); });
+  s3::ObjectStore objects;
+  cloudtrail::TrailStore trails;
+  cloudtrail::EventHistory history;
+};
+
+int deliver(const std::string& dir, uint64_t events) {
+  std::filesystem::create_directories(dir);
+  Services services(dir);
+  SystemClock& clock = services.clock;
+  auto& logs = services.logs;
+  auto& objects = services.objects;
+  auto& trails = services.trails;
+  auto& history = services.history;
   objects.create_bucket({"bench-trail-bucket", kAccount, kRegion, clock.now_seconds()});
   Value in = Value::map();
   in.set("Name", "bench");
@@ -160,20 +178,15 @@ double cpu_seconds(clockid_t clock) {
 }
 
 int record_cost(const std::string& dir, uint64_t events) {
-  SystemClock clock;
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
-  auto store = store::Store::open(dir + "/db");
-  logs::LogStore log_store(*store, clock);
-  logs::LogsService logs(log_store, clock);
-  EventBus bus;
-  s3::ObjectStore objects(*store, dir + "/s3");
-  cloudtrail::TrailStore trails(*store, clock, objects);
-  trails.load();
+  Services services(dir);  // trails subscribed, as in the server
+  SystemClock& clock = services.clock;
+  auto& store = services.store;
+  auto& logs = services.logs;
+  auto& history = services.history;
   cloudtrail::LakeStore lake(*store, clock);
-  bus.subscribe([&](const BusEvent& e) { trails.on_event(e); });
-  bus.subscribe([&](const BusEvent& e) { lake.on_event(e); });
-  cloudtrail::EventHistory history(*store, clock, &bus);
+  services.bus.subscribe([&](const BusEvent& e) { lake.on_event(e); });
   server::Principal root{kAccount, "", "AKIAROOT", "x", true};
   Value input = Value::map();
   Value output = Value::map();

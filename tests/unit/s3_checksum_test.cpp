@@ -19,16 +19,6 @@
 namespace vigil::s3 {
 namespace {
 
-template <typename F>
-std::string error_code(F&& f) {
-  try {
-    f();
-  } catch (const AwsError& e) {
-    return e.code();
-  }
-  return "none";
-}
-
 std::string pattern(size_t n) {
   std::string s(n, '\0');
   for (size_t i = 0; i < n; ++i) s[i] = static_cast<char>((i * i * 31 + 7) >> 3);

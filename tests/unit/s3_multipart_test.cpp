@@ -36,15 +36,6 @@ class MultipartTest : public S3StoreFixture {
       n += e.is_regular_file() && e.path().filename() != ObjectStore::kMasterKeyFile;  // object and part files only
     return n;
   }
-  template <typename F>
-  std::string error_code(F&& f) {
-    try {
-      f();
-    } catch (const AwsError& e) {
-      return e.code();
-    }
-    return "none";
-  }
 };
 
 TEST(S3MultipartEtag, Md5OfBinaryPartMd5s) {

@@ -8,12 +8,24 @@
 #include <memory>
 #include <string>
 
+#include "core/aws_error.h"
 #include "services/s3/multipart.h"
 #include "services/s3/object_store.h"
 #include "store/store.h"
 #include "temp_dir.h"
 
 namespace vigil::s3 {
+
+// The AwsError code f() throws, or "none".
+template <typename F>
+std::string error_code(F&& f) {
+  try {
+    f();
+  } catch (const AwsError& e) {
+    return e.code();
+  }
+  return "none";
+}
 
 class S3StoreFixture : public ::testing::Test {
  protected:
