@@ -28,6 +28,7 @@ int Scheduler::run_due() {
       name = due->name;
     }
     try {
+      std::lock_guard running(running_);
       run();
     } catch (const std::exception& e) {
       std::fprintf(stderr, "vigil: scheduled job %s failed: %s\n", name.c_str(), e.what());
@@ -46,6 +47,11 @@ void Scheduler::start(std::chrono::milliseconds tick) {
       wake_.wait_for(lock, tick, [this] { return stopping_; });
     }
   });
+}
+
+void Scheduler::while_idle(const std::function<void()>& fn) {
+  std::lock_guard running(running_);
+  fn();
 }
 
 void Scheduler::stop() {

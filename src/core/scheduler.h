@@ -27,6 +27,9 @@ class Scheduler {
   // Starts a thread that calls run_due() about every `tick` of real time, until stop().
   void start(std::chrono::milliseconds tick = std::chrono::milliseconds(250));
   void stop();
+  // Runs `fn` while no job runs (jobs due meanwhile wait): POST /_vigil/reset clears the
+  // store this way, so no job writes state from before the reset after it.
+  void while_idle(const std::function<void()>& fn);
 
  private:
   struct Job {
@@ -37,6 +40,7 @@ class Scheduler {
   };
   const Clock& clock_;
   std::mutex mutex_;
+  std::mutex running_;  // held while a job runs (after mutex_ is released)
   std::vector<Job> jobs_;
   std::thread thread_;
   std::condition_variable wake_;

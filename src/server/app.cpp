@@ -209,12 +209,15 @@ struct App::Impl {
     if (accounts.config().record_api_calls) dispatcher.set_audit_sink([this](const ApiCall& call) { history.record(call); });
     dispatcher.set_reset_handler(
         [this] {
-          store->clear_all();
-          logs_service.reset();
-          s3_service.reset();
-          cloudtrail_service.reset();
-          cloudwatch_service.reset();
-          sns_service.reset();
+          // Between jobs: a flush or delivery that read state before the clear must not write it after.
+          scheduler.while_idle([this] {
+            store->clear_all();
+            logs_service.reset();
+            s3_service.reset();
+            cloudtrail_service.reset();
+            cloudwatch_service.reset();
+            sns_service.reset();
+          });
         },
         accounts.config().allow_reset);
     scheduler.every("logs-retention", std::chrono::minutes(10), [this] { log_store.enforce_retention(); });

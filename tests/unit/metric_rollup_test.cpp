@@ -446,6 +446,23 @@ TEST_F(MetricStagingTest, UnflushedCallsAreReplayedOnceAfterARestart) {
   expect_same(before, stats(kStart, kStart + 600, 60));
 }
 
+TEST_F(MetricStagingTest, AResetDropsWhatAFlushWroteAfterTheStoreWasCleared) {
+  // POST /_vigil/reset clears the store, then resets the metric store. A flush already running
+  // writes its generation after the clear, under a series id the cleared store hands out
+  // again: without the reset's own clear, the next new series showed those points (seen in CI).
+  metrics_->put(kAccount, kRegion, {point(10, kStart), point(30, kStart + 60)});
+  store_->clear_all();
+  metrics_->flush_staged();  // what the running flush did after the clear
+  metrics_->reset();
+  EXPECT_EQ(point_records(), 0u);
+  metrics_->put(kAccount, kRegion, {point(1, kStart, 60, "b"), point(2, kStart + 60, 60, "b")});
+  const auto after = stats(kStart, kStart + 120, 60, "b");
+  ASSERT_EQ(after.size(), 2u);
+  EXPECT_EQ(after[0].aggregate.sum, 1);
+  EXPECT_EQ(after[1].aggregate.sum, 2);
+  EXPECT_TRUE(stats(kStart, kStart + 120, 60, "a").empty());
+}
+
 TEST_F(MetricStagingTest, ConcurrentPutsFlushesAndReadsSeeEachPointExactlyOnce) {
   // Writers put one point per call into one bucket; a flusher runs all the time; readers check
   // that what they see never goes backwards and never exceeds what was put.

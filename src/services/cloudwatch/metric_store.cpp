@@ -189,6 +189,10 @@ void MetricStore::load() {
   // Not while a compaction runs (reset): its pending watermarks name series ids that a cleared
   // store hands out again.
   std::lock_guard compacting(compact_mutex_);
+  load_locked();
+}
+
+void MetricStore::load_locked() {
   pending_packed_.clear();
   pending_rolled_.clear();
   {
@@ -247,7 +251,18 @@ void MetricStore::apply_pending_watermarks() {
   pending_packed_.clear();
 }
 
-void MetricStore::reset() { load(); }
+void MetricStore::reset() {
+  // The store was cleared before this call, but a flush or compaction that was already running
+  // may have written its points after that clear, under series ids the cleared store hands out
+  // again (a new series would then show an old series' points). With both held none runs:
+  // clear this keyspace once more and reload.
+  std::lock_guard flushing(flush_mutex_);
+  std::lock_guard compacting(compact_mutex_);
+  store::WriteBatch batch(store_);
+  batch.erase_range(store::Keyspace::Metrics, std::string_view("", 0), std::string_view("\xff\xff\xff\xff\xff\xff\xff\xff", 8));
+  store_.write(batch, store::Durability::Sync);
+  load_locked();
+}
 
 namespace {
 std::string staged_key(uint64_t generation, uint64_t seq) {

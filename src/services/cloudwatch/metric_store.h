@@ -219,6 +219,7 @@ class MetricStore {
   // Writes `generation`'s points and deletes its "W" records in one atomic batch.
   void write_generation(Generation& generation);
   void replay_staged();
+  void load_locked();  // compact_mutex_ held
   static constexpr size_t kMaxStagedEntries = 200'000;  // bounds memory (~100 B each) and one flush batch
 
   mutable std::mutex staging_mutex_;
