@@ -9,6 +9,8 @@
 #include <cstring>
 #include <optional>
 
+#include "core/encoding.h"
+
 namespace vigil::iam {
 
 namespace {
@@ -60,15 +62,12 @@ std::string base_operator(std::string_view op, bool& if_exists) {
   return std::string(o);
 }
 
-constexpr std::string_view kEvaluatedOperators[] = {"StringEquals",       "StringNotEquals",       "StringEqualsIgnoreCase",
-                                                    "StringNotEqualsIgnoreCase", "StringLike", "StringNotLike",
-                                                    "ArnEquals",          "ArnLike",               "ArnNotEquals",
-                                                    "ArnNotLike",         "Bool",                  "Null",
-                                                    "NumericEquals",      "NumericNotEquals",      "NumericLessThan",
-                                                    "NumericLessThanEquals", "NumericGreaterThan", "NumericGreaterThanEquals",
-                                                    "IpAddress",          "NotIpAddress"};
-constexpr std::string_view kAcceptedOperators[] = {"DateEquals", "DateNotEquals", "DateLessThan", "DateLessThanEquals", "DateGreaterThan",
-                                                   "DateGreaterThanEquals", "BinaryEquals"};
+constexpr std::string_view kOperators[] = {
+    "StringEquals", "StringNotEquals", "StringEqualsIgnoreCase", "StringNotEqualsIgnoreCase", "StringLike", "StringNotLike",
+    "ArnEquals", "ArnLike", "ArnNotEquals", "ArnNotLike", "Bool", "Null", "BinaryEquals",
+    "NumericEquals", "NumericNotEquals", "NumericLessThan", "NumericLessThanEquals", "NumericGreaterThan", "NumericGreaterThanEquals",
+    "DateEquals", "DateNotEquals", "DateLessThan", "DateLessThanEquals", "DateGreaterThan", "DateGreaterThanEquals",
+    "IpAddress", "NotIpAddress"};
 
 std::optional<double> number_of(std::string_view text) {
   if (text.empty() || text.size() > 64) return std::nullopt;
@@ -121,12 +120,19 @@ bool ip_in_range(std::string_view ip, std::string_view range) {
   return true;
 }
 
-bool known_operator(std::string_view op, bool& evaluated) {
+bool known_operator(std::string_view op) {
   bool if_exists = false;
   std::string base = base_operator(op, if_exists);
   if (base == "Null" && if_exists) return false;  // NullIfExists does not exist
-  evaluated = std::find(std::begin(kEvaluatedOperators), std::end(kEvaluatedOperators), base) != std::end(kEvaluatedOperators);
-  return evaluated || std::find(std::begin(kAcceptedOperators), std::end(kAcceptedOperators), base) != std::end(kAcceptedOperators);
+  return std::find(std::begin(kOperators), std::end(kOperators), base) != std::end(kOperators);
+}
+
+// A Date operand: one of the W3C forms of ISO 8601 (a date, or a date and time with Z or an
+// offset, optional fraction) or epoch seconds, as IAM accepts both in policies and for
+// aws:CurrentTime / aws:EpochTime. Epoch seconds, or nullopt when neither.
+std::optional<double> date_of(std::string_view text) {
+  if (auto t = parse_iso8601(text)) return t;
+  return number_of(text);
 }
 
 bool negated(std::string_view base) {
@@ -182,6 +188,24 @@ std::optional<bool> condition_holds(std::string_view op, std::string_view key, c
     if (base == "NumericGreaterThan") return compare([](double a, double b) { return a > b; });
     if (base == "NumericGreaterThanEquals") return compare([](double a, double b) { return a >= b; });
   }
+  if (base.rfind("Date", 0) == 0) {
+    auto have = date_of(*actual);
+    if (!have) return false;  // as for numbers: a key that is no date matches no date condition
+    auto compare = [&](auto&& holds) {
+      return any([&](const std::string& e) {
+        auto want = date_of(e);
+        return want && holds(*have, *want);
+      });
+    };
+    if (base == "DateEquals") return compare([](double a, double b) { return a == b; });
+    if (base == "DateNotEquals") return !compare([](double a, double b) { return a == b; });
+    if (base == "DateLessThan") return compare([](double a, double b) { return a < b; });
+    if (base == "DateLessThanEquals") return compare([](double a, double b) { return a <= b; });
+    if (base == "DateGreaterThan") return compare([](double a, double b) { return a > b; });
+    if (base == "DateGreaterThanEquals") return compare([](double a, double b) { return a >= b; });
+  }
+  // The policy holds base64; the key's value is the bytes themselves.
+  if (base == "BinaryEquals") return any([&](const std::string& e) { return base64_decode(e) == *actual; });
   return std::nullopt;
 }
 
@@ -349,8 +373,7 @@ std::string policy_problem(const Value& document) {
     if (const Value* c = s->get("Condition")) {
       if (!c->is_map()) return "Invalid Condition";
       for (const auto& [op, block] : c->as_map()) {
-        bool evaluated = false;
-        if (!known_operator(op, evaluated)) return "Invalid Condition type : " + op;
+        if (!known_operator(op)) return "Invalid Condition type : " + op;
         if (!block.is_map() || block.as_map().empty()) return "Invalid Condition";
         for (const auto& [key, values] : block.as_map())
           if (key.empty() || (condition_values(values).empty() && !(values.is_list() && values.as_list().empty())))

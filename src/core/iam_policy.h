@@ -5,15 +5,13 @@
 // Evaluated: Effect Allow/Deny (an explicit Deny wins, then an Allow, else implicit deny);
 // Principal / NotPrincipal ("*", {"AWS": "*" | account id | arn:aws:iam::ACCOUNT:root | ARN},
 // {"Service": "x.amazonaws.com"}); Action / NotAction (case-insensitive, * and ? wildcards);
-// Resource / NotResource (case-sensitive wildcards); Condition with StringEquals,
-// StringNotEquals, StringEqualsIgnoreCase, StringNotEqualsIgnoreCase, StringLike,
-// StringNotLike, ArnEquals, ArnLike, ArnNotEquals, ArnNotLike, Bool, Null, Numeric*, and
-// IpAddress / NotIpAddress (IPv4 and IPv6 CIDR) (also with ...IfExists and
-// ForAnyValue:/ForAllValues: on single-valued keys). Condition keys are case-insensitive; a
-// key missing from the request makes a positive operator false and a negated one true, as in
-// IAM. Other operators (Date*, BinaryEquals) are accepted by validation; when their key is
-// absent they behave as IAM does, when it is present the statement is treated
-// conservatively (an Allow does not apply, a Deny does).
+// Resource / NotResource (case-sensitive wildcards); Condition with every IAM operator:
+// String*, Arn*, Bool, Null, BinaryEquals, Numeric*, Date* (ISO 8601 dates or epoch seconds
+// on both sides, for aws:CurrentTime / aws:EpochTime) and IpAddress / NotIpAddress (IPv4 and
+// IPv6 CIDR), also with ...IfExists and ForAnyValue:/ForAllValues: on single-valued keys.
+// Condition keys are case-insensitive; a key missing from the request makes a positive
+// operator false and a negated one true, as in IAM; a present value that is not a number (a
+// date) matches no Numeric (Date) condition.
 #pragma once
 
 #include <map>

@@ -4,6 +4,7 @@ in, conditions (aws:SourceIp, aws:SecureTransport, s3:prefix, aws:PrincipalAccou
 and a denied request answers S3's AccessDenied (403) document."""
 import json
 import os
+import time
 import unittest
 
 import botocore.exceptions
@@ -179,6 +180,28 @@ class CrossAccount(PolicyTestCase):
         )
         self.bob.get_object(Bucket=self.bucket, Key="public/readme.txt")
         denied(self, lambda: self.bob.get_object(Bucket=self.bucket, Key="protected/keep.txt"))
+
+    def test_time_windowed_access(self):
+        # Access granted until a date (aws:CurrentTime) and from an epoch time (aws:EpochTime):
+        # both compare against the request's time.
+        now = int(time.time())
+        past, future = now - 86400, now + 86400
+        iso = lambda t: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+        self.policy({"Effect": "Allow", "Principal": {"AWS": OTHER}, "Action": "s3:GetObject", "Resource": self.arn("/public/*"),
+                     "Condition": {"DateLessThan": {"aws:CurrentTime": iso(future)},
+                                   "NumericGreaterThanEquals": {"aws:EpochTime": str(past)}}})
+        self.assertEqual(self.bob.get_object(Bucket=self.bucket, Key="public/readme.txt")["Body"].read(), b"hello")
+        # The grant expired yesterday (a date alone is midnight UTC).
+        self.policy({"Effect": "Allow", "Principal": {"AWS": OTHER}, "Action": "s3:GetObject", "Resource": self.arn("/public/*"),
+                     "Condition": {"DateLessThan": {"aws:CurrentTime": time.strftime("%Y-%m-%d", time.gmtime(past))}}})
+        denied(self, lambda: self.bob.get_object(Bucket=self.bucket, Key="public/readme.txt"))
+        # A Deny from a date onwards, in epoch seconds, stops even the owner.
+        self.policy({"Effect": "Deny", "Principal": "*", "Action": "s3:PutObject", "Resource": self.arn("/*"),
+                     "Condition": {"DateGreaterThan": {"aws:EpochTime": str(past)}}})
+        denied(self, lambda: self.owner.put_object(Bucket=self.bucket, Key="late.txt", Body=b"x"))
+        self.policy({"Effect": "Deny", "Principal": "*", "Action": "s3:PutObject", "Resource": self.arn("/*"),
+                     "Condition": {"DateGreaterThan": {"aws:EpochTime": str(future)}}})
+        self.owner.put_object(Bucket=self.bucket, Key="early.txt", Body=b"x")
 
     def test_cli_sees_the_same_decisions(self):
         self.policy({"Effect": "Allow", "Principal": {"AWS": OTHER}, "Action": "s3:GetObject", "Resource": self.arn("/public/*")})

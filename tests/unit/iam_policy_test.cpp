@@ -110,11 +110,64 @@ TEST(IamPolicy, AwsPrincipalsNotActionAndUnevaluatedConditions) {
   EXPECT_EQ(evaluate(p, r), Decision::Deny);
   r.context["s3:max-keys"] = "50";
   EXPECT_EQ(evaluate(p, r), Decision::Allow);
-  // Present but not evaluated here (Date*): the Deny counts (fail closed).
-  Value dated = doc(R"({"Statement":[{"Effect":"Deny","Principal":"*","Action":"s3:*","Resource":"*",
-     "Condition":{"DateGreaterThan":{"aws:CurrentTime":"2020-01-01T00:00:00Z"}}}]})");
-  r.context["aws:CurrentTime"] = "2026-01-01T00:00:00Z";
-  EXPECT_EQ(evaluate(dated, r), Decision::Deny);
+}
+
+TEST(IamPolicy, DateConditionsCompareIso8601AndEpochTimes) {
+  // A time window on aws:CurrentTime, and a deadline on aws:EpochTime in epoch seconds.
+  Value p = doc(R"({"Statement":[
+    {"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"*",
+     "Condition":{"DateGreaterThanEquals":{"aws:CurrentTime":"2026-01-01T00:00:00Z"},
+                  "DateLessThan":{"aws:CurrentTime":"2026-02-01"}}},
+    {"Effect":"Deny","Principal":"*","Action":"s3:PutObject","Resource":"*",
+     "Condition":{"DateGreaterThan":{"aws:EpochTime":"1767225600"}}}]})");
+  ASSERT_EQ(policy_problem(p), "");
+  Request r;
+  r.account = "111111111111";
+  r.action = "s3:GetObject";
+  r.resource = "arn:aws:s3:::b/k";
+  auto at = [&](const char* iso, const char* epoch) {
+    r.context["aws:CurrentTime"] = iso;
+    r.context["aws:EpochTime"] = epoch;
+  };
+  at("2025-12-31T23:59:59Z", "1767225599");
+  EXPECT_EQ(evaluate(p, r), Decision::ImplicitDeny);
+  at("2026-01-01T00:00:00Z", "1767225600");
+  EXPECT_EQ(evaluate(p, r), Decision::Allow);  // the bound is inclusive
+  at("2026-01-15T01:00:00+02:00", "1768431600");  // an offset is honoured
+  EXPECT_EQ(evaluate(p, r), Decision::Allow);
+  at("2026-02-01T00:00:00Z", "1769904000");
+  EXPECT_EQ(evaluate(p, r), Decision::ImplicitDeny);  // DateLessThan is strict
+  r.action = "s3:PutObject";
+  at("2025-12-31T23:59:59Z", "1767225600");
+  EXPECT_EQ(evaluate(p, r), Decision::ImplicitDeny);  // not after the deadline yet
+  at("2026-01-01T00:00:01Z", "1767225601");
+  EXPECT_EQ(evaluate(p, r), Decision::Deny);
+  // A value that is no date matches no date condition; a missing key only the negated ones.
+  r.context["aws:EpochTime"] = "soon";
+  EXPECT_EQ(evaluate(p, r), Decision::ImplicitDeny);
+  Value not_equals = doc(R"({"Statement":[{"Effect":"Deny","Principal":"*","Action":"*","Resource":"*",
+     "Condition":{"DateNotEquals":{"aws:TokenIssueTime":"2026-01-01T00:00:00Z"}}}]})");
+  EXPECT_EQ(evaluate(not_equals, r), Decision::Deny);
+  Value equals = doc(R"({"Statement":[{"Effect":"Deny","Principal":"*","Action":"*","Resource":"*",
+     "Condition":{"DateEqualsIfExists":{"aws:TokenIssueTime":"2026-01-01T00:00:00Z"}}}]})");
+  EXPECT_EQ(evaluate(equals, r), Decision::Deny);  // IfExists: absent holds
+  r.context["aws:TokenIssueTime"] = "2026-01-01T00:00:00.000Z";
+  EXPECT_EQ(evaluate(equals, r), Decision::Deny);
+  r.context["aws:TokenIssueTime"] = "2026-01-01T00:00:01Z";
+  EXPECT_EQ(evaluate(equals, r), Decision::ImplicitDeny);
+}
+
+TEST(IamPolicy, BinaryEqualsComparesTheDecodedBytes) {
+  Value p = doc(R"({"Statement":[{"Effect":"Allow","Principal":"*","Action":"*","Resource":"*",
+     "Condition":{"BinaryEquals":{"test:key":"QmluYXJ5AA=="}}}]})");
+  Request r;
+  r.account = "111111111111";
+  r.action = "s3:GetObject";
+  r.resource = "arn:aws:s3:::b/k";
+  r.context["test:key"] = std::string("Binary\0", 7);
+  EXPECT_EQ(evaluate(p, r), Decision::Allow);
+  r.context["test:key"] = "Binary";
+  EXPECT_EQ(evaluate(p, r), Decision::ImplicitDeny);
 }
 
 TEST(IamPolicy, SourceIpRanges) {

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <cmath>
 #include <map>
 #include <memory>
 #include <tuple>
@@ -476,6 +477,10 @@ bool S3Service::allowed(const CallContext& ctx, const BucketRecord& bucket, std:
   r.context["aws:ResourceAccount"] = bucket.owner_account;
   r.context["s3:ResourceAccount"] = bucket.owner_account;
   r.context["s3:signatureversion"] = "AWS4-HMAC-SHA256";
+  // The request's time, for Date conditions (whole seconds, as IAM's own keys are).
+  const double now = std::floor(ctx.time);
+  r.context["aws:CurrentTime"] = format_iso8601(now);
+  r.context["aws:EpochTime"] = format_epoch_number(now);
   if (ctx.principal) {
     r.context["aws:PrincipalType"] = ctx.principal->is_root ? "Account" : "User";
     r.context["aws:userid"] = ctx.principal->principal_id();
