@@ -103,6 +103,10 @@ struct HttpRequest {
   std::string remote_address;
   // Set instead of `body` (then empty) when the listener spooled the body to a file.
   std::shared_ptr<RequestBodyFile> body_file;
+  // A spooled request's signature was checked when its head arrived, at this clock time
+  // (milliseconds since the epoch; 0 otherwise): the check after the body is judged as of then,
+  // as S3 does, so an upload that takes longer than the 15-minute skew window still lands.
+  int64_t head_authenticated_ms = 0;
 
   // First value of a header (name in lower case), or empty.
   std::string_view header(std::string_view lower_name) const {
@@ -187,7 +191,9 @@ struct SpoolPlan {
   // to the RequestBodyFile.
   std::shared_ptr<BodyDigest> digest;
   // The answer to a body over max_bytes (S3: EntityTooLarge); the connection closes after it.
+  // A head that fails authentication gets max_bytes 0 and its error here: refused before the body.
   HttpResponse too_large;
+  int64_t head_authenticated_ms = 0;  // copied to the HttpRequest (see there)
 };
 
 

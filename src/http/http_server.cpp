@@ -197,6 +197,7 @@ struct HttpServer::Impl {
       spool_ = std::make_shared<Spool>();
       spool_->plan = std::move(*plan);
       spool_->head = std::move(head);
+      spool_->head.head_authenticated_ms = spool_->plan.head_authenticated_ms;
       spool_->parser.emplace(std::move(*parser_));
       spool_->parser->body_limit(spool_->plan.max_bytes);
       parser_.reset();

@@ -261,7 +261,17 @@ unsigned short App::listen() {
   options.port = impl_->port;
   // Large S3 upload bodies go to a spool file next to the objects, not into memory.
   options.spool_dir = impl_->object_store.spool_dir();
-  options.spool_plan = [objects = &impl_->object_store](const HttpRequest& head) { return s3::S3Service::upload_spool_plan(head, *objects); };
+  options.spool_plan = [impl = impl_.get()](const HttpRequest& head) {
+    std::optional<SpoolPlan> plan = s3::S3Service::upload_spool_plan(head, impl->object_store);
+    if (!plan) return plan;
+    // Authenticated from the head: a request that fails is answered before its body is read,
+    // so an unsigned or forged upload never puts gigabytes on the disk.
+    if (auto refusal = impl->dispatcher.refuse_before_body(head, plan->head_authenticated_ms)) {
+      plan->max_bytes = 0;
+      plan->too_large = std::move(*refusal);
+    }
+    return plan;
+  };
   impl_->http = std::make_unique<http::HttpServer>(options, [this](const HttpRequest& r) { return impl_->dispatcher.handle(r); });
   impl_->http->listen();
   impl_->port = impl_->http->bound_port();

@@ -111,6 +111,27 @@ protocol::Codec& Dispatcher::codec_for(Route& route, const HttpRequest& request)
   return *route.codecs.begin()->second;  // every served model has at least one codec
 }
 
+auth::SigV4Request Dispatcher::sigv4_view(const HttpRequest& request) {
+  auth::SigV4Request view;
+  view.method = request.method;
+  view.raw_path = request.path;
+  view.raw_query = request.query;
+  view.body = request.body;
+  // A spooled body (or one not read yet) is not here: its hash is checked in handle_internal().
+  view.body_complete = !request.body_file;
+  view.headers.reserve(request.headers.size());
+  for (const auto& [k, v] : request.headers) view.headers.emplace_back(k, v);
+  return view;
+}
+
+auth::SecretLookup Dispatcher::secret_lookup() const {
+  return [this](std::string_view key_id) -> std::optional<std::string> {
+    const Principal* p = accounts_.find(key_id);
+    if (!p) return std::nullopt;
+    return p->secret_access_key;
+  };
+}
+
 HttpResponse Dispatcher::handle(const HttpRequest& request) {
   try {
     return handle_internal(request);
@@ -118,6 +139,32 @@ HttpResponse Dispatcher::handle(const HttpRequest& request) {
     // A defect, not bad input: say so without crashing the server.
     std::fprintf(stderr, "vigil: internal error: %s\n", e.what());
     return plain_json_error(500, "InternalFailure", "The request processing has failed because of an unknown error.", new_uuid());
+  }
+}
+
+std::optional<HttpResponse> Dispatcher::refuse_before_body(const HttpRequest& head, int64_t& authenticated_ms) {
+  try {
+    auth::SigV4Request view = sigv4_view(head);
+    view.body_complete = false;  // the body has not been read
+    auto scope = auth::parse_credential_scope(view);
+    Route* route = route_for(head, scope ? std::string_view(scope->service) : std::string_view());
+    if (!route) return std::nullopt;  // handle() answers it, as for any request
+    protocol::Codec& codec = codec_for(*route, head);
+    view.s3_style_path = codec.name() == "rest-xml" && route->service->model().signing_name == "s3";
+    const auto now = clock_.now();
+    auth::AuthResult result = auth::verify_sigv4(view, secret_lookup(), now);
+    if (result.ok()) {
+      authenticated_ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
+      return std::nullopt;
+    }
+    HttpResponse response;
+    protocol::ResponseContext response_context{new_uuid()};
+    auth::AwsAuthError e = auth::aws_error_for(result, family_of(codec.name()));
+    codec.encode_error(AwsError(e.code, e.message, e.http_status), response_context, response);
+    return response;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "vigil: internal error: %s\n", e.what());
+    return std::nullopt;  // handle() decides after the body
   }
 }
 
@@ -145,14 +192,7 @@ HttpResponse Dispatcher::handle_internal(const HttpRequest& request) {
     return plain_json_error(404, "NotFound", "Unknown Vigil endpoint", request_id);
   }
 
-  auth::SigV4Request view;
-  view.method = request.method;
-  view.raw_path = request.path;
-  view.raw_query = request.query;
-  view.body = request.body;
-  view.body_complete = !request.body_file;  // a spooled body's hash is checked below
-  view.headers.reserve(request.headers.size());
-  for (const auto& [k, v] : request.headers) view.headers.emplace_back(k, v);
+  auth::SigV4Request view = sigv4_view(request);
 
   auto scope = auth::parse_credential_scope(view);
   Route* route = route_for(request, scope ? std::string_view(scope->service) : std::string_view());
@@ -169,12 +209,11 @@ HttpResponse Dispatcher::handle_internal(const HttpRequest& request) {
   protocol::ResponseContext response_context{request_id};
   HttpResponse response;
 
-  auto lookup = [this](std::string_view key_id) -> std::optional<std::string> {
-    const Principal* p = accounts_.find(key_id);
-    if (!p) return std::nullopt;
-    return p->secret_access_key;
-  };
-  auth::AuthResult auth_result = auth::verify_sigv4(view, lookup, clock_.now());
+  // A spooled upload is judged as of its head (refuse_before_body() checked it then).
+  const auto judged_at = request.head_authenticated_ms
+                             ? std::chrono::system_clock::time_point(std::chrono::milliseconds(request.head_authenticated_ms))
+                             : clock_.now();
+  auth::AuthResult auth_result = auth::verify_sigv4(view, secret_lookup(), judged_at);
   // A spooled body's declared hash (x-amz-content-sha256), once the signature is known good,
   // as verify_sigv4() orders it for a body in memory.
   if (auth_result.ok() && request.body_file && auth_result.payload_kind == auth::PayloadKind::Hashed && !auth_result.content_sha256.empty() &&

@@ -512,6 +512,33 @@ class StreamingPut(ServerTestCase):
         # The server stays up and stored nothing.
         self.assertEqual(self.s3.list_objects_v2(Bucket=self.bucket)["KeyCount"], 0)
 
+    def test_a_bad_signature_is_refused_before_the_body(self):
+        # The signature covers the head (and the declared payload hash), so S3 can refuse a
+        # forged or unsigned upload before reading a byte of its body: nothing reaches the disk.
+        good = self.raw_put_headers("forged.bin", 100 * MIB, [("Expect", "100-continue")])
+        at = good.index(b"Signature=") + len(b"Signature=")
+        forged = good[:at] + (b"1" if good[at:at + 1] == b"0" else b"0") + good[at + 1:]  # one hex digit changed
+        unknown_key = good.replace(b"Credential=test/", b"Credential=AKIANOBODY/", 1)
+        cases = ((forged, b"SignatureDoesNotMatch", b"HTTP/1.1 403 "), (unknown_key, b"InvalidAccessKeyId", b"HTTP/1.1 403 "))
+        for raw, code, status in cases:
+            with socket.create_connection(("127.0.0.1", self.server.port)) as sock:
+                sock.sendall(raw)  # and never a body byte
+                answer = self.read_answer(sock)
+            head, _, body = answer.partition(b"\r\n\r\n")
+            self.assertTrue(head.startswith(status), head)  # the final answer, no 100 Continue first
+            self.assertIn(b"<Code>%s</Code>" % code, body)
+        # A good head is answered 100 Continue and the upload proceeds.
+        with socket.create_connection(("127.0.0.1", self.server.port)) as sock:
+            sock.sendall(self.raw_put_headers("small-but-declared.bin", 9 * MIB, [("Expect", "100-continue")]))
+            sock.settimeout(30)
+            self.assertTrue(sock.recv(65536).startswith(b"HTTP/1.1 100 "))
+            sock.sendall(b"x" * (9 * MIB))
+            answer = b""
+            while b"\r\n\r\n" not in answer:
+                answer += sock.recv(65536)
+            self.assertTrue(answer.startswith(b"HTTP/1.1 200 "), answer)
+        self.assertEqual([o["Key"] for o in self.s3.list_objects_v2(Bucket=self.bucket)["Contents"]], ["small-but-declared.bin"])
+
 
 if __name__ == "__main__":
     unittest.main()
