@@ -236,6 +236,20 @@ class ConditionalWrites(PartsTestCase):
             self.s3.put_object(Bucket=self.bucket, Key="absent", Body=b"x", IfMatch=etag)
         self.assertEqual(error(ctx), ("NoSuchKey", 404))
 
+    def test_copy_object_destination_conditions(self):
+        src_etag = self.s3.put_object(Bucket=self.bucket, Key="src", Body=b"source")["ETag"]
+        self.s3.put_object(Bucket=self.bucket, Key="dst", Body=b"old")
+        source = {"Bucket": self.bucket, "Key": "src"}
+        with self.assertRaises(botocore.exceptions.ClientError) as ctx:
+            self.s3.copy_object(Bucket=self.bucket, Key="dst", CopySource=source, IfNoneMatch="*")
+        self.assertEqual(error(ctx), ("PreconditionFailed", 412))
+        with self.assertRaises(botocore.exceptions.ClientError) as ctx:
+            self.s3.copy_object(Bucket=self.bucket, Key="dst", CopySource=source, IfMatch=src_etag)  # the source's ETag
+        self.assertEqual(error(ctx), ("PreconditionFailed", 412))
+        self.assertEqual(self.s3.get_object(Bucket=self.bucket, Key="dst")["Body"].read(), b"old")
+        self.s3.copy_object(Bucket=self.bucket, Key="fresh", CopySource=source, IfNoneMatch="*")
+        self.assertEqual(self.s3.get_object(Bucket=self.bucket, Key="fresh")["Body"].read(), b"source")
+
     def test_racing_create_only_writers(self):
         results = []
 

@@ -171,6 +171,11 @@ TEST_F(ObjectPartsTest, ConditionalPut) {
   EXPECT_EQ(error_code([&] { objects_->put("bucket", "absent", "x", {}, 5, missing); }), "ConditionalRequestConflict");
   EXPECT_FALSE(objects_->head("bucket", "absent"));
   EXPECT_EQ(error_code([&] { objects_->put("bucket", "k", "x", {}, 5, missing); }), "none");  // "*": any ETag
+
+  // CopyObject's destination: the same check at its commit.
+  ObjectRecord source = *objects_->head("bucket", "k");
+  EXPECT_EQ(error_code([&] { objects_->copy("bucket", "k", source, {}, 6, ChecksumAlgorithm::CRC32, create_only); }), "PreconditionFailed");
+  EXPECT_EQ(error_code([&] { objects_->copy("bucket", "copy", source, {}, 6, ChecksumAlgorithm::CRC32, create_only); }), "none");
 }
 
 TEST_F(ObjectPartsTest, ConcurrentCreateOnlyWritesHaveOneWinner) {
