@@ -217,7 +217,8 @@ class ObjectStore {
                     ChecksumAlgorithm checksum = ChecksumAlgorithm::None, const WriteCondition& condition = {});
   // The parts of a multipart object, in order (empty for a single-part object). nullopt: the
   // object was replaced or deleted since `object` was read (its parts went with it), and the
-  // caller reads the record again. One point read of `parts_count` entries of ~30 bytes.
+  // caller reads the record again. One point read of `parts_count` entries of
+  // 24 bytes plus the part's base64 checksum.
   std::optional<std::vector<ObjectPart>> parts(const ObjectRecord& object) const;
   bool remove(std::string_view bucket, std::string_view key);
   ListResult list(std::string_view bucket, const ListQuery& query) const;
