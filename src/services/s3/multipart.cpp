@@ -249,7 +249,19 @@ void MultipartUploads::erase_upload(store::WriteBatch& batch, const UploadRecord
 }
 
 ObjectRecord MultipartUploads::complete(const UploadRecord& upload, const std::vector<CompletedPart>& wanted, double now,
-                                        const StoredChecksum& expected) {
+                                        const StoredChecksum& expected, const WriteCondition& condition, std::optional<uint64_t> object_size) {
+  try {
+    return assemble(upload, wanted, now, expected, condition, object_size);
+  } catch (const AwsError& e) {
+    // S3's answer to a conditional write that lost to a concurrent delete: start over with a
+    // new upload. The parts are dropped with this one.
+    if (e.code() == "ConditionalRequestConflict") abort(upload.bucket, upload.key, upload.upload_id);
+    throw;
+  }
+}
+
+ObjectRecord MultipartUploads::assemble(const UploadRecord& upload, const std::vector<CompletedPart>& wanted, double now,
+                                        const StoredChecksum& expected, const WriteCondition& condition, std::optional<uint64_t> object_size) {
   if (!find(upload.bucket, upload.key, upload.upload_id)) throw no_such_upload();
   if (wanted.empty())
     throw AwsError("MalformedXML", "The XML you provided was not well-formed or did not validate against our published schema", 400);
@@ -284,10 +296,23 @@ ObjectRecord MultipartUploads::complete(const UploadRecord& upload, const std::v
   }
   for (size_t i = 0; i + 1 < chosen.size(); ++i)
     if (chosen[i]->size < kMinPartSize) throw AwsError("EntityTooSmall", "Your proposed upload is smaller than the minimum allowed size", 400);
+  if (object_size) {
+    uint64_t total = 0;
+    for (const PartRecord* p : chosen) total += p->size;
+    if (total != *object_size) throw AwsError("InvalidRequest", "The provided 'x-amz-mp-object-size' header does not match what was computed", 400);
+  }
+  // Before the parts are streamed into the object (seconds for a large one): a write that
+  // cannot succeed fails without that work. The commit checks again under the write lock.
+  if (!condition.empty()) {
+    auto current = objects_.head(upload.bucket, upload.key);
+    check_write_condition(condition, current ? &*current : nullptr, false);
+  }
 
   DurableFile file = objects_.new_file();
   if (!composite) file.set_checksum(algorithm.value_or(ChecksumAlgorithm::CRC64NVME));
   std::vector<std::string> digests, part_checksums;
+  std::vector<ObjectPart> layout;  // what the object's record keeps of its parts
+  layout.reserve(chosen.size());
   for (const PartRecord* p : chosen) {
     try {
       // Each part decrypted with its key and re-encrypted with the object's, 1 MiB at a time.
@@ -300,6 +325,9 @@ ObjectRecord MultipartUploads::complete(const UploadRecord& upload, const std::v
     }
     digests.push_back(p->etag);
     part_checksums.push_back(p->checksum.value);
+    // A part's checksum is kept when it is of the object's algorithm (an upload created
+    // without one keeps whatever its parts were sent with: not the object's, not answered).
+    layout.push_back(ObjectPart{p->number, p->size, algorithm && p->checksum.algorithm == declared.algorithm ? p->checksum.value : std::string()});
   }
   ObjectRecord record = upload.meta;
   if (composite) {
@@ -336,7 +364,7 @@ ObjectRecord MultipartUploads::complete(const UploadRecord& upload, const std::v
         if (!current) throw no_such_upload();
         erase_upload(batch, *current, stale);
       },
-      stale);
+      stale, layout, condition);
 }
 
 bool MultipartUploads::abort(std::string_view bucket, std::string_view key, std::string_view upload_id) {

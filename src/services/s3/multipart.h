@@ -116,8 +116,14 @@ class MultipartUploads {
   // computed while the parts are streamed into the object file; CRC64NVME for an upload created
   // without an algorithm, as S3 does). `expected`: the object checksum the client sent with
   // the request (algorithm and base64 value): BadDigest when it differs. Throws NoSuchUpload if the upload was completed or
-  // aborted meanwhile.
-  ObjectRecord complete(const UploadRecord& upload, const std::vector<CompletedPart>& parts, double now, const StoredChecksum& expected = {});
+  // aborted meanwhile. The object's record keeps the parts listed (number, size, checksum) for
+  // partNumber reads and GetObjectAttributes. `condition`: If-Match / If-None-Match, checked
+  // before the parts are assembled and again at the commit; a ConditionalRequestConflict (the
+  // object went meanwhile) also ends the upload, as S3 asks for a new one then, while a
+  // PreconditionFailed leaves it to be completed again. `object_size` (x-amz-mp-object-size):
+  // the size the parts must add up to (InvalidRequest otherwise).
+  ObjectRecord complete(const UploadRecord& upload, const std::vector<CompletedPart>& parts, double now, const StoredChecksum& expected = {},
+                        const WriteCondition& condition = {}, std::optional<uint64_t> object_size = std::nullopt);
   // Removes the upload, its parts and their files. False when there was no such upload.
   bool abort(std::string_view bucket, std::string_view key, std::string_view upload_id);
 
@@ -129,6 +135,8 @@ class MultipartUploads {
 
  private:
   std::vector<PartRecord> parts_of(std::string_view upload_id) const;
+  ObjectRecord assemble(const UploadRecord& upload, const std::vector<CompletedPart>& parts, double now, const StoredChecksum& expected,
+                        const WriteCondition& condition, std::optional<uint64_t> object_size);
   PartRecord commit_part(const UploadRecord& upload, int number, DurableFile& file, double now, StoredChecksum checksum);
   void erase_upload(store::WriteBatch& batch, const UploadRecord& upload, std::vector<std::string>& files) const;
 

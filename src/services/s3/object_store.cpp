@@ -36,6 +36,10 @@ std::string object_base(std::string_view bucket) {
   return k;
 }
 std::string object_key(std::string_view bucket, std::string_view key) { return object_base(bucket) + std::string(key); }
+// The parts of a multipart object, keyed by its file name: unique per stored version, so the
+// record never changes once written, a reader that found it has the parts of the version it
+// read, and it goes (in the same batch) when that version is replaced or deleted.
+std::string parts_key(std::string_view file) { return "s3:mp:" + std::string(file); }
 std::string object_end(std::string_view bucket) {
   std::string k(kObjectPrefix);
   k += bucket;
@@ -169,6 +173,19 @@ Precondition evaluate_conditions(const Conditions& c, const ObjectRecord& object
     return Precondition::NotModified;
   }
   return Precondition::Proceed;
+}
+
+void check_write_condition(const WriteCondition& c, const ObjectRecord* current, bool committing) {
+  auto failed = [] { return AwsError("PreconditionFailed", "At least one of the pre-conditions you specified did not hold", 412); };
+  if (c.if_none_match && current) throw failed();
+  if (c.if_match) {
+    if (!current) {
+      if (committing)
+        throw AwsError("ConditionalRequestConflict", "A conflicting operation occurred. If using PutObject you can retry the request. If using CompleteMultipartUpload you should initiate another upload and re-upload each part.", 409);
+      throw AwsError("NoSuchKey", "The specified key does not exist.", 404);
+    }
+    if (!etag_matches(*c.if_match, current->etag)) throw failed();
+  }
 }
 
 DurableFile::DurableFile(std::string dir, std::string name, const MasterKey* master) : dir_(std::move(dir)), name_(std::move(name)) {
@@ -435,13 +452,16 @@ std::string ObjectStore::encode(const ObjectRecord& r) {
   append_u64(out, r.headers.size());
   for (const auto& [k, v] : r.headers) put_str(out, k), put_str(out, v);
   // Trailing and optional: a record written before encryption at rest simply ends here, one
-  // written before checksums after the data key (an empty key when a checksum follows it).
-  if (!r.sse.empty() || !r.checksum.empty()) put_str(out, r.sse);
-  if (!r.checksum.empty()) {
+  // written before checksums after the data key (an empty key when a checksum follows it), one
+  // written before part records after the checksum (empty fields when a part count follows).
+  const bool parts = r.parts_count > 0;
+  if (!r.sse.empty() || !r.checksum.empty() || parts) put_str(out, r.sse);
+  if (!r.checksum.empty() || parts) {
     put_str(out, r.checksum.algorithm);
     put_str(out, r.checksum.value);
     put_str(out, r.checksum.type);
   }
+  if (parts) append_u64(out, r.parts_count);
   return out;
 }
 
@@ -470,8 +490,43 @@ std::optional<ObjectRecord> ObjectStore::decode_object(std::string_view key, std
     o.checksum.value = r.str();
     o.checksum.type = r.str();
   }
+  if (r.ok && r.pos < r.in.size()) o.parts_count = r.u64();
   if (!r.ok) return std::nullopt;
   return o;
+}
+
+std::string ObjectStore::encode_parts(const std::vector<ObjectPart>& parts) {
+  std::string out;
+  append_u64(out, parts.size());
+  for (const auto& p : parts) {
+    append_u64(out, static_cast<uint64_t>(p.number));
+    append_u64(out, p.size);
+    put_str(out, p.checksum);
+  }
+  return out;
+}
+
+std::optional<std::vector<ObjectPart>> ObjectStore::decode_parts(std::string_view bytes) {
+  Reader r{bytes};
+  uint64_t n = r.u64();
+  if (!r.ok || n > bytes.size() / 24) return std::nullopt;  // 24: the fixed bytes of one entry
+  std::vector<ObjectPart> parts(static_cast<size_t>(n));
+  for (auto& p : parts) {
+    p.number = static_cast<int>(r.u64());
+    p.size = r.u64();
+    p.checksum = r.str();
+  }
+  if (!r.ok) return std::nullopt;
+  return parts;
+}
+
+std::optional<std::vector<ObjectPart>> ObjectStore::parts(const ObjectRecord& object) const {
+  if (object.parts_count == 0) return std::vector<ObjectPart>{};
+  auto bytes = store_.get(store::Keyspace::Meta, parts_key(object.file));
+  if (!bytes) return std::nullopt;
+  auto parts = decode_parts(*bytes);
+  if (!parts) throw internal_error("damaged part record");
+  return parts;
 }
 
 std::optional<ObjectRecord> ObjectStore::head(std::string_view bucket, std::string_view key) const {
@@ -508,24 +563,26 @@ std::optional<int> ObjectStore::open(const ObjectRecord& object) const {
 
 std::string ObjectStore::new_file_name() { return new_uuid(); }
 
-ObjectRecord ObjectStore::put(std::string_view bucket, std::string_view key, std::string_view body, ObjectRecord meta, double now) {
+ObjectRecord ObjectStore::put(std::string_view bucket, std::string_view key, std::string_view body, ObjectRecord meta, double now,
+                              const WriteCondition& condition) {
   DurableFile file = new_file();
   file.append(body);
-  return commit_file(bucket, key, file, std::move(meta), now);
+  return commit_file(bucket, key, file, std::move(meta), now, condition);
 }
 
 ObjectRecord ObjectStore::copy(std::string_view bucket, std::string_view key, const ObjectRecord& source, ObjectRecord meta, double now,
-                               ChecksumAlgorithm checksum) {
+                               ChecksumAlgorithm checksum, const WriteCondition& condition) {
   DurableFile file = new_file();
   if (checksum != ChecksumAlgorithm::None) file.set_checksum(checksum);
   append_object(file, source, 0, source.size);
   meta.checksum = {};
   if (checksum != ChecksumAlgorithm::None)
     meta.checksum = StoredChecksum{std::string(checksum_name(checksum)), base64_encode(file.checksum_digest()), std::string(kFullObject)};
-  return commit_file(bucket, key, file, std::move(meta), now);
+  return commit_file(bucket, key, file, std::move(meta), now, condition);
 }
 
-ObjectRecord ObjectStore::commit_file(std::string_view bucket, std::string_view key, DurableFile& file, ObjectRecord meta, double now) {
+ObjectRecord ObjectStore::commit_file(std::string_view bucket, std::string_view key, DurableFile& file, ObjectRecord meta, double now,
+                                      const WriteCondition& condition) {
   meta.key = std::string(key);
   meta.size = file.size();
   meta.etag = file.md5_hex();
@@ -533,18 +590,25 @@ ObjectRecord ObjectStore::commit_file(std::string_view bucket, std::string_view 
   meta.file = file.name();
   meta.sse = file.sealed_key();
   file.commit();
-  return commit_object(bucket, std::move(meta), nullptr, {});
+  return commit_object(bucket, std::move(meta), nullptr, {}, {}, condition);
 }
 
 ObjectRecord ObjectStore::commit_object(std::string_view bucket, ObjectRecord record, const std::function<void(store::WriteBatch&)>& prepare,
-                                        const std::vector<std::string>& stale_files) {
+                                        const std::vector<std::string>& stale_files, const std::vector<ObjectPart>& parts,
+                                        const WriteCondition& condition) {
   std::optional<ObjectRecord> previous;
+  record.parts_count = parts.size();
   try {
     std::lock_guard lock(write_mutex_);
     if (!this->bucket(bucket)) throw AwsError("NoSuchBucket", "The specified bucket does not exist", 404);
+    previous = head(bucket, record.key);
+    // Under the lock that serialises every write of the key: nothing can change it between
+    // this check and the batch below.
+    if (!condition.empty()) check_write_condition(condition, previous ? &*previous : nullptr, true);
     store::WriteBatch batch(store_);
     if (prepare) prepare(batch);
-    previous = head(bucket, record.key);
+    if (previous && previous->parts_count > 0 && previous->file != record.file) batch.erase(store::Keyspace::Meta, parts_key(previous->file));
+    if (!parts.empty()) batch.put(store::Keyspace::Meta, parts_key(record.file), encode_parts(parts));
     batch.put(store::Keyspace::Meta, object_key(bucket, record.key), encode(record));
     store_.write(batch);
   } catch (...) {
@@ -591,6 +655,7 @@ bool ObjectStore::remove(std::string_view bucket, std::string_view key) {
   if (!previous) return false;
   store::WriteBatch batch(store_);
   batch.erase(store::Keyspace::Meta, object_key(bucket, key));
+  if (previous->parts_count > 0) batch.erase(store::Keyspace::Meta, parts_key(previous->file));
   store_.write(batch);
   ::unlink(path_of(previous->file).c_str());
   return true;

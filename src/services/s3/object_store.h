@@ -42,9 +42,38 @@ struct ObjectRecord {
   // empty for records written before checksums. An upload record's `meta` keeps the upload's
   // algorithm and type here, without a value.
   StoredChecksum checksum;
+  // Objects made by CompleteMultipartUpload: how many parts (their numbers, sizes and checksums
+  // are a record of their own, ObjectStore::parts(), read only by partNumber requests and
+  // GetObjectAttributes, so that listing and GET never decode up to 10,000 entries). 0: a
+  // single-part object, or a multipart one stored before part records were kept (answered as
+  // single-part: its part boundaries are unknown).
+  uint64_t parts_count = 0;
 
   std::string quoted_etag() const { return "\"" + etag + "\""; }
 };
+
+// One part of a completed multipart object, as CompleteMultipartUpload listed it.
+struct ObjectPart {
+  int number = 0;     // the part number it was uploaded as (gaps allowed: 1, 3, 7)
+  uint64_t size = 0;  // bytes; the part's offset is the sum of the sizes before it
+  std::string checksum;  // base64, of the object's checksum algorithm; empty: none was kept
+};
+
+// A conditional write (If-Match / If-None-Match of PutObject, CopyObject and
+// CompleteMultipartUpload): checked once before the body is stored (early failure, nothing
+// written) and again under the write lock against the object the commit replaces, so no
+// other write can slip in between the check and the commit.
+struct WriteCondition {
+  std::optional<std::string> if_match;  // the ETag the current object must have (quotes allowed)
+  bool if_none_match = false;           // If-None-Match: * (the key must not exist)
+  bool empty() const { return !if_match && !if_none_match; }
+};
+// Throws S3's error when `c` does not hold for `current` (null: no object at the key):
+// PreconditionFailed (412) for an existing key with If-None-Match or another ETag with
+// If-Match; for If-Match on a missing key NoSuchKey (404) before the write, and
+// ConditionalRequestConflict (409) at the commit (the object was deleted while the body was
+// being written, as S3 answers a conflicting operation during the upload).
+void check_write_condition(const WriteCondition& c, const ObjectRecord* current, bool committing);
 
 // S3's bucket naming rules (general purpose buckets).
 bool valid_bucket_name(std::string_view name);
@@ -173,16 +202,24 @@ class ObjectStore {
   // Stores the body durably (file first, then the record) and returns the record as stored.
   // `meta` supplies content type, metadata and headers; size, etag, file and time are set here.
   // Throws NoSuchBucket if the bucket was deleted meanwhile.
-  ObjectRecord put(std::string_view bucket, std::string_view key, std::string_view body, ObjectRecord meta, double now);
+  // `condition`: checked at the commit (check_write_condition()); when it fails nothing is stored.
+  ObjectRecord put(std::string_view bucket, std::string_view key, std::string_view body, ObjectRecord meta, double now,
+                   const WriteCondition& condition = {});
   // Like put() with a file filled by the caller (a streamed upload; from new_file() or
   // adopt_file()); commits it.
-  ObjectRecord put_file(std::string_view bucket, std::string_view key, DurableFile& file, ObjectRecord meta, double now) {
-    return commit_file(bucket, key, file, std::move(meta), now);
+  ObjectRecord put_file(std::string_view bucket, std::string_view key, DurableFile& file, ObjectRecord meta, double now,
+                        const WriteCondition& condition = {}) {
+    return commit_file(bucket, key, file, std::move(meta), now, condition);
   }
   // Like put() with the bytes of `source` (file to file, never whole in memory): CopyObject.
   // The copy's full-object checksum is computed with `checksum` on the way (None: none).
   ObjectRecord copy(std::string_view bucket, std::string_view key, const ObjectRecord& source, ObjectRecord meta, double now,
-                    ChecksumAlgorithm checksum = ChecksumAlgorithm::None);
+                    ChecksumAlgorithm checksum = ChecksumAlgorithm::None, const WriteCondition& condition = {});
+  // The parts of a multipart object, in order (empty for a single-part object). nullopt: the
+  // object was replaced or deleted since `object` was read (its parts went with it), and the
+  // caller reads the record again. One point read of `parts_count` entries of
+  // 24 bytes plus the part's base64 checksum.
+  std::optional<std::vector<ObjectPart>> parts(const ObjectRecord& object) const;
   bool remove(std::string_view bucket, std::string_view key);
   ListResult list(std::string_view bucket, const ListQuery& query) const;
 
@@ -195,6 +232,8 @@ class ObjectStore {
   // bucket deletion. `prepare` runs under the write lock before anything is written: it checks
   // its own state (throwing to abandon) and adds its records to the batch. The replaced
   // object's file is removed after the commit, as are `stale_files` (say, the parts).
+  // `parts` (record.parts_count of them) are stored with the record; `condition` is checked
+  // against the object being replaced.
   DurableFile new_file() const { return DurableFile(dir_, new_file_name(), &master_); }
   // A new durable file made of a spooled request body (renamed into place at commit, not copied).
   // `sealed`: the data key the listener encrypted it with (spool_cipher()); empty: plaintext.
@@ -223,7 +262,8 @@ class ObjectStore {
   // The master key's file: `<object dir>/.master-key` (never listed, cleared or reset).
   static constexpr const char* kMasterKeyFile = ".master-key";
   ObjectRecord commit_object(std::string_view bucket, ObjectRecord record, const std::function<void(store::WriteBatch&)>& prepare,
-                             const std::vector<std::string>& stale_files);
+                             const std::vector<std::string>& stale_files, const std::vector<ObjectPart>& parts = {},
+                             const WriteCondition& condition = {});
   // Runs `fn` under the write lock (a model's own read-then-write changes that must not
   // interleave with bucket deletion).
   void locked(const std::function<void()>& fn);
@@ -236,12 +276,15 @@ class ObjectStore {
 
   static std::string encode(const ObjectRecord& r);
   static std::optional<ObjectRecord> decode_object(std::string_view key, std::string_view bytes);
+  static std::string encode_parts(const std::vector<ObjectPart>& parts);
+  static std::optional<std::vector<ObjectPart>> decode_parts(std::string_view bytes);
 
  private:
   static std::string new_file_name();
   void put_bucket_setting(std::string_view bucket, const std::string& key, std::string_view value);
   void delete_bucket_setting(const std::string& key);
-  ObjectRecord commit_file(std::string_view bucket, std::string_view key, DurableFile& file, ObjectRecord meta, double now);
+  ObjectRecord commit_file(std::string_view bucket, std::string_view key, DurableFile& file, ObjectRecord meta, double now,
+                           const WriteCondition& condition);
   store::Store& store_;
   std::string dir_;
   MasterKey master_;  // loaded (or created) from <dir>/.master-key; after dir_: built from it

@@ -17,6 +17,7 @@
 #include "core/encoding.h"
 #include "core/iam_policy.h"
 #include "core/ids.h"
+#include "services/s3/record_encoding.h"
 
 namespace vigil::s3 {
 
@@ -75,7 +76,8 @@ std::map<std::string, std::string> write_conditions(const Value& in) {
   std::map<std::string, std::string> out;
   for (auto [member, key] : {std::pair{"ACL", "s3:x-amz-acl"}, {"ServerSideEncryption", "s3:x-amz-server-side-encryption"},
                              {"SSEKMSKeyId", "s3:x-amz-server-side-encryption-aws-kms-key-id"}, {"StorageClass", "s3:x-amz-storage-class"},
-                             {"WebsiteRedirectLocation", "s3:x-amz-website-redirect-location"}})
+                             {"WebsiteRedirectLocation", "s3:x-amz-website-redirect-location"}, {"IfMatch", "s3:if-match"},
+                             {"IfNoneMatch", "s3:if-none-match"}})
     if (const Value* v = in.get(member); v && v->is_string()) out[key] = v->as_string();
   return out;
 }
@@ -172,6 +174,27 @@ std::optional<std::string> string_member(const Value& in, std::string_view name)
 }
 
 std::string url_encode_if(bool url, const std::string& s) { return url ? percent_encode(s, true) : s; }
+
+// If-Match / If-None-Match of an object write (PutObject, CopyObject, CompleteMultipartUpload).
+// S3 takes If-None-Match only as "*" and never together with If-Match: it answers anything
+// else NotImplemented, and so does this.
+WriteCondition write_condition_of(const Value& in) {
+  WriteCondition c;
+  c.if_match = string_member(in, "IfMatch");
+  if (auto none = string_member(in, "IfNoneMatch")) {
+    if (record::unquote_etag(*none) != "*" || c.if_match)
+      throw AwsError("NotImplemented", "A header you provided implies functionality that is not implemented", 501);
+    c.if_none_match = true;
+  }
+  return c;
+}
+
+// The early check of a conditional write, before its body is stored; the commit checks again.
+void check_write_condition_now(const ObjectStore& objects, const WriteCondition& c, const std::string& bucket, const std::string& key) {
+  if (c.empty()) return;
+  auto current = objects.head(bucket, key);
+  check_write_condition(c, current ? &*current : nullptr, false);
+}
 
 // SSE-S3 is the only encryption Vigil has: every object is stored encrypted (sse.h) and every
 // answer about one says AES256, as S3 does for all new objects since January 2023.
@@ -365,6 +388,7 @@ S3Service::S3Service(ObjectStore& objects, MultipartUploads& uploads)
   on("PutObject", [this](CallContext& ctx, const Value& in) { return put_object(ctx, in); });
   on("GetObject", [this](CallContext& ctx, const Value& in) { return get_object(ctx, in, true); });
   on("HeadObject", [this](CallContext& ctx, const Value& in) { return get_object(ctx, in, false); });
+  on("GetObjectAttributes", [this](CallContext& ctx, const Value& in) { return get_object_attributes(ctx, in); });
   on("DeleteObject", [this](CallContext& ctx, const Value& in) {
     std::string key(in.str("Key"));
     BucketRecord b = authorize(ctx, in.str("Bucket"), "s3:DeleteObject", &key);
@@ -436,7 +460,7 @@ S3Service::S3Service(ObjectStore& objects, MultipartUploads& uploads)
 
 server::AuditClass S3Service::audit_class(std::string_view operation) const {
   // CloudTrail's S3 data events: object-level operations and listing.
-  for (std::string_view op : {"PutObject", "GetObject", "HeadObject", "DeleteObject", "DeleteObjects", "CopyObject", "ListObjects", "ListObjectsV2",
+  for (std::string_view op : {"PutObject", "GetObject", "HeadObject", "GetObjectAttributes", "DeleteObject", "DeleteObjects", "CopyObject", "ListObjects", "ListObjectsV2",
                               "CreateMultipartUpload", "UploadPart", "UploadPartCopy", "CompleteMultipartUpload", "AbortMultipartUpload",
                               "ListMultipartUploads", "ListParts"})
     if (operation == op) return server::AuditClass::Data;
@@ -546,6 +570,8 @@ Value S3Service::put_object(CallContext& ctx, const Value& in) {
   std::string key(in.str("Key"));
   BucketRecord b = authorize(ctx, in.str("Bucket"), "s3:PutObject", &key, write_conditions(in));
   check_object_encryption(in);
+  const WriteCondition condition = write_condition_of(in);
+  check_write_condition_now(objects_, condition, b.name, key);
   ObjectRecord meta;
   take_metadata(in, meta);
   ChecksumRequest checksum = requested_checksum(in, ctx.request_file ? ctx.auth : nullptr);
@@ -555,7 +581,7 @@ Value S3Service::put_object(CallContext& ctx, const Value& in) {
   if (ctx.request_file) {
     with_request_file(ctx, in, checksum, [&](DurableFile& file, const std::string& digest) {
       meta.checksum = full_object_checksum(checksum.algorithm, digest);
-      stored = objects_.put_file(b.name, key, file, std::move(meta), ctx.time);
+      stored = objects_.put_file(b.name, key, file, std::move(meta), ctx.time, condition);
     });
   } else {
     std::string_view body = body_of(in);
@@ -563,7 +589,7 @@ Value S3Service::put_object(CallContext& ctx, const Value& in) {
     std::string digest = compute_checksum(checksum.algorithm, body);
     if (checksum.value) verify_checksum(checksum.algorithm, *checksum.value, digest);
     meta.checksum = full_object_checksum(checksum.algorithm, digest);
-    stored = objects_.put(b.name, key, body, std::move(meta), ctx.time);
+    stored = objects_.put(b.name, key, body, std::move(meta), ctx.time, condition);
   }
   ctx.resources.emplace_back("AWS::S3::Object", "arn:aws:s3:::" + b.name + "/" + key);
   Value out = Value::map().set("ETag", stored.quoted_etag()).set("ServerSideEncryption", std::string(kSseS3));
@@ -574,15 +600,28 @@ Value S3Service::put_object(CallContext& ctx, const Value& in) {
 Value S3Service::get_object(CallContext& ctx, const Value& in, bool with_body) {
   std::string key(in.str("Key"));
   BucketRecord b = authorize(ctx, in.str("Bucket"), "s3:GetObject", &key);
+  // partNumber: one part of a multipart object, as a range of it (S3 checks it before it
+  // looks the key up).
+  std::optional<int64_t> part_number;
+  if (in.has("PartNumber")) {
+    part_number = in.i64("PartNumber", 0);
+    if (*part_number < 1 || *part_number > kMaxPartNumber)
+      throw AwsError("InvalidArgument", "Part number must be an integer between 1 and 10000, inclusive", 400);
+    if (in.has("Range")) throw invalid_request("Cannot specify both Range header and partNumber query parameter");
+  }
   auto object = objects_.head(b.name, key);
   // GET answers from a descriptor opened now, so the bytes sent are those of the record that
   // was read even if the object is replaced or deleted while they stream. A file already gone
   // means the record was replaced in between: read the record again (a bounded number of
-  // times; a key rewritten that fast still answers something consistent, or NoSuchKey).
+  // times; a key rewritten that fast still answers something consistent, or NoSuchKey). The
+  // same for the parts of a multipart object (read before the file is opened: a file that
+  // opens afterwards is of the version they describe).
   std::optional<int> fd;
-  for (int attempt = 0; with_body && object && !fd; ++attempt) {
-    fd = objects_.open(*object);
-    if (!fd) object = attempt < 8 ? objects_.head(b.name, key) : std::nullopt;
+  std::optional<std::vector<ObjectPart>> parts;
+  for (int attempt = 0; object && (with_body ? !fd : !parts); ++attempt) {
+    parts = part_number ? objects_.parts(*object) : std::vector<ObjectPart>{};
+    if (parts && with_body) fd = objects_.open(*object);
+    if (!parts || (with_body && !fd)) object = attempt < 8 ? objects_.head(b.name, key) : std::nullopt;
   }
   std::shared_ptr<FileBody> file = fd ? std::make_shared<FileBody>(*fd, 0, 0) : nullptr;  // closes it on every exit
   if (!object) {
@@ -616,7 +655,35 @@ Value S3Service::get_object(CallContext& ctx, const Value& in, bool with_body) {
     out.set("Metadata", std::move(meta));
   }
   uint64_t first = 0, length = object->size;
-  if (const Value* range = in.get("Range"); range && range->is_string()) {
+  // The checksum the answer may carry (x-amz-checksum-mode: ENABLED): the object's, for the
+  // whole object only (a client checks it against the bytes it got).
+  StoredChecksum checksum = object->checksum;
+  if (part_number) {
+    // A single-part object is its own part 1 (answered like a range of all of it, without a
+    // parts count); a multipart one answers the part's bytes, its count of parts and, for a
+    // COMPOSITE checksum, the part's own checksum (a FULL_OBJECT one describes no part).
+    const ObjectPart* part = nullptr;
+    for (const auto& p : *parts) {
+      if (p.number == *part_number) {
+        part = &p;
+        break;
+      }
+      first += p.size;
+    }
+    if (object->parts_count > 0 ? !part : *part_number != 1)
+      throw AwsError("InvalidPartNumber", "The requested partnumber is not satisfiable", 416);
+    if (part) {
+      length = part->size;
+      out.set("PartsCount", static_cast<int64_t>(parts->size()));
+      checksum = object->checksum.type == kComposite && !part->checksum.empty()
+                     ? StoredChecksum{object->checksum.algorithm, part->checksum, std::string(kComposite)}
+                     : StoredChecksum{};
+    }
+    if (object->size > 0) {
+      out.set("ContentRange", "bytes " + std::to_string(first) + "-" + std::to_string(first + length - 1) + "/" + std::to_string(object->size));
+      out.set(std::string(server::kHttpStatusMember), 206);
+    }
+  } else if (const Value* range = in.get("Range"); range && range->is_string()) {
     bool unsatisfiable = false;
     auto r = parse_range(range->as_string(), object->size, unsatisfiable);
     if (unsatisfiable) throw AwsError("InvalidRange", "The requested range is not satisfiable", 416);
@@ -625,13 +692,11 @@ Value S3Service::get_object(CallContext& ctx, const Value& in, bool with_body) {
       length = r->last - r->first + 1;
       out.set("ContentRange", "bytes " + std::to_string(r->first) + "-" + std::to_string(r->last) + "/" + std::to_string(object->size));
       out.set(std::string(server::kHttpStatusMember), 206);
+      checksum = {};
     }
   }
   out.set("ContentLength", static_cast<int64_t>(length));
-  // The object's checksum only when asked (x-amz-checksum-mode: ENABLED), and not with a range:
-  // it is the whole object's, which a client would check against the part it got.
-  if (in.str("ChecksumMode") == "ENABLED" && !out.has("ContentRange"))
-    set_checksum_members(out, object->checksum);
+  if (in.str("ChecksumMode") == "ENABLED") set_checksum_members(out, checksum);
   // response-* query parameters override the stored headers (GET only in AWS, harmless on HEAD).
   for (auto [param, member] : {std::pair{"ResponseContentType", "ContentType"}, {"ResponseCacheControl", "CacheControl"},
                                {"ResponseContentDisposition", "ContentDisposition"}, {"ResponseContentEncoding", "ContentEncoding"},
@@ -650,6 +715,75 @@ Value S3Service::get_object(CallContext& ctx, const Value& in, bool with_body) {
       ctx.response_file = std::move(file);
     }
   }
+  return out;
+}
+
+Value S3Service::get_object_attributes(CallContext& ctx, const Value& in) {
+  std::string key(in.str("Key"));
+  // S3 asks for both actions (s3:GetObjectAttributes alone reads nothing).
+  BucketRecord b = authorize(ctx, in.str("Bucket"), "s3:GetObject", &key);
+  if (!allowed(ctx, b, "s3:GetObjectAttributes", &key)) throw access_denied();
+  std::vector<std::string> wanted;
+  if (const Value* list = in.get("ObjectAttributes"); list && list->is_list())
+    for (const Value& a : list->as_list())
+      if (a.is_string() && !a.as_string().empty()) wanted.push_back(a.as_string());
+  if (wanted.empty()) throw invalid_request("The x-amz-object-attributes header specifying the attributes to be retrieved is either missing or empty");
+  auto wants = [&](std::string_view name) { return std::find(wanted.begin(), wanted.end(), name) != wanted.end(); };
+  int64_t max_parts = in.i64("MaxParts", 1000);
+  if (max_parts < 0) throw AwsError("InvalidArgument", "Argument max-parts must be an integer between 0 and 2147483647", 400);
+  int64_t marker = in.i64("PartNumberMarker", 0);
+  if (marker < 0) throw AwsError("InvalidArgument", "Argument part-number-marker must be an integer between 0 and 2147483647", 400);
+  // The record and its parts (a bounded number of re-reads if the object is replaced between
+  // the two; see get_object()).
+  auto object = objects_.head(b.name, key);
+  std::optional<std::vector<ObjectPart>> parts;
+  for (int attempt = 0; object && !parts; ++attempt) {
+    parts = wants("ObjectParts") ? objects_.parts(*object) : std::vector<ObjectPart>{};
+    if (!parts) object = attempt < 8 ? objects_.head(b.name, key) : std::nullopt;
+  }
+  if (!object) {
+    // As S3: a caller who may not list the bucket does not learn whether the key exists.
+    if (!allowed(ctx, b, "s3:ListBucket", nullptr)) throw access_denied();
+    throw no_such_key();
+  }
+  ctx.resources.emplace_back("AWS::S3::Object", "arn:aws:s3:::" + b.name + "/" + key);
+  Value out = Value::map().set("LastModified", Timestamp{static_cast<double>(static_cast<int64_t>(object->last_modified))});
+  if (wants("ETag")) out.set("ETag", object->etag);  // unquoted here, unlike the ETag header
+  if (wants("Checksum") && !object->checksum.empty() && !object->checksum.value.empty()) {
+    Value checksum = Value::map();
+    set_checksum_members(checksum, object->checksum);
+    out.set("Checksum", std::move(checksum));
+  }
+  // Multipart objects only. Their parts are listed when the object has an additional
+  // checksum of the upload's algorithm, each with its checksum (S3 lists none otherwise).
+  if (wants("ObjectParts") && object->parts_count > 0) {
+    const bool listed = !parts->empty() && !parts->front().checksum.empty();
+    Value page = Value::list();
+    int64_t last = 0;
+    bool truncated = false;
+    const int64_t limit = std::min<int64_t>(max_parts, 1000);
+    for (const auto& p : *parts) {
+      if (p.number <= marker) continue;
+      if (static_cast<int64_t>(page.as_list().size()) == limit) {
+        truncated = true;
+        break;
+      }
+      Value part = Value::map().set("PartNumber", static_cast<int64_t>(p.number)).set("Size", static_cast<int64_t>(p.size));
+      if (!p.checksum.empty()) part.set("Checksum" + object->checksum.algorithm, p.checksum);
+      page.push(std::move(part));
+      last = p.number;
+    }
+    Value info = Value::map()
+                     .set("TotalPartsCount", static_cast<int64_t>(parts->size()))
+                     .set("PartNumberMarker", marker)
+                     .set("MaxParts", max_parts)
+                     .set("IsTruncated", truncated);
+    if (truncated) info.set("NextPartNumberMarker", last);
+    if (listed && !page.as_list().empty()) info.set("Parts", std::move(page));
+    out.set("ObjectParts", std::move(info));
+  }
+  if (wants("StorageClass")) out.set("StorageClass", "STANDARD");
+  if (wants("ObjectSize")) out.set("ObjectSize", static_cast<int64_t>(object->size));
   return out;
 }
 
@@ -682,6 +816,7 @@ Value S3Service::copy_object(CallContext& ctx, const Value& in) {
   if (const Value* d = in.get("MetadataDirective"); d && d->is_string()) conditions["s3:x-amz-metadata-directive"] = d->as_string();
   BucketRecord dest = authorize(ctx, in.str("Bucket"), "s3:PutObject", &dest_key, conditions);
   check_object_encryption(in);
+  const WriteCondition condition = write_condition_of(in);  // on the destination
   std::string src_bucket, src_key;
   ObjectRecord object = copy_source(ctx, in, src_bucket, src_key);
   std::string directive(in.str("MetadataDirective", "COPY"));
@@ -711,7 +846,8 @@ Value S3Service::copy_object(CallContext& ctx, const Value& in) {
              source_algorithm && (object.checksum.type == kFullObject || is_crc(*source_algorithm))) {
     algorithm = *source_algorithm;
   }
-  ObjectRecord stored = objects_.copy(dest.name, dest_key, object, std::move(meta), ctx.time, algorithm);
+  check_write_condition_now(objects_, condition, dest.name, dest_key);
+  ObjectRecord stored = objects_.copy(dest.name, dest_key, object, std::move(meta), ctx.time, algorithm, condition);
   ctx.resources.emplace_back("AWS::S3::Object", "arn:aws:s3:::" + dest.name + "/" + dest_key);
   Value result = Value::map().set("ETag", stored.quoted_etag()).set("LastModified", Timestamp{stored.last_modified});
   set_checksum_members(result, stored.checksum);
@@ -806,7 +942,8 @@ Value S3Service::upload_part(CallContext& ctx, const Value& in, bool copy) {
 
 Value S3Service::complete_multipart_upload(CallContext& ctx, const Value& in) {
   std::string key(in.str("Key"));
-  BucketRecord b = authorize(ctx, in.str("Bucket"), "s3:PutObject", &key);
+  BucketRecord b = authorize(ctx, in.str("Bucket"), "s3:PutObject", &key, write_conditions(in));
+  const WriteCondition condition = write_condition_of(in);
   UploadRecord upload = upload_of(b, in);
   std::vector<CompletedPart> parts;
   const Value* mpu = in.get("MultipartUpload");
@@ -818,7 +955,13 @@ Value S3Service::complete_multipart_upload(CallContext& ctx, const Value& in) {
       parts.push_back(CompletedPart{static_cast<int>(std::clamp<int64_t>(p.i64("PartNumber", 0), -1, kMaxPartNumber + 1)), std::string(p.str("ETag")),
                                     listed_checksum(p)});
     }
-  ObjectRecord stored = uploads_.complete(upload, parts, ctx.time, listed_checksum(in));
+  std::optional<uint64_t> object_size;
+  if (in.has("MpuObjectSize")) {
+    int64_t n = in.i64("MpuObjectSize", -1);
+    if (n < 0) throw invalid_request("Value for x-amz-mp-object-size header is invalid.");
+    object_size = static_cast<uint64_t>(n);
+  }
+  ObjectRecord stored = uploads_.complete(upload, parts, ctx.time, listed_checksum(in), condition, object_size);
   ctx.resources.emplace_back("AWS::S3::Object", "arn:aws:s3:::" + b.name + "/" + upload.key);
   Value out = Value::map()
                   .set("Location", "/" + b.name + "/" + percent_encode(upload.key, true))

@@ -75,6 +75,7 @@ class S3Service : public server::Service {
   Value list_buckets(server::CallContext& ctx, const Value& in);
   Value put_object(server::CallContext& ctx, const Value& in);
   Value get_object(server::CallContext& ctx, const Value& in, bool with_body);
+  Value get_object_attributes(server::CallContext& ctx, const Value& in);
   Value copy_object(server::CallContext& ctx, const Value& in);
   Value delete_objects(server::CallContext& ctx, const Value& in);
   Value list_objects(server::CallContext& ctx, const Value& in, bool v2);
