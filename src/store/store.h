@@ -147,6 +147,9 @@ class Store {
   // Returns once every Deferred write queued before the call is in the WAL (Buffered). Readers
   // that must see their own deferred writes call it first (LookupEvents, trail delivery).
   void wait_for_deferred();
+  // Benchmarks: flushes every memtable and waits until no compaction runs or is due, so the
+  // CPU a write costs can be counted whole (background flush and compaction included).
+  void settle();
   static constexpr size_t kMaxDeferredBytes = 8u << 20;       // queued beyond this, write() waits
   static constexpr size_t kDeferredGroupBytes = 1u << 20;      // queued beyond this, written at once
   static constexpr std::chrono::microseconds kDeferredTick{1000};  // otherwise within about this
