@@ -988,21 +988,25 @@ void TrailStore::on_event(const BusEvent& event) {
 void TrailStore::on_insight(const BusEvent& event) {
   std::string_view type = event.detail.get("insightDetails") ? event.detail.get("insightDetails")->str("insightType") : std::string_view();
   uint8_t bit = type == "ApiCallRateInsight" ? kApiCallRate : type == "ApiErrorRateInsight" ? kApiErrorRate : 0;
-  std::vector<Key> targets;
+  std::vector<std::pair<Key, std::string>> targets;  // with the trail's ARN
   {
     std::lock_guard lock(mutex_);
     for (const auto& [key, t] : trails_)
       if ((t.insight_types & bit) && t.account == event.account && bool_member(t.state, "IsLogging", false) &&
           (t.home_region == event.region || bool_member(t.state, "IsMultiRegionTrail", false)))
-        targets.push_back(key);
+        targets.emplace_back(key, std::string(t.state.str("TrailARN")));
   }
   if (targets.empty()) return;
   std::string json = protocol::value_to_json(event.detail, nullptr, /*keep_nulls=*/true);
   store::WriteBatch batch(store_);
-  for (const Key& key : targets) {
+  for (const auto& [key, arn] : targets) {
     std::string k = pending_base(key, kPendingInsightPrefix);
     append_u64(k, sequence_.fetch_add(1));
     batch.put(store::Keyspace::Meta, k, json);
+    // ListInsightsData lists a trail's events from these entries: written with the pending
+    // event, so what a trail lists is what it delivers.
+    if (std::string entry = insight_trail_key(event.account, event.region, arn, event.detail); !entry.empty())
+      batch.put(store::Keyspace::AuditIndex, entry, {});
   }
   store_.write(batch);
 }
@@ -1320,6 +1324,24 @@ int TrailStore::digest() {
     save(it->second);
   }
   return written;
+}
+
+std::string TrailStore::insight_source(const std::string& account, const std::string& region, std::string_view arn) const {
+  if (arn.rfind("arn:", 0) == 0 && arn.find(":eventdatastore/") != std::string_view::npos)
+    throw AwsError("UnsupportedOperationException", "ListInsightsData lists the Insights events of trails; event data stores answer Lake queries.", 400);
+  auto invalid = [&](const std::string& why) {
+    return AwsError("InvalidParameterException", "InsightSource " + std::string(arn) + " " + why, 400);
+  };
+  if (arn.rfind("arn:", 0) != 0) throw invalid("is not a trail ARN.");
+  std::lock_guard lock(mutex_);
+  try {
+    return std::string(find(account, region, arn).state.str("TrailARN"));
+  } catch (const AwsError& e) {
+    // The operation's documented errors have no TrailNotFoundException: an ARN that names no
+    // trail of the caller visible in this region is a parameter that is not valid.
+    if (e.code() == "TrailNotFoundException") throw invalid("does not name a trail of account " + account + " in " + region + ".");
+    throw invalid("is not a trail ARN.");
+  }
 }
 
 Value TrailStore::list_insights_metric_data(const std::string& account, const std::string& region, const Value& input) const {
