@@ -223,6 +223,10 @@ class Insights(ServerTestCase):
 
     def test_burst_produces_start_and_end(self):
         self.trail("watch")
+        # The trail also copies its events to CloudWatch Logs: Insights events included, as AWS documents.
+        self.logs.create_log_group(logGroupName="/trail-copy")
+        self.ct.update_trail(Name="watch", CloudWatchLogsRoleArn="arn:aws:iam::%s:role/CloudTrail_CloudWatchLogs_Role" % ACCOUNT,
+                             CloudWatchLogsLogGroupArn="arn:aws:logs:us-east-1:%s:log-group:/trail-copy:*" % ACCOUNT)
         self.ct.start_logging(Name="watch")
         self.ct.put_insight_selectors(TrailName="watch", InsightSelectors=[{"InsightType": "ApiCallRateInsight"},
                                                                            {"InsightType": "ApiErrorRateInsight"}])
@@ -285,6 +289,15 @@ class Insights(ServerTestCase):
                                       MaxResults=50)["Events"]
         self.assertTrue(plain)
         self.assertTrue(all("AwsCloudTrailInsight" not in e["CloudTrailEvent"] for e in plain))
+
+        # The log group holds the same Insights events (delivered with the files), in the region's stream.
+        copied = self.logs.filter_log_events(logGroupName="/trail-copy", filterPattern='"AwsCloudTrailInsight"')["events"]
+        self.assertEqual({e["logStreamName"] for e in copied}, {"%s_CloudTrail_us-east-1" % ACCOUNT})
+        copied_ids = {json.loads(e["message"])["eventID"] for e in copied}
+        # (Files and log events are written in the same delivery pass: an Insight that ended since
+        # `records` was read may be in both by now.)
+        self.assertLessEqual({r["eventID"] for r in records}, copied_ids)
+        self.assertLessEqual(copied_ids, {e["EventId"] for e in self.ct.lookup_events(EventCategory="insight")["Events"]})
 
 
 if __name__ == "__main__":

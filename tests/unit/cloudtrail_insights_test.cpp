@@ -544,6 +544,62 @@ TEST_F(TrailInsightsTest, ListInsightsDataListsTheTrailsEvents) {
   EXPECT_EQ(code_of([&] { list("arn:aws:cloudtrail:us-east-1:000000000000:eventdatastore/0123456789ab"); }), "UnsupportedOperationException");
 }
 
+// The trail's log group gets its Insights events too (AWS: "your trail delivers management and
+// Insights events to your CloudWatch Logs log group"); its SNS topic hears of log files only.
+TEST_F(TrailInsightsTest, InsightsEventsGoToTheTrailsLogGroup) {
+  struct Put {
+    std::string group, stream;
+    TrailHooks::LogEvents events;
+  };
+  std::vector<Put> puts;
+  std::vector<std::string> published;
+  TrailHooks hooks;
+  hooks.topic_exists = [](const std::string&, const std::string&, const std::string&) { return true; };
+  hooks.publish = [&](const std::string&, const std::string&, const std::string&, const std::string& m) {
+    published.push_back(m);
+    return true;
+  };
+  hooks.log_group_exists = [](const std::string&, const std::string&, const std::string& g) { return g == "CloudTrail/logs"; };
+  hooks.put_log_events = [&](const std::string&, const std::string&, const std::string& g, const std::string& s, const TrailHooks::LogEvents& e) {
+    puts.push_back({g, s, e});
+    return std::string();
+  };
+  trails_->set_hooks(hooks);
+  trails_->update(kAccount, kRegion,
+                  json(R"({"Name":"trail1","SnsTopicName":"files","CloudWatchLogsLogGroupArn":"arn:aws:logs:us-east-1:000000000000:log-group:CloudTrail/logs:*",)"
+                       R"("CloudWatchLogsRoleArn":"arn:aws:iam::000000000000:role/ct"})"));
+  trails_->put_insight_selectors(kAccount, kRegion, json(R"({"TrailName":"trail1","InsightSelectors":[{"InsightType":"ApiCallRateInsight"}]})"));
+  trails_->set_logging(kAccount, kRegion, "trail1", true);
+  burst();
+  trails_->deliver();
+
+  std::vector<Value> insight_events;
+  size_t api_calls = 0;
+  for (const Put& p : puts) {
+    EXPECT_EQ(p.group, "CloudTrail/logs");
+    EXPECT_EQ(p.stream, "000000000000_CloudTrail_us-east-1");
+    for (const auto& [millis, message] : p.events) {
+      Value record = protocol::json_to_value(message, nullptr);
+      if (record.str("eventType") == "AwsCloudTrailInsight") {
+        EXPECT_EQ(millis, static_cast<int64_t>(parse_iso8601(record.str("eventTime")).value() * 1000));
+        insight_events.push_back(std::move(record));
+      } else {
+        ++api_calls;
+      }
+    }
+  }
+  EXPECT_GT(api_calls, 0u);
+  ASSERT_EQ(insight_events.size(), 2u);
+  EXPECT_EQ(insight_events[0].get("insightDetails")->str("state"), "Start");
+  EXPECT_EQ(insight_events[1].get("insightDetails")->str("state"), "End");
+  Value status = trails_->status(kAccount, kRegion, "trail1");
+  EXPECT_TRUE(status.has("LatestCloudWatchLogsDeliveryTime"));
+  EXPECT_FALSE(status.has("LatestCloudWatchLogsDeliveryError"));
+  // One notification per log file; none names an Insights file.
+  EXPECT_FALSE(published.empty());
+  for (const std::string& m : published) EXPECT_EQ(m.find("CloudTrail-Insight"), std::string::npos) << m;
+}
+
 // A multi-region trail lists, in each region, the Insights events of that region.
 TEST_F(TrailInsightsTest, ListInsightsDataIsRegional) {
   trails_->update(kAccount, kRegion, json(R"({"Name":"trail1","IsMultiRegionTrail":true})"));

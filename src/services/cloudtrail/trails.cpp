@@ -1142,8 +1142,10 @@ int TrailStore::deliver_trail(const Key& key, Files kind, bool& more) {
         }
       }
       // The same records as log events in the trail's log group (home region), one stream per
-      // region the events happened in.
-      if (logs && !log_group.empty()) {
+      // region the events happened in. Insights events too: AWS's user guide ("Logging Insights
+      // events", Sending events to CloudWatch Logs) has the trail deliver its management and
+      // Insights events to the group; they share the stream of their region.
+      if (!log_group.empty()) {
         TrailHooks::LogEvents events;
         events.reserve(stop - start);
         for (size_t i = start; i < stop; ++i) events.emplace_back(event_millis(records[i].event_time, now), records[i].json);

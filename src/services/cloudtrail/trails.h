@@ -50,7 +50,9 @@
 //   ct:q: account \0 home_region \0 name \0 seq(8) -> one pending Insights event (JSON)
 // for the same delivery job, which writes them under [prefix/]AWSLogs/<account>/CloudTrail-
 // Insight/<region>/YYYY/MM/DD/<account>_CloudTrail-Insight_<region>_<YYYYMMDDTHHmmZ>_<16>.json.gz
-// (no SNS notification, CloudWatch Logs copy or digest for those files). The same batch writes
+// and, with CloudWatchLogsLogGroupArn, as log events in the trail's log group (the region's
+// stream, as AWS documents); no SNS notification and no digest for those files (AWS documents
+// neither; validate-logs reads CloudTrail-Digest/ only). The same batch writes
 // an index entry per trail (event_history.h, insight_trail_key) from which ListInsightsData
 // lists the trail's Insights events.
 #pragma once
