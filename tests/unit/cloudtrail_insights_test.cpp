@@ -600,6 +600,21 @@ TEST_F(TrailInsightsTest, InsightsEventsGoToTheTrailsLogGroup) {
   for (const std::string& m : published) EXPECT_EQ(m.find("CloudTrail-Insight"), std::string::npos) << m;
 }
 
+// A trail deleted and created again under the same name does not list its predecessor's events.
+TEST_F(TrailInsightsTest, ListInsightsDataForgetsADeletedTrail) {
+  trails_->put_insight_selectors(kAccount, kRegion, json(R"({"TrailName":"trail1","InsightSelectors":[{"InsightType":"ApiCallRateInsight"}]})"));
+  trails_->set_logging(kAccount, kRegion, "trail1", true);
+  burst();
+  ASSERT_EQ(list(kTrail1).get("Events")->size(), 2u);
+  trails_->remove(kAccount, kRegion, "trail1");
+  EXPECT_EQ(code_of([&] { list(kTrail1); }), "InvalidParameterException");
+  trails_->create(kAccount, kRegion, json(R"({"Name":"trail1","S3BucketName":"trail-bucket","S3KeyPrefix":"audit"})"));
+  trails_->put_insight_selectors(kAccount, kRegion, json(R"({"TrailName":"trail1","InsightSelectors":[{"InsightType":"ApiCallRateInsight"}]})"));
+  EXPECT_EQ(list(kTrail1).get("Events")->size(), 0u);
+  // ...and the internal id does not show.
+  EXPECT_FALSE(trails_->get(kAccount, kRegion, "trail1").get("Trail")->has("InsightsIndexId"));
+}
+
 // A multi-region trail lists, in each region, the Insights events of that region.
 TEST_F(TrailInsightsTest, ListInsightsDataIsRegional) {
   trails_->update(kAccount, kRegion, json(R"({"Name":"trail1","IsMultiRegionTrail":true})"));

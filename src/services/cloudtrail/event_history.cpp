@@ -325,13 +325,13 @@ void EventHistory::record_insight(const std::string& account, const std::string&
 }
 
 
-std::string insight_trail_key(const std::string& account, const std::string& region, const std::string& trail_arn, const Value& record) {
+std::string insight_trail_key(const std::string& account, const std::string& region, const std::string& trail, const Value& record) {
   auto suffix = insight_suffix(record, std::nullopt);
-  if (!suffix || trail_arn.empty()) return {};
-  return index_prefix(account, insight_scope(region), kTrailAttribute, trail_arn) + *suffix;
+  if (!suffix || trail.empty()) return {};
+  return index_prefix(account, insight_scope(region), kTrailAttribute, trail) + *suffix;
 }
 
-Value EventHistory::list_insights_data(const std::string& account, const std::string& region, const std::string& trail_arn,
+Value EventHistory::list_insights_data(const std::string& account, const std::string& region, const std::string& trail,
                                        const Value& input) const {
   auto invalid = [](const std::string& message) { return AwsError("InvalidParameterException", message, 400); };
   // The model checks these too (required, enum, map size, range); unit callers skip the model.
@@ -369,7 +369,7 @@ Value EventHistory::list_insights_data(const std::string& account, const std::st
     };
     mix(account);
     mix(region);
-    mix(trail_arn);
+    mix(trail);
     mix(dimension);
     mix(wanted);
     mix(input.has("StartTime") ? std::to_string(start) : "");
@@ -388,7 +388,7 @@ Value EventHistory::list_insights_data(const std::string& account, const std::st
   // no deferred writes to wait for.
   const std::string scope = insight_scope(region);
   const std::string records = scope_prefix(account, scope);
-  const std::string trail_prefix = index_prefix(account, scope, kTrailAttribute, trail_arn);
+  const std::string trail_prefix = index_prefix(account, scope, kTrailAttribute, trail);
   std::string newest, oldest_bound;  // suffixes: the newest allowed, the first past the oldest allowed
   append_u64(newest, inverted(end));
   append_u64(oldest_bound, inverted(start) + 1);

@@ -160,8 +160,10 @@ class TrailStore {
   // ListInsightsMetricData from the detector's stored counts (InsightDetector::metric_data).
   // TrailName selects Insights on data events, which Vigil does not analyse yet.
   Value list_insights_metric_data(const std::string& account, const std::string& region, const Value& input) const;
-  // ListInsightsData's InsightSource: the ARN (as stored) of the trail it names, visible in the
-  // region (home region, or any region for a multi-region trail). InvalidParameterException for
+  // ListInsightsData's InsightSource: how the trail it names (visible in the region: its home
+  // region, or any region for a multi-region trail) is keyed in the event history's Insights
+  // index (its ARN and the id it got at creation, so a trail created again under the same name
+  // starts with no Insights events). InvalidParameterException for
   // anything else (the operation documents no TrailNotFoundException); an event data store ARN
   // is UnsupportedOperationException. The events come from EventHistory::list_insights_data.
   std::string insight_source(const std::string& account, const std::string& region, std::string_view arn) const;
