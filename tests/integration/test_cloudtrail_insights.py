@@ -1,6 +1,7 @@
 """CloudTrail Insights: Put/GetInsightSelectors on a trail, then a baseline of calls and a
 burst that produce a Start/End pair of Insights events, delivered under the trail's
-CloudTrail-Insight/ prefix and returned by LookupEvents EventCategory=insight. The server counts
+CloudTrail-Insight/ prefix and returned by LookupEvents EventCategory=insight and by the trail's
+ListInsightsData. The server counts
 per 2-second period with a 60-second baseline and 6 seconds of learning (the flags), so the
 whole story takes about 25 seconds instead of days."""
 import datetime
@@ -136,8 +137,96 @@ class Insights(ServerTestCase):
                 self.ct.list_insights_metric_data(**request)
             self.assertEqual(error_code(ctx), "UnsupportedOperationException" if "TrailName" in bad else "InvalidParameterException")
 
+    def test_list_insights_data(self):
+        if "ListInsightsData" not in self.ct.meta.service_model.operation_names:
+            self.skipTest("this botocore predates ListInsightsData")
+        arn = self.trail("listed")
+        other = self.trail("other")
+        for name in ("listed", "other"):
+            self.ct.start_logging(Name=name)
+        # Only "listed" selects Insights: "other" logs the same calls but takes no Insights events.
+        self.ct.put_insight_selectors(TrailName="listed", InsightSelectors=[{"InsightType": "ApiCallRateInsight"}])
+        self.logs.create_log_group(logGroupName="/insights")
+        self.calls_for(10)
+        for _ in range(60):
+            self.logs.put_retention_policy(logGroupName="/insights", retentionInDays=7)
+        self.calls_for(3 * PERIOD)
+        # A trail's events are listed as soon as the detector reports them (before delivery).
+        deadline = time.time() + 30
+        while True:
+            events = self.ct.list_insights_data(InsightSource=arn, DataType="InsightsEvents")["Events"]
+            states = [json.loads(e["CloudTrailEvent"])["insightDetails"]["state"] for e in events]
+            if (states and states[0] == "End") or time.time() > deadline:
+                break
+            time.sleep(0.5)
+        # Newest first; a slow machine may split the burst into several Start/End pairs.
+        self.assertTrue(states)
+        self.assertEqual(states, ["End", "Start"] * (len(states) // 2), events)
+        times = [e["EventTime"] for e in events]
+        self.assertEqual(times, sorted(times, reverse=True))
+        ids = [e["EventId"] for e in events]
+        for e in events:
+            record = json.loads(e["CloudTrailEvent"])
+            self.assertEqual(e["EventId"], record["eventID"])
+            self.assertEqual(e["EventName"], "PutRetentionPolicy")
+            self.assertEqual(e["EventSource"], "logs.amazonaws.com")
+            self.assertEqual(record["eventType"], "AwsCloudTrailInsight")
+            self.assertEqual(record["insightDetails"]["insightType"], "ApiCallRateInsight")
+        # The same events LookupEvents shows for the account (only this trail selects Insights).
+        looked_up = self.ct.lookup_events(EventCategory="insight")["Events"]
+        self.assertEqual([e["EventId"] for e in looked_up], ids)
+        self.assertEqual(self.ct.list_insights_data(InsightSource=other, DataType="InsightsEvents")["Events"], [])
+
+        def listed(**kwargs):
+            return [e["EventId"] for e in self.ct.list_insights_data(InsightSource=arn, DataType="InsightsEvents", **kwargs)["Events"]]
+        self.assertEqual(listed(Dimensions={"EventName": "PutRetentionPolicy"}), ids)
+        self.assertEqual(listed(Dimensions={"EventSource": "logs.amazonaws.com"}), ids)
+        self.assertEqual(listed(Dimensions={"EventId": ids[-1]}), [ids[-1]])
+        self.assertEqual(listed(Dimensions={"EventName": "DeleteLogGroup"}), [])
+        self.assertEqual(listed(StartTime=events[0]["EventTime"]), [e["EventId"] for e in events if e["EventTime"] >= events[0]["EventTime"]])
+        self.assertEqual(listed(EndTime=events[-1]["EventTime"] - datetime.timedelta(seconds=1)), [])
+        # Pages: the paginator follows NextToken; a token only works with its own parameters.
+        pages = self.ct.get_paginator("list_insights_data").paginate(InsightSource=arn, DataType="InsightsEvents",
+                                                                     PaginationConfig={"PageSize": 1})
+        self.assertEqual([e["EventId"] for page in pages for e in page["Events"]], ids)
+        first = self.ct.list_insights_data(InsightSource=arn, DataType="InsightsEvents", MaxResults=1)
+        self.assertEqual(len(first["Events"]), 1)
+        self.assertIn("NextToken", first)
+        with self.assertRaises(ClientError) as ctx:
+            self.ct.list_insights_data(InsightSource=arn, DataType="InsightsEvents", MaxResults=1, NextToken=first["NextToken"],
+                                       Dimensions={"EventName": "PutRetentionPolicy"})
+        self.assertEqual(error_code(ctx), "InvalidParameterException")
+        # AWS's errors (the operation documents InvalidParameterException,
+        # OperationNotPermittedException and UnsupportedOperationException).
+        now = datetime.datetime.now(datetime.timezone.utc)
+        for bad in ({"InsightSource": "arn:aws:cloudtrail:us-east-1:%s:trail/missing" % ACCOUNT},
+                    {"InsightSource": "listed"},
+                    {"DataType": "ManagementEvents"},
+                    {"Dimensions": {"Username": "root"}},
+                    {"StartTime": now, "EndTime": now - datetime.timedelta(hours=1)}):
+            request = dict(InsightSource=arn, DataType="InsightsEvents")
+            request.update(bad)
+            with self.assertRaises(ClientError) as ctx:
+                self.ct.list_insights_data(**request)
+            self.assertEqual(error_code(ctx), "InvalidParameterException", bad)
+        with self.assertRaises(ClientError) as ctx:
+            self.ct.list_insights_data(InsightSource="arn:aws:cloudtrail:us-east-1:%s:eventdatastore/0123456789ab" % ACCOUNT,
+                                       DataType="InsightsEvents")
+        self.assertEqual(error_code(ctx), "UnsupportedOperationException")
+
+        # The AWS CLI, when it knows the operation.
+        result = self.server.cli("cloudtrail", "list-insights-data", "--insight-source", arn, "--data-type", "InsightsEvents", check=False)
+        if result.returncode != 0 and "Invalid choice" in result.stderr:
+            self.skipTest("this AWS CLI predates list-insights-data (boto3's checks above passed)")
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertEqual([e["EventId"] for e in json.loads(result.stdout)["Events"]], ids)
+
     def test_burst_produces_start_and_end(self):
         self.trail("watch")
+        # The trail also copies its events to CloudWatch Logs: Insights events included, as AWS documents.
+        self.logs.create_log_group(logGroupName="/trail-copy")
+        self.ct.update_trail(Name="watch", CloudWatchLogsRoleArn="arn:aws:iam::%s:role/CloudTrail_CloudWatchLogs_Role" % ACCOUNT,
+                             CloudWatchLogsLogGroupArn="arn:aws:logs:us-east-1:%s:log-group:/trail-copy:*" % ACCOUNT)
         self.ct.start_logging(Name="watch")
         self.ct.put_insight_selectors(TrailName="watch", InsightSelectors=[{"InsightType": "ApiCallRateInsight"},
                                                                            {"InsightType": "ApiErrorRateInsight"}])
@@ -200,6 +289,15 @@ class Insights(ServerTestCase):
                                       MaxResults=50)["Events"]
         self.assertTrue(plain)
         self.assertTrue(all("AwsCloudTrailInsight" not in e["CloudTrailEvent"] for e in plain))
+
+        # The log group holds the same Insights events (delivered with the files), in the region's stream.
+        copied = self.logs.filter_log_events(logGroupName="/trail-copy", filterPattern='"AwsCloudTrailInsight"')["events"]
+        self.assertEqual({e["logStreamName"] for e in copied}, {"%s_CloudTrail_us-east-1" % ACCOUNT})
+        copied_ids = {json.loads(e["message"])["eventID"] for e in copied}
+        # (Files and log events are written in the same delivery pass: an Insight that ended since
+        # `records` was read may be in both by now.)
+        self.assertLessEqual({r["eventID"] for r in records}, copied_ids)
+        self.assertLessEqual(copied_ids, {e["EventId"] for e in self.ct.lookup_events(EventCategory="insight")["Events"]})
 
 
 if __name__ == "__main__":

@@ -336,6 +336,27 @@ class TrailInsightsTest : public ::testing::Test {
     Value output = Value::map();
     history_->record({&ctx, logs_service_.get(), op, &input, error ? nullptr : &output, error});
   }
+  // A baseline of two calls a minute, a burst of 40 and a quiet minute: a Start and an End.
+  void burst() {
+    for (int i = 0; i < 8; ++i) {
+      call("PutRetentionPolicy");
+      call("PutRetentionPolicy");
+      clock_.advance(std::chrono::seconds(60));
+      tick();
+    }
+    for (int i = 0; i < 40; ++i) call("PutRetentionPolicy");
+    clock_.advance(std::chrono::seconds(60));
+    tick();
+    call("PutRetentionPolicy");
+    clock_.advance(std::chrono::seconds(60));
+    tick();
+  }
+  // ListInsightsData as the service runs it.
+  Value list(const std::string& trail_arn, const std::string& extra = "") {
+    Value in = json(R"({"InsightSource":")" + trail_arn + R"(","DataType":"InsightsEvents")" + extra + "}");
+    return history_->list_insights_data(kAccount, kRegion, trails_->insight_source(kAccount, kRegion, trail_arn), in);
+  }
+  static constexpr const char* kTrail1 = "arn:aws:cloudtrail:us-east-1:000000000000:trail/trail1";
   // What the server's scheduler job does with each tick's events.
   void tick() {
     for (InsightEvent& e : detector_->tick()) {
@@ -405,18 +426,7 @@ TEST_F(TrailInsightsTest, SelectorsValidationAndErrors) {
 TEST_F(TrailInsightsTest, BurstDeliversStartAndEndUnderTheInsightsPrefix) {
   trails_->put_insight_selectors(kAccount, kRegion, json(R"({"TrailName":"trail1","InsightSelectors":[{"InsightType":"ApiCallRateInsight"}]})"));
   trails_->set_logging(kAccount, kRegion, "trail1", true);
-  for (int i = 0; i < 8; ++i) {
-    call("PutRetentionPolicy");
-    call("PutRetentionPolicy");
-    clock_.advance(std::chrono::seconds(60));
-    tick();
-  }
-  for (int i = 0; i < 40; ++i) call("PutRetentionPolicy");
-  clock_.advance(std::chrono::seconds(60));
-  tick();
-  call("PutRetentionPolicy");
-  clock_.advance(std::chrono::seconds(60));
-  tick();
+  burst();
   trails_->deliver();
 
   s3::ListQuery q;
@@ -453,6 +463,168 @@ TEST_F(TrailInsightsTest, BurstDeliversStartAndEndUnderTheInsightsPrefix) {
   EXPECT_EQ(by_name.get("Events")->size(), 2u);
   Value plain = history_->lookup(kAccount, kRegion, Value::map());
   for (const Value& e : plain.get("Events")->as_list()) EXPECT_EQ(e.str("CloudTrailEvent").find("AwsCloudTrailInsight"), std::string::npos);
+}
+
+// ListInsightsData: the events the named trail took for delivery, newest first, with AWS's
+// dimensions, time range, paging and errors.
+TEST_F(TrailInsightsTest, ListInsightsDataListsTheTrailsEvents) {
+  trails_->put_insight_selectors(kAccount, kRegion, json(R"({"TrailName":"trail1","InsightSelectors":[{"InsightType":"ApiCallRateInsight"}]})"));
+  trails_->set_logging(kAccount, kRegion, "trail1", true);
+  // trail2 logs but selects no Insights during the burst: it took none of its events.
+  trails_->create(kAccount, kRegion, json(R"({"Name":"trail2","S3BucketName":"trail-bucket","S3KeyPrefix":"audit"})"));
+  trails_->set_logging(kAccount, kRegion, "trail2", true);
+  burst();
+  const std::string trail2 = "arn:aws:cloudtrail:us-east-1:000000000000:trail/trail2";
+  trails_->put_insight_selectors(kAccount, kRegion, json(R"({"TrailName":"trail2","InsightSelectors":[{"InsightType":"ApiCallRateInsight"}]})"));
+
+  Value all = list(kTrail1);
+  ASSERT_EQ(all.get("Events")->size(), 2u) << protocol::value_to_json(all);
+  EXPECT_FALSE(all.has("NextToken"));
+  const Value& end = all.get("Events")->as_list()[0];
+  const Value& start = all.get("Events")->as_list()[1];
+  Value end_record = protocol::json_to_value(end.str("CloudTrailEvent"), nullptr);
+  Value start_record = protocol::json_to_value(start.str("CloudTrailEvent"), nullptr);
+  EXPECT_EQ(end_record.get("insightDetails")->str("state"), "End");
+  EXPECT_EQ(start_record.get("insightDetails")->str("state"), "Start");
+  EXPECT_EQ(end.str("EventName"), "PutRetentionPolicy");
+  EXPECT_EQ(end.str("EventSource"), "logs.amazonaws.com");
+  EXPECT_EQ(end.str("EventId"), end_record.str("eventID"));
+  EXPECT_EQ(end.get("EventTime")->as_double(), parse_iso8601(end_record.str("eventTime")).value());
+  EXPECT_GT(end.get("EventTime")->as_double(), start.get("EventTime")->as_double());
+  EXPECT_EQ(list(trail2).get("Events")->size(), 0u);
+  // The account's events are still all in LookupEvents.
+  EXPECT_EQ(history_->lookup(kAccount, kRegion, json(R"({"EventCategory":"insight"})")).get("Events")->size(), 2u);
+
+  // Dimensions: one of EventId, EventName, EventSource.
+  EXPECT_EQ(list(kTrail1, R"(,"Dimensions":{"EventName":"PutRetentionPolicy"})").get("Events")->size(), 2u);
+  EXPECT_EQ(list(kTrail1, R"(,"Dimensions":{"EventName":"DeleteLogGroup"})").get("Events")->size(), 0u);
+  EXPECT_EQ(list(kTrail1, R"(,"Dimensions":{"EventSource":"logs.amazonaws.com"})").get("Events")->size(), 2u);
+  Value by_id = list(kTrail1, R"(,"Dimensions":{"EventId":")" + std::string(start.str("EventId")) + R"("})");
+  ASSERT_EQ(by_id.get("Events")->size(), 1u);
+  EXPECT_EQ(by_id.get("Events")->as_list()[0].str("EventId"), start.str("EventId"));
+  EXPECT_EQ(list(trail2, R"(,"Dimensions":{"EventId":")" + std::string(start.str("EventId")) + R"("})").get("Events")->size(), 0u);
+
+  // Time range, both ends inclusive.
+  const std::string at_start = format_epoch_number(start.get("EventTime")->as_double());
+  const std::string at_end = format_epoch_number(end.get("EventTime")->as_double());
+  EXPECT_EQ(list(kTrail1, R"(,"StartTime":)" + at_end).get("Events")->size(), 1u);
+  EXPECT_EQ(list(kTrail1, R"(,"EndTime":)" + at_start).get("Events")->size(), 1u);
+  EXPECT_EQ(list(kTrail1, R"(,"StartTime":)" + at_start + R"(,"EndTime":)" + at_end).get("Events")->size(), 2u);
+  EXPECT_EQ(list(kTrail1, R"(,"EndTime":)" + format_epoch_number(start.get("EventTime")->as_double() - 1)).get("Events")->size(), 0u);
+
+  // Pages of one, the token bound to the parameters.
+  const std::string dims = R"(,"Dimensions":{"EventSource":"logs.amazonaws.com"},"MaxResults":1)";
+  Value first = list(kTrail1, dims);
+  ASSERT_EQ(first.get("Events")->size(), 1u);
+  ASSERT_TRUE(first.has("NextToken"));
+  EXPECT_EQ(first.get("Events")->as_list()[0].str("EventId"), end.str("EventId"));
+  const std::string token(first.str("NextToken"));
+  Value second = list(kTrail1, dims + R"(,"NextToken":")" + token + R"(")");
+  ASSERT_EQ(second.get("Events")->size(), 1u);
+  EXPECT_EQ(second.get("Events")->as_list()[0].str("EventId"), start.str("EventId"));
+  EXPECT_FALSE(second.has("NextToken"));
+  EXPECT_EQ(code_of([&] { list(kTrail1, R"(,"MaxResults":1,"NextToken":")" + token + R"(")"); }), "InvalidParameterException");
+  EXPECT_EQ(code_of([&] { list(trail2, dims + R"(,"NextToken":")" + token + R"(")"); }), "InvalidParameterException");
+  EXPECT_EQ(code_of([&] { list(kTrail1, dims + R"(,"NextToken":"bm90IGEgdG9rZW4=")"); }), "InvalidParameterException");
+
+  // AWS's errors: the operation documents InvalidParameterException, OperationNotPermittedException
+  // and UnsupportedOperationException only.
+  EXPECT_EQ(code_of([&] { list(kTrail1, R"(,"StartTime":)" + at_end + R"(,"EndTime":)" + at_start); }), "InvalidParameterException");
+  EXPECT_EQ(code_of([&] { list(kTrail1, R"(,"MaxResults":51)"); }), "InvalidParameterException");
+  EXPECT_EQ(code_of([&] { list(kTrail1, R"(,"Dimensions":{"Username":"root"})"); }), "InvalidParameterException");
+  EXPECT_EQ(code_of([&] { list(kTrail1, R"(,"Dimensions":{"EventName":"A","EventSource":"B"})"); }), "InvalidParameterException");
+  EXPECT_EQ(code_of([&] {
+              history_->list_insights_data(kAccount, kRegion, kTrail1, json(R"({"InsightSource":"x","DataType":"ManagementEvents"})"));
+            }),
+            "InvalidParameterException");
+  EXPECT_EQ(code_of([&] { list("trail1"); }), "InvalidParameterException");
+  EXPECT_EQ(code_of([&] { list("arn:aws:cloudtrail:us-east-1:000000000000:trail/missing"); }), "InvalidParameterException");
+  EXPECT_EQ(code_of([&] { list("arn:aws:cloudtrail:us-east-1:111111111111:trail/trail1"); }), "InvalidParameterException");
+  EXPECT_EQ(code_of([&] { trails_->insight_source(kAccount, "eu-west-1", kTrail1); }), "InvalidParameterException");
+  EXPECT_EQ(code_of([&] { list("arn:aws:cloudtrail:us-east-1:000000000000:eventdatastore/0123456789ab"); }), "UnsupportedOperationException");
+}
+
+// The trail's log group gets its Insights events too (AWS: "your trail delivers management and
+// Insights events to your CloudWatch Logs log group"); its SNS topic hears of log files only.
+TEST_F(TrailInsightsTest, InsightsEventsGoToTheTrailsLogGroup) {
+  struct Put {
+    std::string group, stream;
+    TrailHooks::LogEvents events;
+  };
+  std::vector<Put> puts;
+  std::vector<std::string> published;
+  TrailHooks hooks;
+  hooks.topic_exists = [](const std::string&, const std::string&, const std::string&) { return true; };
+  hooks.publish = [&](const std::string&, const std::string&, const std::string&, const std::string& m) {
+    published.push_back(m);
+    return true;
+  };
+  hooks.log_group_exists = [](const std::string&, const std::string&, const std::string& g) { return g == "CloudTrail/logs"; };
+  hooks.put_log_events = [&](const std::string&, const std::string&, const std::string& g, const std::string& s, const TrailHooks::LogEvents& e) {
+    puts.push_back({g, s, e});
+    return std::string();
+  };
+  trails_->set_hooks(hooks);
+  trails_->update(kAccount, kRegion,
+                  json(R"({"Name":"trail1","SnsTopicName":"files","CloudWatchLogsLogGroupArn":"arn:aws:logs:us-east-1:000000000000:log-group:CloudTrail/logs:*",)"
+                       R"("CloudWatchLogsRoleArn":"arn:aws:iam::000000000000:role/ct"})"));
+  trails_->put_insight_selectors(kAccount, kRegion, json(R"({"TrailName":"trail1","InsightSelectors":[{"InsightType":"ApiCallRateInsight"}]})"));
+  trails_->set_logging(kAccount, kRegion, "trail1", true);
+  burst();
+  trails_->deliver();
+
+  std::vector<Value> insight_events;
+  size_t api_calls = 0;
+  for (const Put& p : puts) {
+    EXPECT_EQ(p.group, "CloudTrail/logs");
+    EXPECT_EQ(p.stream, "000000000000_CloudTrail_us-east-1");
+    for (const auto& [millis, message] : p.events) {
+      Value record = protocol::json_to_value(message, nullptr);
+      if (record.str("eventType") == "AwsCloudTrailInsight") {
+        EXPECT_EQ(millis, static_cast<int64_t>(parse_iso8601(record.str("eventTime")).value() * 1000));
+        insight_events.push_back(std::move(record));
+      } else {
+        ++api_calls;
+      }
+    }
+  }
+  EXPECT_GT(api_calls, 0u);
+  ASSERT_EQ(insight_events.size(), 2u);
+  EXPECT_EQ(insight_events[0].get("insightDetails")->str("state"), "Start");
+  EXPECT_EQ(insight_events[1].get("insightDetails")->str("state"), "End");
+  Value status = trails_->status(kAccount, kRegion, "trail1");
+  EXPECT_TRUE(status.has("LatestCloudWatchLogsDeliveryTime"));
+  EXPECT_FALSE(status.has("LatestCloudWatchLogsDeliveryError"));
+  // One notification per log file; none names an Insights file.
+  EXPECT_FALSE(published.empty());
+  for (const std::string& m : published) EXPECT_EQ(m.find("CloudTrail-Insight"), std::string::npos) << m;
+}
+
+// A trail deleted and created again under the same name does not list its predecessor's events.
+TEST_F(TrailInsightsTest, ListInsightsDataForgetsADeletedTrail) {
+  trails_->put_insight_selectors(kAccount, kRegion, json(R"({"TrailName":"trail1","InsightSelectors":[{"InsightType":"ApiCallRateInsight"}]})"));
+  trails_->set_logging(kAccount, kRegion, "trail1", true);
+  burst();
+  ASSERT_EQ(list(kTrail1).get("Events")->size(), 2u);
+  trails_->remove(kAccount, kRegion, "trail1");
+  EXPECT_EQ(code_of([&] { list(kTrail1); }), "InvalidParameterException");
+  trails_->create(kAccount, kRegion, json(R"({"Name":"trail1","S3BucketName":"trail-bucket","S3KeyPrefix":"audit"})"));
+  trails_->put_insight_selectors(kAccount, kRegion, json(R"({"TrailName":"trail1","InsightSelectors":[{"InsightType":"ApiCallRateInsight"}]})"));
+  EXPECT_EQ(list(kTrail1).get("Events")->size(), 0u);
+  // ...and the internal id does not show.
+  EXPECT_FALSE(trails_->get(kAccount, kRegion, "trail1").get("Trail")->has("InsightsIndexId"));
+}
+
+// A multi-region trail lists, in each region, the Insights events of that region.
+TEST_F(TrailInsightsTest, ListInsightsDataIsRegional) {
+  trails_->update(kAccount, kRegion, json(R"({"Name":"trail1","IsMultiRegionTrail":true})"));
+  trails_->put_insight_selectors(kAccount, kRegion, json(R"({"TrailName":"trail1","InsightSelectors":[{"InsightType":"ApiCallRateInsight"}]})"));
+  trails_->set_logging(kAccount, kRegion, "trail1", true);
+  burst();
+  EXPECT_EQ(list(kTrail1).get("Events")->size(), 2u);
+  Value in = json(R"({"InsightSource":"arn:aws:cloudtrail:us-east-1:000000000000:trail/trail1","DataType":"InsightsEvents"})");
+  Value elsewhere = history_->list_insights_data(kAccount, "eu-west-1", trails_->insight_source(kAccount, "eu-west-1", kTrail1), in);
+  EXPECT_EQ(elsewhere.get("Events")->size(), 0u);
 }
 
 TEST_F(TrailInsightsTest, StoppedTrailCountsNothing) {

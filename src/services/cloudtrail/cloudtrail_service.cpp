@@ -53,6 +53,9 @@ CloudTrailService::CloudTrailService(EventHistory& history, TrailStore& trails, 
   // Insights (trails.h, insights.h): trails only; EventDataStore answers UnsupportedOperationException.
   on("PutInsightSelectors", [this](CallContext& ctx, const Value& in) { return trails_.put_insight_selectors(ctx.account_id, ctx.region, in); });
   on("GetInsightSelectors", [this](CallContext& ctx, const Value& in) { return trails_.get_insight_selectors(ctx.account_id, ctx.region, in); });
+  on("ListInsightsData", [this](CallContext& ctx, const Value& in) {
+    return history_.list_insights_data(ctx.account_id, ctx.region, trails_.insight_source(ctx.account_id, ctx.region, in.str("InsightSource")), in);
+  });
   on("ListInsightsMetricData", [this](CallContext& ctx, const Value& in) { return trails_.list_insights_metric_data(ctx.account_id, ctx.region, in); });
   // Tags: event data store ARNs go to Lake, everything else to trails.
   on("AddTags", [this](CallContext& ctx, const Value& in) {

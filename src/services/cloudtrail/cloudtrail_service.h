@@ -1,6 +1,6 @@
 // CloudTrail over awsJson 1.1: the event history (LookupEvents), trails with log file
 // delivery (trails.h), Insights selectors on trails (Insights events: insights.h) and Lake's
-// event data stores and queries (lake.h). Insights metric data, imports, channels, dashboards
+// event data stores and queries (lake.h). Imports, channels, dashboards
 // and saved queries answer UnknownOperationException until they come (docs/coverage.md).
 #pragma once
 

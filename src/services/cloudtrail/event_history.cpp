@@ -291,17 +291,28 @@ void EventHistory::record(const server::ApiCall& call) {
 
 namespace {
 std::string insight_scope(const std::string& region) { return region + "/insight"; }
+
+// Where an Insights record is kept: its (inverted) time and id, as record_insight builds them.
+std::optional<std::string> insight_suffix(const Value& record, std::optional<double> fallback_time) {
+  std::string_view event_id = record.str("eventID");
+  std::optional<double> time = parse_iso8601(record.str("eventTime"));
+  if (!time) time = fallback_time;
+  if (event_id.empty() || !time) return std::nullopt;
+  std::string suffix;
+  append_u64(suffix, inverted(static_cast<int64_t>(std::llround(*time * 1000))));
+  suffix += event_id;
+  return suffix;
+}
+
+constexpr std::string_view kTrailAttribute = "Trail";  // not a LookupEvents attribute: never mixed
 }  // namespace
 
 void EventHistory::record_insight(const std::string& account, const std::string& region, const Value& record) {
   std::string event_id(record.str("eventID"));
   const Value* details = record.get("insightDetails");
   if (event_id.empty() || !details) return;
-  double time = parse_iso8601(record.str("eventTime")).value_or(clock_.now_seconds());
   std::string scope = insight_scope(region);
-  std::string suffix;
-  append_u64(suffix, inverted(static_cast<int64_t>(std::llround(time * 1000))));
-  suffix += event_id;
+  std::string suffix = *insight_suffix(record, clock_.now_seconds());
   store::WriteBatch batch(store_);
   batch.put(store::Keyspace::Audit, scope_prefix(account, scope) + suffix, protocol::value_to_json(record, nullptr, /*keep_nulls=*/true) + "\n");
   auto index = [&](std::string_view attribute, std::string_view value) {
@@ -311,6 +322,112 @@ void EventHistory::record_insight(const std::string& account, const std::string&
   index("EventName", details->str("eventName"));
   index("EventSource", details->str("eventSource"));
   store_.write(batch);
+}
+
+
+std::string insight_trail_key(const std::string& account, const std::string& region, const std::string& trail, const Value& record) {
+  auto suffix = insight_suffix(record, std::nullopt);
+  if (!suffix || trail.empty()) return {};
+  return index_prefix(account, insight_scope(region), kTrailAttribute, trail) + *suffix;
+}
+
+Value EventHistory::list_insights_data(const std::string& account, const std::string& region, const std::string& trail,
+                                       const Value& input) const {
+  auto invalid = [](const std::string& message) { return AwsError("InvalidParameterException", message, 400); };
+  // The model checks these too (required, enum, map size, range); unit callers skip the model.
+  if (input.str("DataType") != "InsightsEvents") throw invalid("DataType must be InsightsEvents.");
+  std::string dimension, wanted;
+  if (const Value* dims = input.get("Dimensions"); dims && !dims->is_null()) {
+    if (!dims->is_map() || dims->size() != 1) throw invalid("Dimensions must contain exactly one item.");
+    const auto& [key, v] = dims->as_map().front();
+    if (key != "EventId" && key != "EventName" && key != "EventSource")
+      throw invalid("Dimension " + key + " is not valid. Valid dimensions are EventId, EventName and EventSource.");
+    if (!v.is_string() || v.as_string().empty()) throw invalid("The value of dimension " + key + " cannot be empty.");
+    dimension = key;
+    wanted = v.as_string();
+  }
+  int64_t now = clock_.now_millis();
+  auto millis = [&](std::string_view member, int64_t fallback) {
+    const Value* v = input.get(member);
+    return v && (v->kind() == Value::Kind::Timestamp || v->kind() == Value::Kind::Double || v->kind() == Value::Kind::Int)
+               ? static_cast<int64_t>(std::floor(v->as_double() * 1000))
+               : fallback;
+  };
+  const int64_t start = millis("StartTime", now - kRetentionMillis), end = millis("EndTime", now);
+  if (start > end) throw invalid("StartTime must be before or equal to EndTime.");
+  const int64_t max_results = input.i64("MaxResults", 50);
+  if (max_results < 1 || max_results > 50) throw invalid("MaxResults must be between 1 and 50.");
+
+  // A NextToken is only good with the parameters that produced it (AWS: "must be passed in
+  // with the same parameters"): it carries a hash of them before the last event's suffix.
+  std::string binding;
+  {
+    uint64_t h = 1469598103934665603ULL;  // FNV-1a over the parameters as given
+    auto mix = [&](std::string_view part) {
+      for (unsigned char c : part) h = (h ^ c) * 1099511628211ULL;
+      h = (h ^ 0xFF) * 1099511628211ULL;  // separator
+    };
+    mix(account);
+    mix(region);
+    mix(trail);
+    mix(dimension);
+    mix(wanted);
+    mix(input.has("StartTime") ? std::to_string(start) : "");
+    mix(input.has("EndTime") ? std::to_string(end) : "");
+    append_u64(binding, h);
+  }
+  std::optional<std::string> after;  // the suffix of the last event of the previous page
+  if (input.has("NextToken")) {
+    auto token = base64_decode(input.str("NextToken"));
+    if (!token || token->size() <= binding.size() + 8 || token->compare(0, binding.size(), binding) != 0)
+      throw invalid("NextToken is not valid for these parameters.");
+    after = token->substr(binding.size());
+  }
+
+  // Insights records and their entries are written synchronously (record_insight, on_insight):
+  // no deferred writes to wait for.
+  const std::string scope = insight_scope(region);
+  const std::string records = scope_prefix(account, scope);
+  const std::string trail_prefix = index_prefix(account, scope, kTrailAttribute, trail);
+  std::string newest, oldest_bound;  // suffixes: the newest allowed, the first past the oldest allowed
+  append_u64(newest, inverted(end));
+  append_u64(oldest_bound, inverted(start) + 1);
+
+  Value events = Value::list();
+  Value out = Value::map();
+  // The record of a suffix, when the trail took it and the dimension matches.
+  auto matching = [&](std::string_view suffix, bool trail_checked) -> std::optional<std::string> {
+    if (!trail_checked && !store_.get(store::Keyspace::AuditIndex, trail_prefix + std::string(suffix))) return std::nullopt;
+    auto stored = store_.get(store::Keyspace::Audit, records + std::string(suffix));
+    if (!stored) return std::nullopt;  // expired since it was indexed
+    return stored;
+  };
+
+  // No dimension: the trail's own entries. A dimension: that attribute's entries of the region's
+  // Insights events (record_insight; Insights event ids are random, so EventId too), each
+  // checked against the trail with one point read. Both are newest first; a page stops one
+  // matching entry after it is full.
+  const bool by_trail = dimension.empty();
+  const std::string prefix = by_trail ? trail_prefix : index_prefix(account, scope, dimension, wanted);
+  std::string from = prefix + (after ? *after : newest);
+  auto it = store_.iterate(store::Keyspace::AuditIndex, from, prefix + oldest_bound);
+  std::string last_suffix;
+  bool more = false;
+  for (it->seek(from); it->valid(); it->next()) {
+    std::string_view suffix = it->key().substr(prefix.size());
+    if (suffix.size() <= 8 || (after && suffix <= *after)) continue;
+    auto stored = matching(suffix, by_trail);
+    if (!stored) continue;
+    if (static_cast<int64_t>(events.size()) == max_results) {
+      more = true;
+      break;
+    }
+    last_suffix = std::string(suffix);
+    events.push(lookup_event(*stored));
+  }
+  out.set("Events", std::move(events));
+  if (more) out.set("NextToken", base64_encode(binding + last_suffix));
+  return out;
 }
 
 Value EventHistory::lookup(const std::string& account, const std::string& region, const Value& input) const {

@@ -40,6 +40,14 @@ class EventHistory {
   // LookupEvents semantics (attributes, time range, MaxResults, NextToken), newest first.
   Value lookup(const std::string& account, const std::string& region, const Value& input) const;
 
+  // ListInsightsData for the trail `trail` (as TrailStore::insight_source names it): the Insights events of
+  // the region that the trail took for delivery (insight_trail_key), newest first, with AWS's
+  // Dimensions (one of EventId, EventName, EventSource), StartTime/EndTime (both inclusive;
+  // default the last 90 days), MaxResults (1-50, default 50) and a NextToken bound to the
+  // other parameters; InvalidParameterException for anything else. Paged from the store: a page
+  // reads its entries and at most MaxResults + 1 records, whatever the trail holds.
+  Value list_insights_data(const std::string& account, const std::string& region, const std::string& trail, const Value& input) const;
+
   // Drops records older than 90 days (scheduler job).
   void expire();
 
@@ -54,6 +62,13 @@ class EventHistory {
   EventBus* bus_;
   std::function<bool(const std::string&)> data_events_wanted_;
 };
+
+// The AuditIndex key that ties an Insights event kept by record_insight (its region: the
+// event's awsRegion) to a trail that took it for delivery; the value is empty. TrailStore
+// writes it in the batch that queues the event for the trail's CloudTrail-Insight/ files, so
+// ListInsightsData lists exactly what the trail delivers. Expires with the event (90 days).
+// `trail` is how the trail is named there (TrailStore: its ARN and creation id).
+std::string insight_trail_key(const std::string& account, const std::string& region, const std::string& trail, const Value& record);
 
 // The CloudTrail record (AWS's format) for one call, as JSON written directly (no Value tree:
 // this runs for every call). Parameters whose JSON is over 100 KB are omitted, as AWS does.

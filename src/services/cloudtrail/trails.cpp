@@ -93,6 +93,19 @@ NameOrArn parse_name_or_arn(std::string_view input) {
   return out;
 }
 
+// How a trail is named in the event history's Insights index (insight_trail_key): its ARN and
+// the id it got at creation, so that a trail deleted and created again with the same name does
+// not list its predecessor's Insights events (those entries just expire with the events).
+// Trails created before the id existed have none, and no entries from before either.
+std::string insight_key(const Value& state) {
+  std::string key(state.str("TrailARN"));
+  if (std::string_view id = state.str("InsightsIndexId"); !id.empty()) {
+    key += '\x01';
+    key += id;
+  }
+  return key;
+}
+
 // 16 random letters and digits, the unique part of a log file name.
 std::string random_alnum(size_t n) {
   static constexpr char kChars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
@@ -484,6 +497,8 @@ Value TrailStore::create(const std::string& account, const std::string& region, 
   t.state.set("IncludeGlobalServiceEvents", global);
   t.state.set("IsMultiRegionTrail", multi);
   t.state.set("TrailARN", trail_arn(account, region, name));
+  // Names this trail, not a later one with the same ARN, in the Insights index (insight_key).
+  t.state.set("InsightsIndexId", random_alnum(16));
   t.state.set("EventSelectors", default_selectors());
   t.state.set("HasCustomEventSelectors", false);
   Value tags = empty_tags();
@@ -988,21 +1003,25 @@ void TrailStore::on_event(const BusEvent& event) {
 void TrailStore::on_insight(const BusEvent& event) {
   std::string_view type = event.detail.get("insightDetails") ? event.detail.get("insightDetails")->str("insightType") : std::string_view();
   uint8_t bit = type == "ApiCallRateInsight" ? kApiCallRate : type == "ApiErrorRateInsight" ? kApiErrorRate : 0;
-  std::vector<Key> targets;
+  std::vector<std::pair<Key, std::string>> targets;  // with the trail's insight_key
   {
     std::lock_guard lock(mutex_);
     for (const auto& [key, t] : trails_)
       if ((t.insight_types & bit) && t.account == event.account && bool_member(t.state, "IsLogging", false) &&
           (t.home_region == event.region || bool_member(t.state, "IsMultiRegionTrail", false)))
-        targets.push_back(key);
+        targets.emplace_back(key, insight_key(t.state));
   }
   if (targets.empty()) return;
   std::string json = protocol::value_to_json(event.detail, nullptr, /*keep_nulls=*/true);
   store::WriteBatch batch(store_);
-  for (const Key& key : targets) {
+  for (const auto& [key, trail] : targets) {
     std::string k = pending_base(key, kPendingInsightPrefix);
     append_u64(k, sequence_.fetch_add(1));
     batch.put(store::Keyspace::Meta, k, json);
+    // ListInsightsData lists a trail's events from these entries: written with the pending
+    // event, so what a trail lists is what it delivers.
+    if (std::string entry = insight_trail_key(event.account, event.region, trail, event.detail); !entry.empty())
+      batch.put(store::Keyspace::AuditIndex, entry, {});
   }
   store_.write(batch);
 }
@@ -1138,8 +1157,10 @@ int TrailStore::deliver_trail(const Key& key, Files kind, bool& more) {
         }
       }
       // The same records as log events in the trail's log group (home region), one stream per
-      // region the events happened in.
-      if (logs && !log_group.empty()) {
+      // region the events happened in. Insights events too: AWS's user guide ("Logging Insights
+      // events", Sending events to CloudWatch Logs) has the trail deliver its management and
+      // Insights events to the group; they share the stream of their region.
+      if (!log_group.empty()) {
         TrailHooks::LogEvents events;
         events.reserve(stop - start);
         for (size_t i = start; i < stop; ++i) events.emplace_back(event_millis(records[i].event_time, now), records[i].json);
@@ -1320,6 +1341,24 @@ int TrailStore::digest() {
     save(it->second);
   }
   return written;
+}
+
+std::string TrailStore::insight_source(const std::string& account, const std::string& region, std::string_view arn) const {
+  if (arn.rfind("arn:", 0) == 0 && arn.find(":eventdatastore/") != std::string_view::npos)
+    throw AwsError("UnsupportedOperationException", "ListInsightsData lists the Insights events of trails; event data stores answer Lake queries.", 400);
+  auto invalid = [&](const std::string& why) {
+    return AwsError("InvalidParameterException", "InsightSource " + std::string(arn) + " " + why, 400);
+  };
+  if (arn.rfind("arn:", 0) != 0) throw invalid("is not a trail ARN.");
+  std::lock_guard lock(mutex_);
+  try {
+    return insight_key(find(account, region, arn).state);
+  } catch (const AwsError& e) {
+    // The operation's documented errors have no TrailNotFoundException: an ARN that names no
+    // trail of the caller visible in this region is a parameter that is not valid.
+    if (e.code() == "TrailNotFoundException") throw invalid("does not name a trail of account " + account + " in " + region + ".");
+    throw invalid("is not a trail ARN.");
+  }
 }
 
 Value TrailStore::list_insights_metric_data(const std::string& account, const std::string& region, const Value& input) const {

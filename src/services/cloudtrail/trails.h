@@ -50,7 +50,11 @@
 //   ct:q: account \0 home_region \0 name \0 seq(8) -> one pending Insights event (JSON)
 // for the same delivery job, which writes them under [prefix/]AWSLogs/<account>/CloudTrail-
 // Insight/<region>/YYYY/MM/DD/<account>_CloudTrail-Insight_<region>_<YYYYMMDDTHHmmZ>_<16>.json.gz
-// (no SNS notification, CloudWatch Logs copy or digest for those files).
+// and, with CloudWatchLogsLogGroupArn, as log events in the trail's log group (the region's
+// stream, as AWS documents); no SNS notification and no digest for those files (AWS documents
+// neither; validate-logs reads CloudTrail-Digest/ only). The same batch writes
+// an index entry per trail (event_history.h, insight_trail_key) from which ListInsightsData
+// lists the trail's Insights events.
 #pragma once
 
 #include <atomic>
@@ -156,6 +160,13 @@ class TrailStore {
   // ListInsightsMetricData from the detector's stored counts (InsightDetector::metric_data).
   // TrailName selects Insights on data events, which Vigil does not analyse yet.
   Value list_insights_metric_data(const std::string& account, const std::string& region, const Value& input) const;
+  // ListInsightsData's InsightSource: how the trail it names (visible in the region: its home
+  // region, or any region for a multi-region trail) is keyed in the event history's Insights
+  // index (its ARN and the id it got at creation, so a trail created again under the same name
+  // starts with no Insights events). InvalidParameterException for
+  // anything else (the operation documents no TrailNotFoundException); an event data store ARN
+  // is UnsupportedOperationException. The events come from EventHistory::list_insights_data.
+  std::string insight_source(const std::string& account, const std::string& region, std::string_view arn) const;
   SigningKeys& signing_keys() { return keys_; }
 
  private:
