@@ -425,6 +425,28 @@ TEST_F(TrailsTest, BucketPolicyIsRequiredAndEnforcedAtDelivery) {
   EXPECT_FALSE(trails_->status(kAccount, kRegion, "trail1").has("LatestDeliveryError"));
 }
 
+TEST_F(TrailsTest, ABucketPolicysDateConditionsSeeTheDeliveryTime) {
+  // A grant to CloudTrail that ends at a date: delivery works until then, AccessDenied after.
+  trails_->set_bucket_policy_required(true);
+  bucket("dated-bucket");
+  std::string policy = cloudtrail_policy("dated-bucket");
+  const std::string until = R"("DateLessThan":{"aws:CurrentTime":"2027-01-15T08:30:00Z"},"StringEquals")";
+  policy.replace(policy.rfind(R"("StringEquals")"), std::string(R"("StringEquals")").size(), until);
+  objects_->put_bucket_policy("dated-bucket", policy);
+  create("trail1", "dated-bucket");  // at 08:00
+  trails_->set_logging(kAccount, kRegion, "trail1", true);
+  call("CreateLogGroup");
+  clock_.advance(std::chrono::seconds(300));
+  scheduler_->run_due();
+  EXPECT_EQ(objects("dated-bucket").size(), 1u);
+  clock_.advance(std::chrono::minutes(30));  // 08:35: the grant has ended
+  call("CreateLogGroup");
+  clock_.advance(std::chrono::seconds(300));
+  scheduler_->run_due();
+  EXPECT_EQ(objects("dated-bucket").size(), 1u);
+  EXPECT_EQ(trails_->status(kAccount, kRegion, "trail1").str("LatestDeliveryError"), "AccessDenied");
+}
+
 TEST_F(TrailsTest, NotificationsAndCloudWatchLogsDelivery) {
   struct Published {
     std::string account, region, topic, message;

@@ -480,7 +480,7 @@ Value LakeStore::start_query(const std::string& account, const std::string& regi
     if (!objects_->bucket(target.bucket)) throw AwsError("S3BucketDoesNotExistException", "S3 bucket " + target.bucket + " does not exist.", 400);
     std::string source_arn(stores_.at(sql.targets.front()).state.str("EventDataStoreArn"));
     std::string key = delivery_folder(target, account, q.id, clock_.now_seconds()) + "result_1.csv.gz";
-    if (!cloudtrail_bucket_access(*objects_, delivery_policy_required_, account, source_arn, target.bucket, "arn:aws:s3:::" + target.bucket + "/" + key).empty())
+    if (!cloudtrail_bucket_access(*objects_, delivery_policy_required_, account, source_arn, target.bucket, "arn:aws:s3:::" + target.bucket + "/" + key, clock_.now_seconds()).empty())
       throw AwsError("InsufficientS3BucketPolicyException", "Incorrect S3 bucket policy is detected for bucket: " + target.bucket, 400);
     q.delivery_uri = delivery_uri;
     q.delivery_status = "PENDING";

@@ -119,7 +119,7 @@ std::string csv_field(std::string_view value) {
 std::string deliver_query_results(s3::ObjectStore& objects, SigningKeys& keys, const DeliveryRequest& r, const ResultRows& rows, double now) {
   const std::string& bucket = r.target.bucket;
   std::string folder = delivery_folder(r.target, r.account, r.query_id, now);
-  auto access = [&](const std::string& key) { return cloudtrail_bucket_access(objects, r.policy_required, r.account, r.source_arn, bucket, "arn:aws:s3:::" + bucket + "/" + key); };
+  auto access = [&](const std::string& key) { return cloudtrail_bucket_access(objects, r.policy_required, r.account, r.source_arn, bucket, "arn:aws:s3:::" + bucket + "/" + key, now); };
   auto status_of = [](const std::string& denied, bool sign_file) -> std::string {
     if (denied == "NoSuchBucket") return "RESOURCE_NOT_FOUND";
     return sign_file ? "ACCESS_DENIED_SIGNING_FILE" : "ACCESS_DENIED";

@@ -356,7 +356,7 @@ TrailStore::Trail& TrailStore::find_in_home(const std::string& account, const st
 void TrailStore::set_hooks(TrailHooks hooks) { hooks_ = std::move(hooks); }
 
 std::string cloudtrail_bucket_access(const s3::ObjectStore& objects, bool policy_required, const std::string& account, const std::string& source_arn,
-                                     const std::string& bucket, const std::string& object_arn) {
+                                     const std::string& bucket, const std::string& object_arn, double now) {
   auto b = objects.bucket(bucket);
   if (!b) return "NoSuchBucket";
   if (!objects.bucket_policy(bucket)) return !policy_required && b->owner_account == account ? "" : "AccessDenied";
@@ -365,7 +365,9 @@ std::string cloudtrail_bucket_access(const s3::ObjectStore& objects, bool policy
   std::map<std::string, std::string> context{{"aws:SourceArn", source_arn},
                                              {"aws:SourceAccount", account},
                                              {"aws:SecureTransport", "true"},
-                                             {"aws:PrincipalServiceName", std::string(kCloudTrailPrincipal)}};
+                                             {"aws:PrincipalServiceName", std::string(kCloudTrailPrincipal)},
+                                             {"aws:CurrentTime", format_iso8601(std::floor(now))},
+                                             {"aws:EpochTime", format_epoch_number(std::floor(now))}};
   std::string service(kCloudTrailPrincipal);
   if (s3::service_access(objects, bucket, service, "s3:GetBucketAcl", "arn:aws:s3:::" + bucket, context) != iam::Decision::Allow)
     return "AccessDenied";
@@ -376,7 +378,7 @@ std::string cloudtrail_bucket_access(const s3::ObjectStore& objects, bool policy
 
 std::string TrailStore::bucket_access(const std::string& account, const std::string& trail_arn, const std::string& bucket,
                                       const std::string& object_arn) const {
-  return cloudtrail_bucket_access(objects_, policy_required_, account, trail_arn, bucket, object_arn);
+  return cloudtrail_bucket_access(objects_, policy_required_, account, trail_arn, bucket, object_arn, clock_.now_seconds());
 }
 
 void TrailStore::check_bucket(const std::string& account, const std::string& trail_arn, const std::string& bucket, const std::string& prefix) const {

@@ -82,8 +82,9 @@ namespace vigil::cloudtrail {
 // s3:PutObject on the object (aws:SourceArn, aws:SourceAccount and s3:x-amz-acl
 // bucket-owner-full-control in the request context); without a policy, only the bucket owner's
 // own account is accepted, and only when `policy_required` is false.
+// `now` (epoch seconds) is the request's time, for a policy's Date conditions.
 std::string cloudtrail_bucket_access(const s3::ObjectStore& objects, bool policy_required, const std::string& account, const std::string& source_arn,
-                                     const std::string& bucket, const std::string& object_arn);
+                                     const std::string& bucket, const std::string& object_arn, double now);
 
 // AWS's trail name rules; the InvalidTrailNameException message, or empty when valid.
 std::string trail_name_problem(std::string_view name);
