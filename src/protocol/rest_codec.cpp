@@ -351,7 +351,7 @@ const Operation& RestCodec::resolve_operation(const HttpRequest& request) const 
     return false;
   };
 
-  using Score = std::tuple<bool, size_t, size_t, int, bool, bool>;
+  using Score = std::tuple<size_t, bool, size_t, size_t, int, bool, bool>;
   const Route* best = nullptr;
   Score best_score{};
   bool path_matched_other_method = false;
@@ -371,7 +371,13 @@ const Operation& RestCodec::resolve_operation(const HttpRequest& request) const 
     for (const MemberRef* m : r.required_http) {
       if (m->location == "header" ? request.has_header(lower(m->location_name)) : has_query(m->location_name, std::nullopt)) ++present;
     }
-    Score score{present == r.required_http.size(), r.query_literals.size(), present, r.literal_segments, !r.greedy, !r.deprioritized};
+    // A bare query key the route names (S3's sub-resources: ?attributes, ?policy, ?uploads)
+    // decides first: GET /bucket/key?attributes without its required header is a bad
+    // GetObjectAttributes (answered as such), not a GetObject.
+    size_t subresources = 0;
+    for (const auto& [k, v] : r.query_literals)
+      if (!v) ++subresources;
+    Score score{subresources, present == r.required_http.size(), r.query_literals.size(), present, r.literal_segments, !r.greedy, !r.deprioritized};
     if (!best || score > best_score) {
       best = &r;
       best_score = score;

@@ -295,6 +295,7 @@ HttpResponse Dispatcher::handle_internal(const HttpRequest& request) {
     if (!handler) throw service.unsupported_operation(operation->name);
     input = codec.decode_request(payload_request, *operation);
     decoded = true;
+    service.precheck_input(operation->name, input);
     protocol::validate_input(input, operation->input, service.validation_error_code());
     Value output = (*handler)(context, input);
     codec.encode_response(output, *operation, response_context, response);

@@ -77,6 +77,9 @@ class Service {
   }
   // The error code this service answers for a request that breaks the model's constraints.
   virtual std::string validation_error_code() const { return "ValidationException"; }
+  // Called before the model's validation, for the few inputs a service words its own error
+  // for (S3 GetObjectAttributes without attributes); throws AwsError.
+  virtual void precheck_input(std::string_view operation, const Value& input) const {}
   // "logs.amazonaws.com": the eventSource of this service's CloudTrail records.
   virtual std::string event_source() const { return model_.endpoint_prefix + ".amazonaws.com"; }
   virtual AuditClass audit_class(std::string_view operation) const { return AuditClass::Management; }

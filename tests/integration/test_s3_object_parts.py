@@ -192,6 +192,12 @@ class ObjectAttributes(PartsTestCase):
         with self.assertRaises(botocore.exceptions.ClientError) as ctx:
             self.s3.get_object_attributes(Bucket="no-such-bucket-here", Key="k", ObjectAttributes=["ETag"])
         self.assertEqual(error(ctx), ("NoSuchBucket", 404))
+        # No attribute named: the request is still GetObjectAttributes (?attributes decides),
+        # refused with S3's InvalidRequest, never answered as a GetObject.
+        self.s3.put_object(Bucket=self.bucket, Key="k", Body=b"v")
+        with self.assertRaises(botocore.exceptions.ClientError) as ctx:
+            self.s3.get_object_attributes(Bucket=self.bucket, Key="k", ObjectAttributes=[])
+        self.assertEqual(error(ctx), ("InvalidRequest", 400))
         # The operation is its own IAM action (with s3:GetObject): denying it leaves GetObject.
         self.s3.put_object(Bucket=self.bucket, Key="k", Body=b"v")
         self.s3.put_bucket_policy(Bucket=self.bucket, Policy=json.dumps({"Version": "2012-10-17", "Statement": [

@@ -476,6 +476,13 @@ Value S3Service::audit_parameters(std::string_view, const Value& input) const {
   return out;
 }
 
+void S3Service::precheck_input(std::string_view operation, const Value& input) const {
+  if (operation != "GetObjectAttributes") return;
+  const Value* attributes = input.get("ObjectAttributes");
+  if (!attributes || (attributes->is_list() && attributes->as_list().empty()))
+    throw AwsError("InvalidRequest", "The x-amz-object-attributes header specifying the attributes to be retrieved is either missing or empty", 400);
+}
+
 BucketRecord S3Service::existing_bucket(CallContext& ctx, std::string_view name) const {
   auto b = objects_.bucket(name);
   if (!b) throw no_such_bucket();

@@ -33,6 +33,7 @@ class S3Service : public server::Service {
  public:
   S3Service(ObjectStore& objects, MultipartUploads& uploads);
   std::string validation_error_code() const override { return "InvalidArgument"; }
+  void precheck_input(std::string_view operation, const Value& input) const override;
   server::AuditClass audit_class(std::string_view operation) const override;
   Value audit_parameters(std::string_view operation, const Value& input) const override;
   void reset() override { objects_.clear_files(); }
