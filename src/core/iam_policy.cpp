@@ -139,6 +139,27 @@ bool negated(std::string_view base) {
   return base.find("Not") != std::string_view::npos;  // StringNotEquals, ArnNotLike, NotIpAddress, ...
 }
 
+// "Equals", "LessThan", ... of the key's value against the policy's values, both read by
+// `parse`. A key value that does not parse holds for no relation, negated ones included.
+std::optional<bool> ordered_condition(std::string_view relation, const std::string& actual, const std::vector<std::string>& expected,
+                                      std::optional<double> (*parse)(std::string_view)) {
+  auto have = parse(actual);
+  if (!have) return false;  // a key that is not a number (a date) matches no such condition
+  auto any = [&](auto&& holds) {
+    for (const std::string& e : expected)
+      if (auto want = parse(e); want && holds(*have, *want)) return true;
+    return false;
+  };
+  auto equal = [](double a, double b) { return a == b; };
+  if (relation == "Equals") return any(equal);
+  if (relation == "NotEquals") return !any(equal);
+  if (relation == "LessThan") return any([](double a, double b) { return a < b; });
+  if (relation == "LessThanEquals") return any([](double a, double b) { return a <= b; });
+  if (relation == "GreaterThan") return any([](double a, double b) { return a > b; });
+  if (relation == "GreaterThanEquals") return any([](double a, double b) { return a >= b; });
+  return std::nullopt;
+}
+
 // One condition block entry: does it hold? nullopt when it cannot be evaluated here.
 std::optional<bool> condition_holds(std::string_view op, std::string_view key, const Value& values, const Request& r) {
   bool if_exists = false;
@@ -172,38 +193,9 @@ std::optional<bool> condition_holds(std::string_view op, std::string_view key, c
   if (base == "Bool") return any([&](const std::string& e) { return iequals(e, *actual); });
   if (base == "IpAddress") return any([&](const std::string& e) { return ip_in_range(*actual, e); });
   if (base == "NotIpAddress") return !any([&](const std::string& e) { return ip_in_range(*actual, e); });
-  if (base.rfind("Numeric", 0) == 0) {
-    auto have = number_of(*actual);
-    if (!have) return false;  // a key that is not a number matches no numeric condition
-    auto compare = [&](auto&& holds) {
-      return any([&](const std::string& e) {
-        auto want = number_of(e);
-        return want && holds(*have, *want);
-      });
-    };
-    if (base == "NumericEquals") return compare([](double a, double b) { return a == b; });
-    if (base == "NumericNotEquals") return !compare([](double a, double b) { return a == b; });
-    if (base == "NumericLessThan") return compare([](double a, double b) { return a < b; });
-    if (base == "NumericLessThanEquals") return compare([](double a, double b) { return a <= b; });
-    if (base == "NumericGreaterThan") return compare([](double a, double b) { return a > b; });
-    if (base == "NumericGreaterThanEquals") return compare([](double a, double b) { return a >= b; });
-  }
-  if (base.rfind("Date", 0) == 0) {
-    auto have = date_of(*actual);
-    if (!have) return false;  // as for numbers: a key that is no date matches no date condition
-    auto compare = [&](auto&& holds) {
-      return any([&](const std::string& e) {
-        auto want = date_of(e);
-        return want && holds(*have, *want);
-      });
-    };
-    if (base == "DateEquals") return compare([](double a, double b) { return a == b; });
-    if (base == "DateNotEquals") return !compare([](double a, double b) { return a == b; });
-    if (base == "DateLessThan") return compare([](double a, double b) { return a < b; });
-    if (base == "DateLessThanEquals") return compare([](double a, double b) { return a <= b; });
-    if (base == "DateGreaterThan") return compare([](double a, double b) { return a > b; });
-    if (base == "DateGreaterThanEquals") return compare([](double a, double b) { return a >= b; });
-  }
+  // Numeric* and Date*: the same relations over numbers or times (epoch seconds).
+  if (base.rfind("Numeric", 0) == 0) return ordered_condition(std::string_view(base).substr(7), *actual, expected, number_of);
+  if (base.rfind("Date", 0) == 0) return ordered_condition(std::string_view(base).substr(4), *actual, expected, date_of);
   // The policy holds base64; the key's value is the bytes themselves.
   if (base == "BinaryEquals") return any([&](const std::string& e) { return base64_decode(e) == *actual; });
   return std::nullopt;
