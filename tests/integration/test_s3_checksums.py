@@ -19,9 +19,8 @@ import boto3.s3.transfer
 import botocore.config
 import botocore.exceptions
 
-from vigil_testing import ServerTestCase, FLAVOUR
+from vigil_testing import PATH_STYLE, FLAVOUR, S3BucketTestCase
 
-PATH_STYLE = {"s3": {"addressing_style": "path"}}
 MIB = 1024 * 1024
 
 
@@ -97,12 +96,8 @@ def signed_headers(method, url, payload_hash, headers):
     return dict(req.headers.items())
 
 
-class ChecksumTestCase(ServerTestCase):
-    def setUp(self):
-        super().setUp()
-        self.s3 = self.server.client("s3", **PATH_STYLE)
-        self.bucket = "sums"
-        self.s3.create_bucket(Bucket=self.bucket)
+class ChecksumTestCase(S3BucketTestCase):
+    bucket = "sums"
 
     def error(self, ctx):
         e = ctx.exception.response

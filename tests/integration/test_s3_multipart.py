@@ -10,9 +10,8 @@ import unittest
 import boto3.s3.transfer
 import botocore.exceptions
 
-from vigil_testing import ServerTestCase
+from vigil_testing import S3BucketTestCase, multipart_etag
 
-PATH_STYLE = {"s3": {"addressing_style": "path"}}
 MIB = 1024 * 1024
 
 
@@ -21,17 +20,11 @@ def error(ctx):
     return e["Error"]["Code"], e["ResponseMetadata"]["HTTPStatusCode"]
 
 
-def multipart_etag(parts):
-    digests = b"".join(hashlib.md5(p).digest() for p in parts)
-    return '"%s-%d"' % (hashlib.md5(digests).hexdigest(), len(parts))
+class MultipartTestCase(S3BucketTestCase):
+    bucket = "uploads"
 
-
-class MultipartTestCase(ServerTestCase):
     def setUp(self):
         super().setUp()
-        self.s3 = self.server.client("s3", **PATH_STYLE)
-        self.bucket = "uploads"
-        self.s3.create_bucket(Bucket=self.bucket)
         self.tmp = tempfile.mkdtemp()
         self.addCleanup(shutil.rmtree, self.tmp, True)
 

@@ -13,9 +13,8 @@ import zlib
 
 import botocore.exceptions
 
-from vigil_testing import ServerTestCase, FLAVOUR
+from vigil_testing import PATH_STYLE, FLAVOUR, S3BucketTestCase, multipart_etag
 
-PATH_STYLE = {"s3": {"addressing_style": "path"}}
 MIB = 1024 * 1024
 
 
@@ -33,17 +32,8 @@ def composite_crc32(parts):
     return "%s-%d" % (crc32(raw), len(parts))
 
 
-def multipart_etag(parts):
-    digests = b"".join(hashlib.md5(p).digest() for p in parts)
-    return '"%s-%d"' % (hashlib.md5(digests).hexdigest(), len(parts))
-
-
-class PartsTestCase(ServerTestCase):
-    def setUp(self):
-        super().setUp()
-        self.s3 = self.server.client("s3", **PATH_STYLE)
-        self.bucket = "parts"
-        self.s3.create_bucket(Bucket=self.bucket)
+class PartsTestCase(S3BucketTestCase):
+    bucket = "parts"
 
     def multipart(self, key, parts, numbers=None, checksum="CRC32"):
         """Uploads `parts` (bytes) as a multipart object, with a CRC32 COMPOSITE checksum."""

@@ -4,6 +4,7 @@ Each test module gets its own server on a free loopback port with a fresh data d
 VIGIL_BIN names the binary; VIGIL_AWS_CLI names the AWS CLI to drive (v1 from the image or
 Debian's v2); the Python running the test decides which boto3 is used.
 """
+import hashlib
 import json
 import os
 import shutil
@@ -141,6 +142,26 @@ class ServerTestCase(unittest.TestCase):
 
     def setUp(self):
         self.server.reset()
+
+
+# Path-style S3 addressing (bucket in the path), for clients of tests that do not test addressing.
+PATH_STYLE = {"s3": {"addressing_style": "path"}}
+
+
+class S3BucketTestCase(ServerTestCase):
+    """A path-style S3 client (self.s3) and the empty bucket named by the class's `bucket`."""
+    bucket = "bucket"
+
+    def setUp(self):
+        super().setUp()
+        self.s3 = self.server.client("s3", **PATH_STYLE)
+        self.s3.create_bucket(Bucket=self.bucket)
+
+
+def multipart_etag(parts):
+    """S3's ETag of a multipart object: the MD5 of its parts' MD5s, then -<part count>."""
+    digests = b"".join(hashlib.md5(p).digest() for p in parts)
+    return '"%s-%d"' % (hashlib.md5(digests).hexdigest(), len(parts))
 
 
 def now_ms():
