@@ -94,10 +94,17 @@ TEST_F(Fixture, ExpiresAfterNinetyDays) {
 }
 
 namespace {
+// Records, not the templates among them (their values begin with 0x02).
 size_t stored_records(vigil::store::Store& store) {
   size_t n = 0;
   auto it = store.iterate(vigil::store::Keyspace::Audit);
-  for (it->seek_to_first(); it->valid(); it->next()) ++n;
+  for (it->seek_to_first(); it->valid(); it->next()) n += it->value().substr(0, 1) != "\x02";
+  return n;
+}
+size_t stored_templates(vigil::store::Store& store) {
+  size_t n = 0;
+  auto it = store.iterate(vigil::store::Keyspace::Audit);
+  for (it->seek_to_first(); it->valid(); it->next()) n += it->value().substr(0, 1) == "\x02";
   return n;
 }
 }  // namespace
@@ -216,6 +223,7 @@ TEST_F(Fixture, IndexEntriesOfOlderVersionsAreStillFound) {
   {
     auto it = store->iterate(vigil::store::Keyspace::Audit);
     it->seek_to_first();
+    while (it->valid() && it->value().substr(0, 1) == "\x02") it->next();  // the day's template
     ASSERT_TRUE(it->valid());
     suffix = std::string(it->key().substr(scope.size()));
   }
@@ -262,4 +270,115 @@ TEST_F(Fixture, TheRecordIsAwsJsonWithItsMembersInOrderAndHugeParametersOmitted)
   EXPECT_EQ(record.get("resources")->as_list()[0].str("ARN"), "arn:aws:logs:eu-west-1:000000000000:log-group:/g");
   EXPECT_EQ(record.str("eventCategory"), "Data");
   EXPECT_FALSE(record.flag("managementEvent", true));
+}
+
+namespace {
+// Every stored record's value, in key order (templates left out).
+std::vector<std::string> stored_values(vigil::store::Store& store) {
+  std::vector<std::string> values;
+  auto it = store.iterate(vigil::store::Keyspace::Audit);
+  for (it->seek_to_first(); it->valid(); it->next())
+    if (it->value().substr(0, 1) != "\x02") values.emplace_back(it->value());
+  return values;
+}
+}  // namespace
+
+TEST_F(Fixture, RecordsKeepTheirOwnValuesAndShareATemplateYetReadBackWhole) {
+  vigil::EventBus bus;
+  std::vector<std::string> published;  // the whole JSON of each call, as trails see it
+  bus.subscribe([&](const vigil::BusEvent& e) { published.push_back(e.detail_json); });
+  vigil::cloudtrail::EventHistory history(*store, clock, &bus);
+  vigil::server::Principal alice{"000000000000", "alice", "AKIAALICE", "x", false};
+  vigil::AwsError error("ResourceNotFoundException", "The specified log group \"/x\" does not exist.", 400);
+  for (int i = 0; i < 20; ++i) {
+    vigil::server::CallContext ctx;
+    ctx.principal = i % 2 ? &alice : &root;
+    ctx.account_id = "000000000000";
+    ctx.region = "us-east-1";
+    ctx.request_id = "req-" + std::to_string(i);
+    ctx.source_ip = "10.0.0.7";
+    ctx.user_agent = "Boto3/1.43.0 md/Botocore#1.43.0 ua/2.1 os/linux#6.1.0 md/arch#x86_64 lang/python#3.11.7 cfg/retry-mode#legacy";
+    ctx.time = clock.now_seconds() + i * 0.25;
+    vigil::Value input = vigil::Value::map();
+    input.set("logGroupName", "/g-\"" + std::to_string(i) + "\"");
+    vigil::Value output = vigil::Value::map();
+    history.record({&ctx, &logs, i % 3 ? "DescribeLogGroups" : "DeleteLogGroup", &input, &output, i % 4 == 0 ? &error : nullptr});
+  }
+  // Three shapes of record (root with and without an error, alice), each stored once for the day.
+  EXPECT_EQ(stored_templates(*store), 3u);
+  for (const std::string& value : stored_values(*store)) {
+    EXPECT_EQ(value[0], '\x01');
+    EXPECT_LT(value.size() * 2, published[0].size()) << "a record keeps only its own values";
+  }
+  // LookupEvents gives back each call's whole record, byte for byte.
+  clock.advance(std::chrono::seconds(10));
+  vigil::Value query = vigil::Value::map();
+  query.set("StartTime", vigil::Timestamp{0});
+  std::vector<std::string> looked_up;
+  const vigil::Value all = history.lookup("000000000000", "us-east-1", query);
+  for (const vigil::Value& e : all.get("Events")->as_list()) looked_up.emplace_back(e.str("CloudTrailEvent"));
+  std::reverse(looked_up.begin(), looked_up.end());  // newest first
+  EXPECT_EQ(looked_up, published);
+  // And through the index and by event id.
+  auto by_user = history.lookup("000000000000", "us-east-1", with_attribute(query, "Username", "alice")).get("Events")->as_list();
+  ASSERT_EQ(by_user.size(), 10u);
+  EXPECT_EQ(by_user[0].str("CloudTrailEvent"), published[19]);
+  std::string id(vigil::Value(by_user[3]).str("EventId"));
+  auto by_id = history.lookup("000000000000", "us-east-1", with_attribute(query, "EventId", id)).get("Events")->as_list();
+  ASSERT_EQ(by_id.size(), 1u);
+  EXPECT_EQ(by_id[0].str("CloudTrailEvent"), published[13]);
+}
+
+TEST_F(Fixture, AnIdWhoseKeyHoldsAnotherTemplateKeepsTheWholeRecord) {
+  vigil::cloudtrail::EventHistory history(*store, clock, nullptr);
+  record(history, "CreateLogGroup");
+  // Make the stored template another one (as if two shapes hashed to the same id), and let
+  // the thread look again.
+  std::string template_key;
+  {
+    auto it = store->iterate(vigil::store::Keyspace::Audit);
+    for (it->seek_to_first(); it->valid(); it->next())
+      if (it->value().substr(0, 1) == "\x02") template_key = std::string(it->key());
+  }
+  ASSERT_FALSE(template_key.empty());
+  vigil::store::WriteBatch batch(*store);
+  batch.put(vigil::store::Keyspace::Audit, template_key, std::string("\x02\x03{x}", 5));
+  store->write(batch);
+  history.forget_templates();
+  clock.advance(std::chrono::seconds(1));
+  record(history, "CreateLogGroup");
+  auto values = stored_values(*store);
+  ASSERT_EQ(values.size(), 2u);
+  EXPECT_EQ(values[0][0], '{') << "the newer record is whole JSON";
+  vigil::Value query = vigil::Value::map();
+  query.set("StartTime", vigil::Timestamp{0});
+  auto events = history.lookup("000000000000", "us-east-1", query).get("Events")->as_list();
+  // The newer record reads whole; the older one, whose template was overwritten, is not shown
+  // as garbage: its JSON would not parse, so it is dropped.
+  ASSERT_GE(events.size(), 1u);
+  EXPECT_EQ(events[0].str("EventName"), "CreateLogGroup");
+  EXPECT_NE(std::string(events[0].str("CloudTrailEvent")).find("\"eventName\":\"CreateLogGroup\""), std::string::npos);
+}
+
+TEST_F(Fixture, TemplatesExpireWithTheLastRecordOfTheirDayAndComeBackAfterAClear) {
+  vigil::cloudtrail::EventHistory history(*store, clock, nullptr);
+  record(history, "CreateLogGroup");
+  clock.advance(std::chrono::hours(24 * 2));
+  record(history, "DeleteLogGroup");
+  EXPECT_EQ(stored_templates(*store), 2u) << "one per day";
+  clock.advance(std::chrono::hours(24 * 89));
+  history.expire();
+  EXPECT_EQ(stored_records(*store), 1u);
+  EXPECT_EQ(stored_templates(*store), 1u) << "the first day's went with its record";
+  clock.advance(std::chrono::hours(24 * 2));
+  history.expire();
+  EXPECT_EQ(stored_records(*store) + stored_templates(*store), 0u);
+  // A store cleared under the history (POST /_vigil/reset): templates are written again.
+  record(history, "CreateLogGroup");
+  store->clear_all();
+  history.forget_templates();
+  record(history, "DeleteLogGroup");
+  auto events = history.lookup("000000000000", "us-east-1", vigil::Value::map()).get("Events")->as_list();
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].str("EventName"), "DeleteLogGroup");
 }

@@ -16,6 +16,7 @@ class CloudTrailService : public server::Service {
   CloudTrailService(EventHistory& history, TrailStore& trails, LakeStore& lake);
   std::string validation_error_code() const override { return "InvalidParameterException"; }
   void reset() override {
+    history_.forget_templates();
     trails_.reset();
     lake_.reset();
   }

@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <atomic>
 #include <optional>
+#include <unordered_set>
 #include <vector>
 
 #include "core/aws_error.h"
@@ -146,13 +148,23 @@ void bool_member(std::string& out, std::string_view name, bool value) {
 }
 }  // namespace
 
-std::string record_json(const server::ApiCall& call, const std::string& event_id, double event_time) {
+std::string record_json(const server::ApiCall& call, const std::string& event_id, double event_time, RecordHoles* holes) {
   const server::CallContext& ctx = *call.context;
   const server::Principal& who = *ctx.principal;
   const bool read_only = server::is_read_only_operation(call.operation);
   const bool management = call.service->audit_class(call.operation) == server::AuditClass::Management;
   std::string out;
   out.reserve(1024);
+  // Marks the value written by `write` as a hole: it varies from call to call (stored_record).
+  auto variable = [&](auto&& write) {
+    const size_t at = out.size();
+    write();
+    if (holes) holes->push_back({static_cast<uint32_t>(at), static_cast<uint32_t>(out.size() - at)});
+  };
+  auto variable_string = [&](std::string_view name, std::string_view value) {
+    member(out, name);
+    variable([&] { append_json_string(out, value); });
+  };
   out += '{';
   string_member(out, "eventVersion", "1.09");
   member(out, "userIdentity");
@@ -164,36 +176,43 @@ std::string record_json(const server::ApiCall& call, const std::string& event_id
   string_member(out, "accessKeyId", who.access_key_id);
   if (!who.is_root) string_member(out, "userName", who.user_name);
   out += '}';
-  string_member(out, "eventTime", format_iso8601(std::floor(event_time)));
+  variable_string("eventTime", format_iso8601(std::floor(event_time)));
   string_member(out, "eventSource", call.service->event_source());
-  string_member(out, "eventName", call.operation);
+  variable_string("eventName", call.operation);
   string_member(out, "awsRegion", ctx.region);
   string_member(out, "sourceIPAddress", ctx.source_ip);
   string_member(out, "userAgent", ctx.user_agent);
   if (call.error) {
-    string_member(out, "errorCode", call.error->code());
-    string_member(out, "errorMessage", call.error->message());
+    variable_string("errorCode", call.error->code());
+    variable_string("errorMessage", call.error->message());
   }
   member(out, "requestParameters");
-  if (call.input && !(call.input->is_map() && call.input->size() == 0)) {
-    const size_t at = out.size();
-    protocol::value_to_json(call.service->audit_parameters(call.operation, *call.input), nullptr, out, /*keep_nulls=*/true);
-    if (out.size() - at > kMaxParametersBytes) {  // omitted, as AWS does
-      out.resize(at);
+  variable([&] {
+    if (call.input && !(call.input->is_map() && call.input->size() == 0)) {
+      const size_t at = out.size();
+      protocol::value_to_json(call.service->audit_parameters(call.operation, *call.input), nullptr, out, /*keep_nulls=*/true);
+      if (out.size() - at > kMaxParametersBytes) {  // omitted, as AWS does
+        out.resize(at);
+        out += "null";
+      }
+    } else {
       out += "null";
     }
-  } else {
-    out += "null";
-  }
+  });
   member(out, "responseElements");
-  if (call.output && !read_only && call.output->is_map() && call.output->size() > 0)
-    protocol::value_to_json(*call.output, nullptr, out, /*keep_nulls=*/true);
-  else
-    out += "null";
-  string_member(out, "requestID", ctx.request_id);
-  string_member(out, "eventID", event_id);
-  bool_member(out, "readOnly", read_only);
+  variable([&] {
+    if (call.output && !read_only && call.output->is_map() && call.output->size() > 0)
+      protocol::value_to_json(*call.output, nullptr, out, /*keep_nulls=*/true);
+    else
+      out += "null";
+  });
+  variable_string("requestID", ctx.request_id);
+  variable_string("eventID", event_id);
+  member(out, "readOnly");
+  variable([&] { out += read_only ? "true" : "false"; });
   if (!management && !ctx.resources.empty()) {
+    if (holes) holes->clear();  // a data event: never stored, no template
+    holes = nullptr;
     member(out, "resources");
     out += '[';
     for (const auto& [type, name] : ctx.resources) {
@@ -216,7 +235,7 @@ std::string record_json(const server::ApiCall& call, const std::string& event_id
 }
 
 Value make_record(const server::ApiCall& call, const std::string& event_id, double event_time) {
-  return protocol::json_to_value(record_json(call, event_id, event_time), nullptr);
+  return protocol::json_to_value(record_json(call, event_id, event_time, nullptr), nullptr);
 }
 
 const Value& call_record(const BusEvent& event, Value& parsed) {
@@ -225,7 +244,144 @@ const Value& call_record(const BusEvent& event, Value& parsed) {
   return parsed;
 }
 
-EventHistory::EventHistory(store::Store& store, const Clock& clock, EventBus* bus) : store_(store), clock_(clock), bus_(bus) {}
+// Stored records and their templates. Most of a record's JSON is the same for every call of a
+// caller from one address and agent to one service (identity, agent, region, member names: some
+// 500 of its ~650 bytes), so the store keeps that part once, as a template, and each record keeps
+// only its own values (the holes record_json marks), about 150 bytes. Every byte a record does
+// not have is a byte the WAL, the memtable, flushes and compactions do not copy, checksum and
+// compress. Values:
+//   record (current):  kRecordMark, template id (8), per hole: length (LEB128) + bytes; then '\n'
+//   record (older):    the record's JSON, then '\n'
+//   either:            then one "type\tname\n" line per resource
+//   template:          kTemplateMark, per segment around the holes: length (LEB128) + bytes
+// A template's key sorts among its day's records (scope, inverted end of the UTC day, 'T', id,
+// padding to an event id's length), so it expires with the last of them and expire() needs no
+// special case; scans of records skip it (is_template_suffix). It is written in the batch of
+// the first record of its day that a thread records with it (thread_local cache below), so it
+// is durable no later than any record using it; an id whose key holds another template (a hash
+// collision) makes the record keep its whole JSON.
+namespace {
+constexpr char kRecordMark = '\x01';
+constexpr char kTemplateMark = '\x02';
+constexpr int64_t kDayMillis = 24LL * 3600 * 1000;
+constexpr size_t kMaxCachedTemplates = 4096;  // per thread; the cache restarts when full
+
+bool is_template_suffix(std::string_view suffix) { return suffix.size() == 8 + 36 && suffix[8] == 'T'; }
+
+std::string template_key(const std::string& scope, int64_t millis, uint64_t id) {
+  std::string key = scope;
+  const int64_t day_end = (millis >= 0 ? millis / kDayMillis : (millis - kDayMillis + 1) / kDayMillis) * kDayMillis + kDayMillis - 1;
+  append_u64(key, inverted(day_end));
+  key += 'T';
+  static constexpr char kHex[] = "0123456789abcdef";
+  for (int shift = 60; shift >= 0; shift -= 4) key += kHex[(id >> shift) & 0xF];
+  key.append(36 - 17, '0');
+  return key;
+}
+
+void append_length(std::string& out, size_t length) {
+  while (length >= 0x80) {
+    out += static_cast<char>((length & 0x7F) | 0x80);
+    length >>= 7;
+  }
+  out += static_cast<char>(length);
+}
+std::optional<std::string_view> read_chunk(std::string_view in, size_t& pos) {
+  uint64_t length = 0;
+  for (int shift = 0;; shift += 7) {
+    if (pos >= in.size() || shift > 28) return std::nullopt;
+    auto byte = static_cast<uint8_t>(in[pos++]);
+    length |= static_cast<uint64_t>(byte & 0x7F) << shift;
+    if (!(byte & 0x80)) break;
+  }
+  if (length > in.size() - pos) return std::nullopt;
+  std::string_view chunk = in.substr(pos, length);
+  pos += length;
+  return chunk;
+}
+
+// Which templates this thread has seen written, for which history (an instance id and its
+// reset epoch) and day. Thread-local: recording takes no lock for it.
+struct TemplateCache {
+  uint64_t owner = 0;
+  int64_t day = -1;
+  std::unordered_set<uint64_t> written;
+};
+thread_local TemplateCache t_templates;
+std::atomic<uint64_t> g_history_instances{0};
+}  // namespace
+
+std::string EventHistory::stored_record(const std::string& scope, int64_t millis, const std::string& json, const RecordHoles& holes,
+                                        store::WriteBatch& batch) {
+  if (holes.empty()) return json;
+  std::string shape(1, kTemplateMark);
+  size_t at = 0;
+  for (const auto& [offset, length] : holes) {
+    append_length(shape, offset - at);
+    shape.append(json, at, offset - at);
+    at = offset + length;
+  }
+  append_length(shape, json.size() - at);
+  shape.append(json, at, std::string::npos);
+  const uint64_t id = std::hash<std::string_view>{}(shape);
+
+  const uint64_t owner = (instance_ << 32) | epoch_.load(std::memory_order_acquire);
+  const int64_t day = millis / kDayMillis;
+  TemplateCache& cache = t_templates;
+  if (cache.owner != owner || cache.day != day || cache.written.size() >= kMaxCachedTemplates) {
+    cache.owner = owner;
+    cache.day = day;
+    cache.written.clear();
+  }
+  if (!cache.written.count(id)) {
+    const std::string key = template_key(scope, millis, id);
+    auto existing = store_.get(store::Keyspace::Audit, key);
+    if (existing && *existing != shape) return json;  // another template has this id: keep the whole record
+    if (!existing) batch.put(store::Keyspace::Audit, key, shape);
+    cache.written.insert(id);
+  }
+  std::string stored(1, kRecordMark);
+  stored.reserve(16 + holes.size() * 2 + 160);
+  append_u64(stored, id);
+  for (const auto& [offset, length] : holes) {
+    append_length(stored, length);
+    stored.append(json, offset, length);
+  }
+  return stored;
+}
+
+std::optional<std::string> EventHistory::stored_json(const std::string& scope, std::string_view suffix, std::string_view stored,
+                                                     TemplateReads& templates) const {
+  if (stored.empty() || stored[0] != kRecordMark) return std::string(stored);  // the older layout: the JSON itself
+  if (stored.size() < 9 || suffix.size() < 8) return std::nullopt;
+  const uint64_t id = read_u64(stored, 1);
+  const int64_t record_millis = unorder_i64(~read_u64(suffix));
+  std::string key = template_key(scope, record_millis, id);
+  auto found = templates.find(key);
+  if (found == templates.end()) found = templates.emplace(key, store_.get(store::Keyspace::Audit, key)).first;
+  if (!found->second) return std::nullopt;  // lost with a reset that raced its record
+  std::string_view shape = *found->second;
+  size_t tpos = 1, rpos = 9;
+  std::string json;
+  json.reserve(shape.size() + stored.size());
+  for (bool first = true;; first = false) {
+    if (!first) {
+      auto hole = read_chunk(stored, rpos);
+      if (!hole) return std::nullopt;
+      json += *hole;
+    }
+    auto segment = read_chunk(shape, tpos);
+    if (!segment) return std::nullopt;
+    json += *segment;
+    if (tpos == shape.size()) break;
+  }
+  if (rpos == stored.size() || stored[rpos] != '\n') return std::nullopt;  // not this template's holes
+  json += stored.substr(rpos);  // '\n' and the resource lines
+  return json;
+}
+
+EventHistory::EventHistory(store::Store& store, const Clock& clock, EventBus* bus)
+    : store_(store), clock_(clock), bus_(bus), instance_(++g_history_instances) {}
 
 void EventHistory::record(const server::ApiCall& call) {
   server::AuditClass audit_class = call.service->audit_class(call.operation);
@@ -237,7 +393,8 @@ void EventHistory::record(const server::ApiCall& call) {
     return;
   int64_t millis = static_cast<int64_t>(ctx.time * 1000);
   std::string event_id = time_ordered_event_id(millis);
-  std::string json = record_json(call, event_id, ctx.time);
+  RecordHoles holes;
+  std::string json = record_json(call, event_id, ctx.time, audit_class == server::AuditClass::Management ? &holes : nullptr);
 
   if (bus_) {
     BusEvent event;
@@ -257,9 +414,10 @@ void EventHistory::record(const server::ApiCall& call) {
   std::string suffix;
   append_u64(suffix, inverted(millis));
   suffix += event_id;
-  // Stored value: the record's JSON (which has no raw newline), then one "type\tname" line
-  // per resource for LookupEvents' Resources.
-  std::string stored = std::move(json);
+  const std::string scope = scope_prefix(ctx.account_id, ctx.region);
+  store::WriteBatch batch(store_);
+  std::string stored = stored_record(scope, millis, json, holes, batch);
+  // Then one "type\tname" line per resource for LookupEvents' Resources.
   stored += '\n';
   for (const auto& [type, name] : ctx.resources) {
     stored += type;
@@ -267,8 +425,7 @@ void EventHistory::record(const server::ApiCall& call) {
     stored += name;
     stored += '\n';
   }
-  store::WriteBatch batch(store_);
-  batch.put(store::Keyspace::Audit, scope_prefix(ctx.account_id, ctx.region) + suffix, stored);
+  batch.put(store::Keyspace::Audit, scope + suffix, stored);
   auto index = [&](std::string_view attribute, std::string_view value) {
     if (!value.empty()) batch.add_posting(store::Keyspace::AuditIndex, index_prefix(ctx.account_id, ctx.region, attribute, value), suffix, kWindowBytes);
   };
@@ -467,8 +624,10 @@ Value EventHistory::lookup(const std::string& account, const std::string& region
       std::string key = scope_prefix(account, scope);
       append_u64(key, inverted(*millis));
       key += value;
-      if (auto stored = store_.get(store::Keyspace::Audit, key)) {
-        events.push(lookup_event(*stored));
+      TemplateReads templates;
+      auto stored = store_.get(store::Keyspace::Audit, key);
+      if (auto json = stored ? stored_json(scope_prefix(account, scope), std::string_view(key).substr(key.size() - 8 - 36), *stored, templates) : std::nullopt) {
+        events.push(lookup_event(*json));
         out.set("Events", std::move(events));
         return out;
       }
@@ -485,27 +644,31 @@ Value EventHistory::lookup(const std::string& account, const std::string& region
   append_u64(oldest_bound, inverted(start) + 1);
   std::string last_suffix;
   bool more = false;
+  const std::string records = scope_prefix(account, scope);
+  TemplateReads templates;
   // Adds the record with this suffix, if it is in range; false once the page is full.
   auto take = [&](std::string_view suffix, const std::string* stored) {
-    if (suffix < newest || suffix >= oldest_bound || (after && suffix <= *after)) return true;
+    if (suffix < newest || suffix >= oldest_bound || (after && suffix <= *after) || is_template_suffix(suffix)) return true;
     if (static_cast<int64_t>(events.size()) == max_results) {
       more = true;
       return false;
     }
     std::optional<std::string> found;
     if (!stored) {
-      found = store_.get(store::Keyspace::Audit, scope_prefix(account, scope) + std::string(suffix));
+      found = store_.get(store::Keyspace::Audit, records + std::string(suffix));
       if (!found) return true;  // expired since it was indexed
       stored = &*found;
     }
+    auto json = stored_json(records, suffix, *stored, templates);
+    if (!json) return true;  // its template went with a reset that raced it
     last_suffix = std::string(suffix);
-    events.push(lookup_event(*stored));
+    events.push(lookup_event(*json));
     return true;
   };
   const std::string& from = after ? *after : newest;
   if (attribute.empty()) {
     // The records themselves, newest first.
-    std::string prefix = scope_prefix(account, scope);
+    const std::string& prefix = records;
     auto it = store_.iterate(store::Keyspace::Audit, prefix + from, prefix + oldest_bound);
     for (it->seek(prefix + from); it->valid(); it->next()) {
       std::string stored(it->value());

@@ -14,8 +14,13 @@
 // bounded index range.
 #pragma once
 
+#include <atomic>
 #include <functional>
+#include <map>
+#include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "core/clock.h"
 #include "core/event_bus.h"
@@ -24,6 +29,9 @@
 #include "store/store.h"
 
 namespace vigil::cloudtrail {
+
+// Where a record's JSON has values that vary from call to call: (offset, length), in order.
+using RecordHoles = std::vector<std::pair<uint32_t, uint32_t>>;
 
 class EventHistory {
  public:
@@ -56,11 +64,24 @@ class EventHistory {
   // says yes; unset, whenever the bus has a subscriber.
   void set_data_events_wanted(std::function<bool(const std::string& account)> wanted) { data_events_wanted_ = std::move(wanted); }
 
+  // After the store was cleared (POST /_vigil/reset): record templates are written again.
+  void forget_templates() { epoch_.fetch_add(1, std::memory_order_release); }
+
  private:
+  using TemplateReads = std::map<std::string, std::optional<std::string>>;  // template key -> value, per read
+  // The value to store for a management record: its holes and a template id (the template
+  // put into `batch` if this thread has not written it today), or else its whole JSON.
+  std::string stored_record(const std::string& scope, int64_t millis, const std::string& json, const RecordHoles& holes, store::WriteBatch& batch);
+  // A stored value (either layout) as the record's JSON followed by its resource lines;
+  // nullopt if its template is missing or the value is damaged.
+  std::optional<std::string> stored_json(const std::string& scope, std::string_view suffix, std::string_view stored, TemplateReads& templates) const;
+
   store::Store& store_;
   const Clock& clock_;
   EventBus* bus_;
   std::function<bool(const std::string&)> data_events_wanted_;
+  const uint64_t instance_;         // tells this history's templates from another's (tests run several)
+  std::atomic<uint64_t> epoch_{0};  // forget_templates()
 };
 
 // The AuditIndex key that ties an Insights event kept by record_insight (its region: the
@@ -72,7 +93,10 @@ std::string insight_trail_key(const std::string& account, const std::string& reg
 
 // The CloudTrail record (AWS's format) for one call, as JSON written directly (no Value tree:
 // this runs for every call). Parameters whose JSON is over 100 KB are omitted, as AWS does.
-std::string record_json(const server::ApiCall& call, const std::string& event_id, double event_time);
+// With `holes`, also where the values that vary from call to call are (offset, length), in
+// order; the rest (the caller's identity, address and agent, the service, region, account
+// and the members' names) is the record's template, stored once (see the .cpp).
+std::string record_json(const server::ApiCall& call, const std::string& event_id, double event_time, RecordHoles* holes = nullptr);
 // The same as a Value (tests).
 Value make_record(const server::ApiCall& call, const std::string& event_id, double event_time);
 
