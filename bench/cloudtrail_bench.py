@@ -123,6 +123,41 @@ def vigil_target(args, work, name, data_dir, config=None):
     return Target(name, argv, port, "/_vigil/health")
 
 
+def cpu_seconds(pid):
+    """The process's user + system CPU so far (/proc/PID/stat fields 14 and 15)."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def recorder_rounds(args):
+    """DescribeLogGroups against a server with the recorder on and one with it off, alternately
+    (throughput swings between runs on a shared 2-core machine; alternating spreads the swing over
+    both), with each server's CPU per call: the steadier figure."""
+    work = tempfile.mkdtemp(prefix="vigil-recorder-bench-")
+    try:
+        on = vigil_target(args, work, "vigil", os.path.join(work, "on"))
+        off = vigil_target(args, work, "vigil_off", os.path.join(work, "off"), "record_api_calls = false\n")
+        for target in (on, off):
+            target.start()
+            client(target.endpoint, "logs").create_log_group(logGroupName="/bench/group")
+        print("| round | recorder on | recorder off | loss | server CPU per call, on / off |")
+        print("|---|---|---|---|---|")
+        for i in range(args.recorder_rounds):
+            got = {}
+            for name, target in (("on", on), ("off", off)):
+                cpu0 = cpu_seconds(target.proc.pid)
+                got[name] = replay(target, "logs", "DescribeLogGroups", args.seconds, 32, work)
+                got[name]["cpu_us"] = (cpu_seconds(target.proc.pid) - cpu0) / max(1, got[name]["requests"]) * 1e6
+            print("| %d | %.0f calls/s | %.0f calls/s | %.1f%% | %.0f / %.0f us |" % (
+                i + 1, got["on"]["rps"], got["off"]["rps"], 100 * (1 - got["on"]["rps"] / got["off"]["rps"]),
+                got["on"]["cpu_us"], got["off"]["cpu_us"]), flush=True)
+        for target in (on, off):
+            target.stop()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--vigil", default=os.path.join(ROOT, "build", "vigil"))
@@ -131,7 +166,11 @@ def main():
     parser.add_argument("--deliver-events", type=int, default=1_000_000)
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--skip-moto", action="store_true", help="while iterating: Vigil only (the recorded run has both)")
+    parser.add_argument("--recorder-rounds", type=int, default=0,
+                        help="only the recorder's cost: this many alternating rounds against two servers, recorder on and off")
     args = parser.parse_args()
+    if args.recorder_rounds:
+        return recorder_rounds(args)
 
     work = tempfile.mkdtemp(prefix="vigil-cloudtrail-bench-")
     r = {"vigil": {}, "moto": {}}

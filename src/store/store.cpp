@@ -10,6 +10,8 @@
 
 #include <pthread.h>
 
+#include "core/ids.h"
+
 #include <algorithm>
 #include <cstring>
 #include <unordered_map>
@@ -82,15 +84,7 @@ bool decode_pack(std::string_view value, std::vector<std::string_view>& items) {
   size_t pos = 0;
   while (pos < value.size()) {
     uint64_t length = 0;
-    int shift = 0;
-    for (;;) {
-      if (pos >= value.size() || shift > 28) return false;
-      auto byte = static_cast<uint8_t>(value[pos++]);
-      length |= static_cast<uint64_t>(byte & 0x7F) << shift;
-      if (!(byte & 0x80)) break;
-      shift += 7;
-    }
-    if (length > value.size() - pos) return false;
+    if (!read_varint(value, pos, length) || length > value.size() - pos) return false;
     items.push_back(value.substr(pos, length));
     pos += length;
   }
@@ -225,13 +219,6 @@ bool merge_sorted(std::vector<std::unique_ptr<rocksdb::WriteBatch>>& batches, ro
   return true;
 }
 
-void append_length(std::string& out, size_t length) {
-  while (length >= 0x80) {
-    out += static_cast<char>((length & 0x7F) | 0x80);
-    length >>= 7;
-  }
-  out += static_cast<char>(length);
-}
 
 // A posting with its list and item as views (into the Postings text they came from).
 struct PostingRef {
@@ -291,7 +278,7 @@ bool put_packs(const std::vector<PostingRef>& postings, rocksdb::WriteBatch& out
       for (size_t n = 0; i < items.size() && n < kMaxPackItems; ++i, ++n) {
         if (items[i].substr(0, list.shared_prefix) != shared) break;
         if (n > 0 && items[i] == items[i - 1]) continue;  // the same item twice: once
-        append_length(value, items[i].size());
+        append_varint(value, items[i].size());
         value += items[i];
       }
       if (!out.Put(handles.at(static_cast<size_t>(list.space)), key, value).ok()) return false;

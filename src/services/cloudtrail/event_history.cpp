@@ -279,22 +279,9 @@ std::string template_key(const std::string& scope, int64_t millis, uint64_t id) 
   return key;
 }
 
-void append_length(std::string& out, size_t length) {
-  while (length >= 0x80) {
-    out += static_cast<char>((length & 0x7F) | 0x80);
-    length >>= 7;
-  }
-  out += static_cast<char>(length);
-}
 std::optional<std::string_view> read_chunk(std::string_view in, size_t& pos) {
   uint64_t length = 0;
-  for (int shift = 0;; shift += 7) {
-    if (pos >= in.size() || shift > 28) return std::nullopt;
-    auto byte = static_cast<uint8_t>(in[pos++]);
-    length |= static_cast<uint64_t>(byte & 0x7F) << shift;
-    if (!(byte & 0x80)) break;
-  }
-  if (length > in.size() - pos) return std::nullopt;
+  if (!read_varint(in, pos, length) || length > in.size() - pos) return std::nullopt;
   std::string_view chunk = in.substr(pos, length);
   pos += length;
   return chunk;
@@ -317,11 +304,11 @@ std::string EventHistory::stored_record(const std::string& scope, int64_t millis
   std::string shape(1, kTemplateMark);
   size_t at = 0;
   for (const auto& [offset, length] : holes) {
-    append_length(shape, offset - at);
+    append_varint(shape, offset - at);
     shape.append(json, at, offset - at);
     at = offset + length;
   }
-  append_length(shape, json.size() - at);
+  append_varint(shape, json.size() - at);
   shape.append(json, at, std::string::npos);
   const uint64_t id = std::hash<std::string_view>{}(shape);
 
@@ -344,7 +331,7 @@ std::string EventHistory::stored_record(const std::string& scope, int64_t millis
   stored.reserve(16 + holes.size() * 2 + 160);
   append_u64(stored, id);
   for (const auto& [offset, length] : holes) {
-    append_length(stored, length);
+    append_varint(stored, length);
     stored.append(json, offset, length);
   }
   return stored;

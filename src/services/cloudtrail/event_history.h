@@ -1,10 +1,14 @@
 // CloudTrail's event history: every API call becomes a record in AWS's CloudTrail format,
 // stored per account and region, newest first, with an index per lookup attribute.
 //
-//   Audit:      account \0 region \0 inverted_time(8) event_id  -> record JSON
-//   AuditIndex: account \0 region \0 attribute \0 value \0 inverted_time(8) event_id -> ""
+//   Audit:      account \0 region \0 inverted_time(8) event_id  -> the record's own values and
+//               its template's id (or, from older versions, its whole JSON)
+//               account \0 region \0 inverted_end_of_day(8) 'T' template_id ... -> a template: the
+//               JSON around those values, shared by the day's records of one caller, agent and
+//               service (stored_record in the .cpp)
+//   AuditIndex: account \0 region \0 attribute \0 value \0 window -> packed postings (store.h)
 //
-// Recording costs one WriteBatch of 1 + (number of attributes) small keys per call, queued for
+// Recording costs one WriteBatch of one key of ~150 bytes and (number of attributes) postings per call, queued for
 // the store's background writer (Durability::Deferred: many calls' records become one RocksDB
 // write, with no write-group hand-off or wake-up per call). A mutating call waits until its
 // record is in the WAL (the OS's page cache: a kill -9 cannot lose it), as the change it

@@ -2,6 +2,8 @@
 
 #include "services/cloudwatch/point_block.h"
 
+#include "core/ids.h"
+
 #include <algorithm>
 #include <bit>
 #include <cstring>
@@ -271,22 +273,6 @@ std::string staged_key(uint64_t generation, uint64_t seq) {
   put_u64(k, seq);
   return k;
 }
-void put_varint(std::string& out, uint64_t v) {
-  while (v >= 0x80) {
-    out.push_back(static_cast<char>((v & 0x7f) | 0x80));
-    v >>= 7;
-  }
-  out.push_back(static_cast<char>(v));
-}
-bool get_varint(std::string_view in, size_t& at, uint64_t& v) {
-  v = 0;
-  for (int shift = 0; shift < 64 && at < in.size(); shift += 7) {
-    auto byte = static_cast<unsigned char>(in[at++]);
-    v |= static_cast<uint64_t>(byte & 0x7f) << shift;
-    if (!(byte & 0x80)) return true;
-  }
-  return false;
-}
 constexpr size_t kStagedEntryHeader = 8 + 1 + 8 + 1;
 // A staged entry's aggregate: tag 0 + the 8-byte value for a single value (the common case of
 // a 1 000-datum call: a third of the bytes of the full form), else tag 1 + length + encode().
@@ -300,7 +286,7 @@ void put_staged_aggregate(std::string& out, const Aggregate& a, std::string& scr
   }
   out.push_back('\1');
   scratch = a.encode();
-  put_varint(out, scratch.size());
+  append_varint(out, scratch.size());
   out += scratch;
 }
 std::optional<Aggregate> get_staged_aggregate(std::string_view in, size_t& at) {
@@ -317,7 +303,7 @@ std::optional<Aggregate> get_staged_aggregate(std::string_view in, size_t& at) {
     return a;
   }
   uint64_t length = 0;
-  if (tag != 1 || !get_varint(in, at, length) || length > in.size() - at) return std::nullopt;
+  if (tag != 1 || !read_varint(in, at, length) || length > in.size() - at) return std::nullopt;
   std::optional<Aggregate> a = Aggregate::decode(in.substr(at, length));
   at += length;
   return a;

@@ -1,5 +1,7 @@
 #include "services/cloudwatch/point_block.h"
 
+#include "core/ids.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -12,15 +14,6 @@ constexpr uint8_t kVersion = 1;
 constexpr size_t kGroup = 32;
 constexpr int kMaxScale = 9;
 
-void put_varint(std::string& out, uint64_t v) {
-  while (v >= 0x80) {
-    out.push_back(static_cast<char>((v & 0x7f) | 0x80));
-    v >>= 7;
-  }
-  out.push_back(static_cast<char>(v));
-}
-uint64_t zigzag(int64_t v) { return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63); }
-int64_t unzigzag(uint64_t v) { return static_cast<int64_t>(v >> 1) ^ -static_cast<int64_t>(v & 1); }
 uint64_t bits_of(double d) {
   uint64_t b;
   std::memcpy(&b, &d, 8);
@@ -38,16 +31,7 @@ const double kPow10[kMaxScale + 1] = {1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 
 class Reader {
  public:
   explicit Reader(std::string_view in) : in_(in) {}
-  bool varint(uint64_t& v) {
-    v = 0;
-    for (int shift = 0; shift < 64; shift += 7) {
-      if (pos_ >= in_.size()) return false;
-      uint8_t b = static_cast<uint8_t>(in_[pos_++]);
-      v |= static_cast<uint64_t>(b & 0x7f) << shift;
-      if (!(b & 0x80)) return true;
-    }
-    return false;
-  }
+  bool varint(uint64_t& v) { return read_varint(in_, pos_, v); }
   bool byte(uint8_t& b) {
     if (pos_ >= in_.size()) return false;
     b = static_cast<uint8_t>(in_[pos_++]);
@@ -218,9 +202,9 @@ void encode_values(std::string& out, const std::vector<double>& values) {
   const bool use_dod = scaled.size() > 2 && packed_bits(dods) + 8 * 3 < packed_bits(deltas);
   out.push_back(use_dod ? 1 : 0);
   out.push_back(static_cast<char>(k));
-  put_varint(out, zigzag(scaled[0]));
+  append_varint(out, zigzag(scaled[0]));
   if (use_dod) {
-    put_varint(out, zigzag(scaled[1] - scaled[0]));
+    append_varint(out, zigzag(scaled[1] - scaled[0]));
     pack(out, dods);
   } else {
     pack(out, deltas);
@@ -295,16 +279,16 @@ std::string encode_point_block(int64_t block_start_s, int64_t resolution_s, cons
   std::string out;
   out.push_back(static_cast<char>(kVersion));
   const size_t n = points.size();
-  put_varint(out, n);
+  append_varint(out, n);
   if (n == 0) return out;
   // Bucket offsets as runs of equal deltas.
-  put_varint(out, static_cast<uint64_t>((points[0].bucket_s - block_start_s) / resolution_s));
+  append_varint(out, static_cast<uint64_t>((points[0].bucket_s - block_start_s) / resolution_s));
   for (size_t i = 1; i < n;) {
     uint64_t delta = static_cast<uint64_t>((points[i].bucket_s - points[i - 1].bucket_s) / resolution_s);
     size_t j = i + 1;
     while (j < n && static_cast<uint64_t>((points[j].bucket_s - points[j - 1].bucket_s) / resolution_s) == delta) ++j;
-    put_varint(out, delta);
-    put_varint(out, j - i);
+    append_varint(out, delta);
+    append_varint(out, j - i);
     i = j;
   }
   // Units as runs.
@@ -312,7 +296,7 @@ std::string encode_point_block(int64_t block_start_s, int64_t resolution_s, cons
     size_t j = i + 1;
     while (j < n && points[j].unit == points[i].unit) ++j;
     out.push_back(static_cast<char>(points[i].unit));
-    put_varint(out, j - i);
+    append_varint(out, j - i);
     i = j;
   }
   // Kinds as alternating runs, simple first.
@@ -321,7 +305,7 @@ std::string encode_point_block(int64_t block_start_s, int64_t resolution_s, cons
   for (size_t i = 0; i < n;) {
     size_t j = i;
     while (j < n && is_simple(points[j].aggregate) == simple) ++j;
-    put_varint(out, j - i);
+    append_varint(out, j - i);
     if (simple)
       for (size_t p = i; p < j; ++p) simple_values.push_back(points[p].aggregate.min);
     simple = !simple;
@@ -331,7 +315,7 @@ std::string encode_point_block(int64_t block_start_s, int64_t resolution_s, cons
   for (const BlockPoint& p : points) {
     if (is_simple(p.aggregate)) continue;
     std::string full = p.aggregate.encode();
-    put_varint(out, full.size());
+    append_varint(out, full.size());
     out += full;
   }
   return out;

@@ -1,5 +1,7 @@
 #include "services/cloudwatch/quantile_sketch.h"
 
+#include "core/ids.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -16,29 +18,16 @@ constexpr int32_t kKeyLimit = 1 << 16;
 
 // ---- encoding primitives ----
 
-void put_varint(std::string& out, uint64_t v) {
-  while (v >= 0x80) {
-    out.push_back(static_cast<char>((v & 0x7f) | 0x80));
-    v >>= 7;
-  }
-  out.push_back(static_cast<char>(v));
-}
-
+// One LEB128 varint off the front of `in`.
 bool get_varint(std::string_view& in, uint64_t& v) {
-  v = 0;
-  for (int shift = 0; shift < 64; shift += 7) {
-    if (in.empty()) return false;
-    auto b = static_cast<uint8_t>(in.front());
-    in.remove_prefix(1);
-    if (shift == 63 && b > 1) return false;  // would overflow 64 bits
-    v |= uint64_t{b & 0x7fu} << shift;
-    if (!(b & 0x80)) return true;
-  }
-  return false;
+  size_t at = 0;
+  const bool ok = read_varint(in, at, v);
+  in.remove_prefix(at);
+  return ok;
 }
 
-uint64_t zigzag(int64_t v) { return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63); }
-int64_t unzigzag(uint64_t v) { return static_cast<int64_t>(v >> 1) ^ -static_cast<int64_t>(v & 1); }
+
+
 
 void put_f64(std::string& out, double v) {
   uint64_t bits;
@@ -78,7 +67,7 @@ int value_tag(double v) {
   return 2;
 }
 void put_value(std::string& out, int tag, double v) {
-  if (tag == 0) put_varint(out, zigzag(static_cast<int64_t>(v)));
+  if (tag == 0) append_varint(out, zigzag(static_cast<int64_t>(v)));
   else if (tag == 1) put_f32(out, static_cast<float>(v));
   else put_f64(out, v);
 }
@@ -101,7 +90,7 @@ bool get_value(std::string_view& in, int tag, double& v) {
 constexpr double kCountIntLimit = 4503599627370496.0;  // 2^52
 void put_count(std::string& out, double c) {
   if (c == std::floor(c) && c >= 1 && c < kCountIntLimit) {
-    put_varint(out, static_cast<uint64_t>(c) << 1);
+    append_varint(out, static_cast<uint64_t>(c) << 1);
   } else {
     out.push_back(1);
     put_f64(out, c);
@@ -293,14 +282,14 @@ void QuantileSketch::encode(std::string& out) const {
   if (zero_ > 0) put_count(out, zero_);
   for (const Store* store : {&pos_, &neg_}) {
     if (store->empty()) continue;
-    put_varint(out, store->nonzero());
+    append_varint(out, store->nonzero());
     int32_t prev = 0;
     bool first = true;
     for (int32_t k = store->lo(); k <= store->hi(); ++k) {
       double c = store->at(k);
       if (!(c > 0)) continue;
-      if (first) put_varint(out, zigzag(k));
-      else put_varint(out, static_cast<uint64_t>(k - prev));
+      if (first) append_varint(out, zigzag(k));
+      else append_varint(out, static_cast<uint64_t>(k - prev));
       put_count(out, c);
       prev = k;
       first = false;
