@@ -5,6 +5,8 @@
 
 #include <stdexcept>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace vigil {
 
@@ -21,10 +23,19 @@ class AwsError : public std::runtime_error {
   int http_status() const { return http_status_; }
   bool sender_fault() const { return sender_fault_; }
 
+  // Members some errors carry besides Code and Message, in order (S3's <BucketName>, <Key>,
+  // <ActualObjectSize>...): `throw AwsError(...).with("Key", key);`.
+  AwsError& with(std::string name, std::string value) {
+    details_.emplace_back(std::move(name), std::move(value));
+    return *this;
+  }
+  const std::vector<std::pair<std::string, std::string>>& details() const { return details_; }
+
  private:
   std::string code_;
   int http_status_;
   bool sender_fault_;
+  std::vector<std::pair<std::string, std::string>> details_;
 };
 
 // Common constructors, so the same situation is spelled the same way everywhere.

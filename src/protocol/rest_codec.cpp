@@ -660,6 +660,7 @@ void RestCodec::encode_error(const AwsError& error, const ResponseContext& conte
       out += "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error>";
       append_xml_element(out, "Code", code);
       append_xml_element(out, "Message", error.message());
+      for (const auto& [name, value] : error.details()) append_xml_element(out, name, value);
       append_xml_element(out, "RequestId", context.request_id);
       append_xml_element(out, "HostId", context.request_id);
       out += "</Error>";

@@ -26,13 +26,18 @@ using record::Reader;
 constexpr std::string_view kUploadPrefix = "s3:u:";
 constexpr std::string_view kPartPrefix = "s3:pt:";
 
-AwsError no_such_upload() {
-  return AwsError("NoSuchUpload", "The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.", 404);
+AwsError no_such_upload(const std::string& upload_id) {
+  return AwsError("NoSuchUpload", "The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.", 404)
+      .with("UploadId", upload_id);
 }
-AwsError invalid_part() {
+// S3 names the part it could not use: the upload, the part's number and the ETag asked for.
+AwsError invalid_part(const std::string& upload_id, int number, const std::string& etag) {
   return AwsError("InvalidPart",
                   "One or more of the specified parts could not be found.  The part may not have been uploaded, or the specified entity tag may not match the part's entity tag.",
-                  400);
+                  400)
+      .with("UploadId", upload_id)
+      .with("PartNumber", std::to_string(number))
+      .with("ETag", etag);
 }
 
 std::string upload_base(std::string_view bucket) {
@@ -169,7 +174,7 @@ UploadRecord MultipartUploads::create(UploadRecord upload) {
   upload.upload_id = new_upload_id(upload.initiated);
   upload.meta.key = upload.key;
   objects_.locked([&] {
-    if (!objects_.bucket(upload.bucket)) throw AwsError("NoSuchBucket", "The specified bucket does not exist", 404);
+    if (!objects_.bucket(upload.bucket)) throw AwsError("NoSuchBucket", "The specified bucket does not exist", 404).with("BucketName", upload.bucket);
     store::WriteBatch batch(store_);
     batch.put(store::Keyspace::Meta, upload_key(upload.bucket, upload.key, upload.upload_id), encode(upload));
     store_.write(batch);
@@ -215,7 +220,7 @@ PartRecord MultipartUploads::commit_part(const UploadRecord& upload, int number,
   std::optional<std::string> replaced;
   try {
     objects_.locked([&] {
-      if (!find(upload.bucket, upload.key, upload.upload_id)) throw no_such_upload();
+      if (!find(upload.bucket, upload.key, upload.upload_id)) throw no_such_upload(upload.upload_id);
       std::string k = part_key(upload.upload_id, number);
       if (auto old = store_.get(store::Keyspace::Meta, k))
         if (auto p = decode_part(k, *old)) replaced = p->file;
@@ -262,7 +267,7 @@ ObjectRecord MultipartUploads::complete(const UploadRecord& upload, const std::v
 
 ObjectRecord MultipartUploads::assemble(const UploadRecord& upload, const std::vector<CompletedPart>& wanted, double now,
                                         const StoredChecksum& expected, const WriteCondition& condition, std::optional<uint64_t> object_size) {
-  if (!find(upload.bucket, upload.key, upload.upload_id)) throw no_such_upload();
+  if (!find(upload.bucket, upload.key, upload.upload_id)) throw no_such_upload(upload.upload_id);
   if (wanted.empty())
     throw AwsError("MalformedXML", "The XML you provided was not well-formed or did not validate against our published schema", 400);
   for (size_t i = 1; i < wanted.size(); ++i)
@@ -280,7 +285,7 @@ ObjectRecord MultipartUploads::assemble(const UploadRecord& upload, const std::v
   std::vector<const PartRecord*> chosen;
   for (const auto& w : wanted) {
     auto it = uploaded.find(w.number);
-    if (it == uploaded.end() || record::unquote_etag(w.etag) != it->second.etag) throw invalid_part();
+    if (it == uploaded.end() || record::unquote_etag(w.etag) != it->second.etag) throw invalid_part(upload.upload_id, w.number, record::unquote_etag(w.etag));
     const PartRecord& part = it->second;
     if (algorithm) {
       // A composite checksum is made of the part checksums the client knows: it must list
@@ -290,12 +295,18 @@ ObjectRecord MultipartUploads::assemble(const UploadRecord& upload, const std::v
                                              " checksum. The complete request must include the checksum for each part. It was missing for part " +
                                              std::to_string(w.number) + " in the request.",
                        400);
-      if (!w.checksum.empty() && (w.checksum.algorithm != declared.algorithm || w.checksum.value != part.checksum.value)) throw invalid_part();
+      if (!w.checksum.empty() && (w.checksum.algorithm != declared.algorithm || w.checksum.value != part.checksum.value))
+        throw invalid_part(upload.upload_id, w.number, record::unquote_etag(w.etag));
     }
     chosen.push_back(&part);
   }
   for (size_t i = 0; i + 1 < chosen.size(); ++i)
-    if (chosen[i]->size < kMinPartSize) throw AwsError("EntityTooSmall", "Your proposed upload is smaller than the minimum allowed size", 400);
+    if (chosen[i]->size < kMinPartSize)
+      throw AwsError("EntityTooSmall", "Your proposed upload is smaller than the minimum allowed size", 400)
+          .with("ProposedSize", std::to_string(chosen[i]->size))
+          .with("MinSizeAllowed", std::to_string(kMinPartSize))
+          .with("PartNumber", std::to_string(chosen[i]->number))
+          .with("ETag", chosen[i]->etag);
   if (object_size) {
     uint64_t total = 0;
     for (const PartRecord* p : chosen) total += p->size;
@@ -320,8 +331,8 @@ ObjectRecord MultipartUploads::assemble(const UploadRecord& upload, const std::v
       file.append_file(objects_.path_of(p->file), 0, p->size, key ? &*key : nullptr);
     } catch (const AwsError&) {
       // The part was replaced or the upload ended while we read it.
-      if (!find(upload.bucket, upload.key, upload.upload_id)) throw no_such_upload();
-      throw invalid_part();
+      if (!find(upload.bucket, upload.key, upload.upload_id)) throw no_such_upload(upload.upload_id);
+      throw invalid_part(upload.upload_id, p->number, p->etag);
     }
     digests.push_back(p->etag);
     part_checksums.push_back(p->checksum.value);
@@ -361,7 +372,7 @@ ObjectRecord MultipartUploads::assemble(const UploadRecord& upload, const std::v
       upload.bucket, std::move(record),
       [&](store::WriteBatch& batch) {
         auto current = find(upload.bucket, upload.key, upload.upload_id);
-        if (!current) throw no_such_upload();
+        if (!current) throw no_such_upload(upload.upload_id);
         erase_upload(batch, *current, stale);
       },
       stale, layout, condition);

@@ -176,15 +176,17 @@ Precondition evaluate_conditions(const Conditions& c, const ObjectRecord& object
 }
 
 void check_write_condition(const WriteCondition& c, const ObjectRecord* current, bool committing) {
-  auto failed = [] { return AwsError("PreconditionFailed", "At least one of the pre-conditions you specified did not hold", 412); };
-  if (c.if_none_match && current) throw failed();
+  auto failed = [](const char* condition) {
+    return AwsError("PreconditionFailed", "At least one of the pre-conditions you specified did not hold", 412).with("Condition", condition);
+  };
+  if (c.if_none_match && current) throw failed("If-None-Match");
   if (c.if_match) {
     if (!current) {
       if (committing)
         throw AwsError("ConditionalRequestConflict", "A conflicting operation occurred. If using PutObject you can retry the request. If using CompleteMultipartUpload you should initiate another upload and re-upload each part.", 409);
       throw AwsError("NoSuchKey", "The specified key does not exist.", 404);
     }
-    if (!etag_matches(*c.if_match, current->etag)) throw failed();
+    if (!etag_matches(*c.if_match, current->etag)) throw failed("If-Match");
   }
 }
 
@@ -394,7 +396,7 @@ std::optional<std::string> ObjectStore::bucket_policy(std::string_view bucket) c
 // write lock so a setting never outlives a bucket deleted meanwhile.
 void ObjectStore::put_bucket_setting(std::string_view bucket, const std::string& key, std::string_view value) {
   std::lock_guard lock(write_mutex_);
-  if (!this->bucket(bucket)) throw AwsError("NoSuchBucket", "The specified bucket does not exist", 404);
+  if (!this->bucket(bucket)) throw AwsError("NoSuchBucket", "The specified bucket does not exist", 404).with("BucketName", std::string(bucket));
   store::WriteBatch batch(store_);
   batch.put(store::Keyspace::Meta, key, value);
   store_.write(batch);
@@ -600,7 +602,7 @@ ObjectRecord ObjectStore::commit_object(std::string_view bucket, ObjectRecord re
   record.parts_count = parts.size();
   try {
     std::lock_guard lock(write_mutex_);
-    if (!this->bucket(bucket)) throw AwsError("NoSuchBucket", "The specified bucket does not exist", 404);
+    if (!this->bucket(bucket)) throw AwsError("NoSuchBucket", "The specified bucket does not exist", 404).with("BucketName", std::string(bucket));
     previous = head(bucket, record.key);
     // Under the lock that serialises every write of the key: nothing can change it between
     // this check and the batch below.
@@ -639,7 +641,7 @@ void ObjectStore::append_object(DurableFile& file, const ObjectRecord& source, u
   } catch (const AwsError&) {
     // Overwritten or deleted since the caller looked it up: its file went with it.
     if (source.file.empty() || ::access(path_of(source.file).c_str(), F_OK) != 0)
-      throw AwsError("NoSuchKey", "The specified key does not exist.", 404);
+      throw AwsError("NoSuchKey", "The specified key does not exist.", 404).with("Key", source.key);
     throw;
   }
 }

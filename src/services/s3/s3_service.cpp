@@ -25,11 +25,26 @@ using server::CallContext;
 
 namespace {
 
-AwsError no_such_bucket() { return AwsError("NoSuchBucket", "The specified bucket does not exist", 404); }
-AwsError no_such_key() { return AwsError("NoSuchKey", "The specified key does not exist.", 404); }
+// S3's errors name what they are about in members of their own (AwsError::with).
+AwsError no_such_bucket(std::string_view bucket) {
+  return AwsError("NoSuchBucket", "The specified bucket does not exist", 404).with("BucketName", std::string(bucket));
+}
+AwsError no_such_key(std::string_view key) { return AwsError("NoSuchKey", "The specified key does not exist.", 404).with("Key", std::string(key)); }
 AwsError access_denied() { return AwsError("AccessDenied", "Access Denied", 403); }
-AwsError no_such_upload() {
-  return AwsError("NoSuchUpload", "The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.", 404);
+AwsError no_such_upload(std::string_view upload_id) {
+  return AwsError("NoSuchUpload", "The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.", 404)
+      .with("UploadId", std::string(upload_id));
+}
+AwsError bad_part_number(const Value& in) {
+  const Value* given = in.get("PartNumber");
+  return AwsError("InvalidArgument", "Part number must be an integer between 1 and 10000, inclusive", 400)
+      .with("ArgumentName", "partNumber")
+      .with("ArgumentValue", given && given->kind() == Value::Kind::Int ? std::to_string(given->as_int()) : std::string(in.str("PartNumber")));
+}
+// The condition S3 names when a GET or HEAD's precondition fails: If-Match outranks
+// If-Unmodified-Since (evaluate_conditions).
+AwsError precondition_failed(std::string condition) {
+  return AwsError("PreconditionFailed", "At least one of the pre-conditions you specified did not hold", 412).with("Condition", std::move(condition));
 }
 
 // Content-MD5, when given, must be the MD5 of what arrived (PutObject, UploadPart).
@@ -407,7 +422,7 @@ S3Service::S3Service(ObjectStore& objects, MultipartUploads& uploads)
   on("AbortMultipartUpload", [this](CallContext& ctx, const Value& in) {
     std::string key(in.str("Key"));
     BucketRecord b = authorize(ctx, in.str("Bucket"), "s3:AbortMultipartUpload", &key);
-    if (!uploads_.abort(b.name, key, in.str("UploadId"))) throw no_such_upload();
+    if (!uploads_.abort(b.name, key, in.str("UploadId"))) throw no_such_upload(in.str("UploadId"));
     ctx.resources.emplace_back("AWS::S3::Object", "arn:aws:s3:::" + b.name + "/" + key);
     return Value::map();
   });
@@ -426,7 +441,7 @@ S3Service::S3Service(ObjectStore& objects, MultipartUploads& uploads)
   on("GetBucketPolicy", [this](CallContext& ctx, const Value& in) {
     BucketRecord b = policy_bucket(ctx, in.str("Bucket"), "s3:GetBucketPolicy");
     auto policy = objects_.bucket_policy(b.name);
-    if (!policy) throw AwsError("NoSuchBucketPolicy", "The bucket policy does not exist", 404);
+    if (!policy) throw AwsError("NoSuchBucketPolicy", "The bucket policy does not exist", 404).with("BucketName", b.name);
     return Value::map().set("Policy", *policy);
   });
   on("DeleteBucketPolicy", [this](CallContext& ctx, const Value& in) {
@@ -485,7 +500,7 @@ void S3Service::precheck_input(std::string_view operation, const Value& input) c
 
 BucketRecord S3Service::existing_bucket(CallContext& ctx, std::string_view name) const {
   auto b = objects_.bucket(name);
-  if (!b) throw no_such_bucket();
+  if (!b) throw no_such_bucket(name);
   ctx.resources.emplace_back("AWS::S3::Bucket", b->name);  // CloudTrail names buckets plainly
   return *b;
 }
@@ -551,11 +566,19 @@ Value S3Service::create_bucket(CallContext& ctx, const Value& in) {
                    "The unspecified location constraint is incompatible for the region specific endpoint this request was sent to.", 400);
   }
   if (auto existing = objects_.create_bucket(BucketRecord{name, ctx.account_id, region, ctx.time})) {
+    // S3's legacy answer in North Virginia: re-creating a bucket you own there is 200 OK (it
+    // resets the bucket's ACLs, which Vigil does not keep); everywhere else 409.
+    if (existing->owner_account == ctx.account_id && region == "us-east-1" && existing->region == "us-east-1") {
+      ctx.resources.emplace_back("AWS::S3::Bucket", name);
+      return Value::map().set("Location", "/" + name);
+    }
     if (existing->owner_account == ctx.account_id)
-      throw AwsError("BucketAlreadyOwnedByYou", "Your previous request to create the named bucket succeeded and you already own it.", 409);
+      throw AwsError("BucketAlreadyOwnedByYou", "Your previous request to create the named bucket succeeded and you already own it.", 409)
+          .with("BucketName", name);
     throw AwsError("BucketAlreadyExists",
                    "The requested bucket name is not available. The bucket namespace is shared by all users of the system. Please select a different name and try again.",
-                   409);
+                   409)
+        .with("BucketName", name);
   }
   ctx.resources.emplace_back("AWS::S3::Bucket", name);
   return Value::map().set("Location", "/" + name);
@@ -612,8 +635,7 @@ Value S3Service::get_object(CallContext& ctx, const Value& in, bool with_body) {
   std::optional<int64_t> part_number;
   if (in.has("PartNumber")) {
     part_number = in.i64("PartNumber", 0);
-    if (*part_number < 1 || *part_number > kMaxPartNumber)
-      throw AwsError("InvalidArgument", "Part number must be an integer between 1 and 10000, inclusive", 400);
+    if (*part_number < 1 || *part_number > kMaxPartNumber) throw bad_part_number(in);
     if (in.has("Range")) throw invalid_request("Cannot specify both Range header and partNumber query parameter");
   }
   auto object = objects_.head(b.name, key);
@@ -632,7 +654,7 @@ Value S3Service::get_object(CallContext& ctx, const Value& in, bool with_body) {
   }
   std::shared_ptr<FileBody> file = fd ? std::make_shared<FileBody>(*fd, 0, 0) : nullptr;  // closes it on every exit
   if (!object) {
-    if (with_body) throw no_such_key();
+    if (with_body) throw no_such_key(key);
     throw AwsError("NotFound", "Not Found", 404);  // HEAD answers carry no body, hence no code
   }
   ctx.resources.emplace_back("AWS::S3::Object", "arn:aws:s3:::" + b.name + "/" + key);
@@ -645,7 +667,7 @@ Value S3Service::get_object(CallContext& ctx, const Value& in, bool with_body) {
   out.set("ETag", object->quoted_etag()).set("LastModified", Timestamp{static_cast<double>(static_cast<int64_t>(object->last_modified))});
   switch (evaluate_conditions(c, *object)) {
     case Precondition::Failed:
-      throw AwsError("PreconditionFailed", "At least one of the pre-conditions you specified did not hold", 412);
+      throw precondition_failed(c.if_match ? "If-Match" : "If-Unmodified-Since");
     case Precondition::NotModified:
       out.set(std::string(server::kHttpStatusMember), 304);
       return out;
@@ -678,7 +700,9 @@ Value S3Service::get_object(CallContext& ctx, const Value& in, bool with_body) {
       first += p.size;
     }
     if (object->parts_count > 0 ? !part : *part_number != 1)
-      throw AwsError("InvalidPartNumber", "The requested partnumber is not satisfiable", 416);
+      throw AwsError("InvalidPartNumber", "The requested partnumber is not satisfiable", 416)
+          .with("PartNumberRequested", std::to_string(*part_number))
+          .with("ActualPartCount", std::to_string(object->parts_count > 0 ? parts->size() : 1));
     if (part) {
       length = part->size;
       out.set("PartsCount", static_cast<int64_t>(parts->size()));
@@ -693,7 +717,10 @@ Value S3Service::get_object(CallContext& ctx, const Value& in, bool with_body) {
   } else if (const Value* range = in.get("Range"); range && range->is_string()) {
     bool unsatisfiable = false;
     auto r = parse_range(range->as_string(), object->size, unsatisfiable);
-    if (unsatisfiable) throw AwsError("InvalidRange", "The requested range is not satisfiable", 416);
+    if (unsatisfiable)
+      throw AwsError("InvalidRange", "The requested range is not satisfiable", 416)
+          .with("RangeRequested", range->as_string())
+          .with("ActualObjectSize", std::to_string(object->size));
     if (r) {
       first = r->first;
       length = r->last - r->first + 1;
@@ -751,7 +778,7 @@ Value S3Service::get_object_attributes(CallContext& ctx, const Value& in) {
   if (!object) {
     // As S3: a caller who may not list the bucket does not learn whether the key exists.
     if (!allowed(ctx, b, "s3:ListBucket", nullptr)) throw access_denied();
-    throw no_such_key();
+    throw no_such_key(key);
   }
   ctx.resources.emplace_back("AWS::S3::Object", "arn:aws:s3:::" + b.name + "/" + key);
   Value out = Value::map().set("LastModified", Timestamp{static_cast<double>(static_cast<int64_t>(object->last_modified))});
@@ -805,7 +832,7 @@ ObjectRecord S3Service::copy_source(CallContext& ctx, const Value& in, std::stri
   key = source.substr(slash + 1);
   bucket = authorize(ctx, source.substr(0, slash), "s3:GetObject", &key).name;
   auto object = objects_.head(bucket, key);
-  if (!object) throw no_such_key();
+  if (!object) throw no_such_key(key);
   Conditions c;
   c.if_match = string_member(in, "CopySourceIfMatch");
   c.if_none_match = string_member(in, "CopySourceIfNoneMatch");
@@ -863,7 +890,7 @@ Value S3Service::copy_object(CallContext& ctx, const Value& in) {
 
 UploadRecord S3Service::upload_of(const BucketRecord& bucket, const Value& in) const {
   auto upload = uploads_.find(bucket.name, in.str("Key"), in.str("UploadId"));
-  if (!upload) throw no_such_upload();
+  if (!upload) throw no_such_upload(in.str("UploadId"));
   return *upload;
 }
 
@@ -902,8 +929,7 @@ Value S3Service::upload_part(CallContext& ctx, const Value& in, bool copy) {
   std::string key(in.str("Key"));
   BucketRecord b = authorize(ctx, in.str("Bucket"), "s3:PutObject", &key);
   int64_t number = in.i64("PartNumber", 0);
-  if (number < 1 || number > kMaxPartNumber)
-    throw AwsError("InvalidArgument", "Part number must be an integer between 1 and 10000, inclusive", 400);
+  if (number < 1 || number > kMaxPartNumber) throw bad_part_number(in);
   UploadRecord upload = upload_of(b, in);
   ctx.resources.emplace_back("AWS::S3::Object", "arn:aws:s3:::" + b.name + "/" + upload.key);
   if (!copy) {
