@@ -104,6 +104,31 @@ Dispatcher::Route* Dispatcher::route_for(const HttpRequest& request, std::string
   return nullptr;
 }
 
+// A request without a SigV4 scope that is neither JSON (X-Amz-Target, an x-amz-json or CBOR
+// body) nor query (a form body, Action=): an S3 request, anonymous or signed the old way (SigV2
+// query or `Authorization: AWS key:signature`), which S3 refuses in its own XML (AccessDenied,
+// or InvalidRequest for SigV2). Without this it got a JSON error no S3 client can read.
+Dispatcher::Route* Dispatcher::unsigned_s3_route(const HttpRequest& request) {
+  auto it = by_signing_name_.find("s3");
+  if (it == by_signing_name_.end() || request.has_header("x-amz-target")) return nullptr;
+  std::string_view content_type = request.header("content-type");
+  if (content_type.find("x-www-form-urlencoded") != std::string_view::npos || content_type.find("application/x-amz-json") != std::string_view::npos ||
+      content_type.find("application/cbor") != std::string_view::npos)
+    return nullptr;
+  std::string_view q = request.query;
+  if (q.substr(0, 7) == "Action=" || q.find("&Action=") != std::string_view::npos) return nullptr;
+  return it->second;
+}
+
+// The AWS error for a failed authentication, in the family of the codec that answers it,
+// with the members S3 adds (AWSAccessKeyId, RequestTime, ServerTime...).
+AwsError Dispatcher::auth_error(const auth::AuthResult& result, const protocol::Codec& codec) {
+  auth::AwsAuthError e = auth::aws_error_for(result, family_of(codec.name()));
+  AwsError error(e.code, e.message, e.http_status);
+  for (auto& [name, value] : e.extra) error.with(name, value);
+  return error;
+}
+
 protocol::Codec& Dispatcher::codec_for(Route& route, const HttpRequest& request) {
   std::string protocol = protocol::detect_protocol(route.service->model(), request);
   auto it = route.codecs.find(protocol);
@@ -159,8 +184,7 @@ std::optional<HttpResponse> Dispatcher::refuse_before_body(const HttpRequest& he
     }
     HttpResponse response;
     protocol::ResponseContext response_context{new_uuid()};
-    auth::AwsAuthError e = auth::aws_error_for(result, family_of(codec.name()));
-    codec.encode_error(AwsError(e.code, e.message, e.http_status), response_context, response);
+    codec.encode_error(auth_error(result, codec), response_context, response);
     return response;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "vigil: internal error: %s\n", e.what());
@@ -200,8 +224,9 @@ HttpResponse Dispatcher::handle_internal(const HttpRequest& request) {
     if (!scope)
       for (auto& h : public_)
         if (auto r = h(request)) return std::move(*r);
-    if (!scope) return plain_json_error(400, "MissingAuthenticationTokenException", "Missing Authentication Token", request_id);
-    return plain_json_error(400, "UnrecognizedClientException", "Vigil does not serve the service '" + scope->service + "'.", request_id);
+    if (scope) return plain_json_error(400, "UnrecognizedClientException", "Vigil does not serve the service '" + scope->service + "'.", request_id);
+    route = unsigned_s3_route(request);
+    if (!route) return plain_json_error(400, "MissingAuthenticationTokenException", "Missing Authentication Token", request_id);
   }
   Service& service = *route->service;
   protocol::Codec& codec = codec_for(*route, request);
@@ -222,8 +247,7 @@ HttpResponse Dispatcher::handle_internal(const HttpRequest& request) {
     auth_result.message = "The provided 'x-amz-content-sha256' header does not match what was computed.";
   }
   if (auth_result.failure != auth::AuthFailure::None) {
-    auth::AwsAuthError e = auth::aws_error_for(auth_result, family_of(codec.name()));
-    codec.encode_error(AwsError(e.code, e.message, e.http_status), response_context, response);
+    codec.encode_error(auth_error(auth_result, codec), response_context, response);
     return response;
   }
 

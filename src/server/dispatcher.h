@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "auth/sigv4.h"
+#include "core/aws_error.h"
 #include "core/clock.h"
 #include "core/http_message.h"
 #include "protocol/codec.h"
@@ -64,6 +65,8 @@ class Dispatcher {
     std::unordered_map<std::string, std::unique_ptr<protocol::Codec>> codecs;  // by protocol
   };
   Route* route_for(const HttpRequest& request, std::string_view signing_service);
+  Route* unsigned_s3_route(const HttpRequest& request);
+  static AwsError auth_error(const auth::AuthResult& result, const protocol::Codec& codec);
   protocol::Codec& codec_for(Route& route, const HttpRequest& request);
   HttpResponse handle_internal(const HttpRequest& request);
   static auth::SigV4Request sigv4_view(const HttpRequest& request);

@@ -3,10 +3,17 @@ botocore hands them to the caller in response["Error"]: NoSuchBucket's BucketNam
 Key, InvalidRange's RangeRequested and ActualObjectSize, PreconditionFailed's Condition,
 InvalidPartNumber's PartNumberRequested and ActualPartCount, InvalidArgument's ArgumentName and
 ArgumentValue, NoSuchUpload's UploadId, InvalidPart's UploadId, PartNumber and ETag,
-EntityTooSmall's sizes, NoSuchBucketPolicy's BucketName."""
+EntityTooSmall's sizes, NoSuchBucketPolicy's BucketName. Anonymous and SigV2 requests get S3's
+XML refusals (AccessDenied; InvalidRequest naming AWS4-HMAC-SHA256), not a JSON error."""
 import unittest
+import urllib.error
+import urllib.request
+import xml.etree.ElementTree as ET
 
+import boto3
+import botocore.config
 import botocore.exceptions
+from botocore import UNSIGNED
 
 from vigil_testing import S3BucketTestCase
 
@@ -86,6 +93,44 @@ class ErrorDetailTests(S3BucketTestCase):
         error, status = self.error_of(eu.create_bucket, Bucket="owned-eu-bucket",
                                       CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
         self.assertEqual((error["Code"], status, error["BucketName"]), ("BucketAlreadyOwnedByYou", 409, "owned-eu-bucket"))
+
+
+    def raw_error(self, url, headers=None):
+        """Status and parsed <Error> of a plain HTTP GET that must fail."""
+        with self.assertRaises(urllib.error.HTTPError) as ctx:
+            urllib.request.urlopen(urllib.request.Request(url, headers=headers or {}))
+        self.assertEqual(ctx.exception.headers["Content-Type"], "application/xml")
+        root = ET.fromstring(ctx.exception.read())
+        return ctx.exception.code, {child.tag: child.text for child in root}
+
+    def test_anonymous_and_sigv2_requests_are_refused_in_s3s_xml(self):
+        self.s3.put_object(Bucket=self.bucket, Key="private.txt", Body=b"secret")
+        status, error = self.raw_error(self.server.endpoint + "/%s/private.txt" % self.bucket)
+        self.assertEqual((status, error["Code"]), (403, "AccessDenied"))
+        anonymous = boto3.client("s3", endpoint_url=self.server.endpoint, region_name="us-east-1",
+                                 config=botocore.config.Config(signature_version=UNSIGNED, s3={"addressing_style": "path"},
+                                                               retries={"max_attempts": 1}))
+        error, status = self.error_of(anonymous.get_object, Bucket=self.bucket, Key="private.txt")
+        self.assertEqual((error["Code"], status), ("AccessDenied", 403))
+        # SigV2, as a presigned URL (what `aws s3 presign` of AWS CLI v1 makes) and as a header.
+        sigv2 = boto3.client("s3", endpoint_url=self.server.endpoint, region_name="us-east-1",
+                             aws_access_key_id="test", aws_secret_access_key="test",
+                             config=botocore.config.Config(signature_version="s3", s3={"addressing_style": "path"}))
+        url = sigv2.generate_presigned_url("get_object", Params={"Bucket": self.bucket, "Key": "private.txt"})
+        self.assertIn("Signature=", url)
+        status, error = self.raw_error(url)
+        self.assertEqual((status, error["Code"]), (400, "InvalidRequest"))
+        self.assertIn("Please use AWS4-HMAC-SHA256", error["Message"])
+        status, error = self.raw_error(self.server.endpoint + "/%s/private.txt" % self.bucket,
+                                       {"Authorization": "AWS test:bm90LWEtc2lnbmF0dXJl", "Date": "Mon, 07 Dec 2026 06:00:00 GMT"})
+        self.assertEqual((status, error["Code"]), (400, "InvalidRequest"))
+
+    def test_an_unknown_access_key_is_named(self):
+        stranger = boto3.client("s3", endpoint_url=self.server.endpoint, region_name="us-east-1",
+                                aws_access_key_id="AKIANOBODY", aws_secret_access_key="x",
+                                config=botocore.config.Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}))
+        error, status = self.error_of(stranger.get_object, Bucket=self.bucket, Key="k")
+        self.assertEqual((error["Code"], status, error["AWSAccessKeyId"]), ("InvalidAccessKeyId", 403, "AKIANOBODY"))
 
 
 if __name__ == "__main__":
