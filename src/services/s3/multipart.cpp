@@ -1,4 +1,5 @@
 #include "services/s3/multipart.h"
+#include "services/s3/s3_errors.h"
 
 #include <unistd.h>
 
@@ -26,10 +27,6 @@ using record::Reader;
 constexpr std::string_view kUploadPrefix = "s3:u:";
 constexpr std::string_view kPartPrefix = "s3:pt:";
 
-AwsError no_such_upload(const std::string& upload_id) {
-  return AwsError("NoSuchUpload", "The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.", 404)
-      .with("UploadId", upload_id);
-}
 // S3 names the part it could not use: the upload, the part's number and the ETag asked for.
 AwsError invalid_part(const std::string& upload_id, int number, const std::string& etag) {
   return AwsError("InvalidPart",
@@ -174,7 +171,7 @@ UploadRecord MultipartUploads::create(UploadRecord upload) {
   upload.upload_id = new_upload_id(upload.initiated);
   upload.meta.key = upload.key;
   objects_.locked([&] {
-    if (!objects_.bucket(upload.bucket)) throw AwsError("NoSuchBucket", "The specified bucket does not exist", 404).with("BucketName", upload.bucket);
+    if (!objects_.bucket(upload.bucket)) throw no_such_bucket(upload.bucket);
     store::WriteBatch batch(store_);
     batch.put(store::Keyspace::Meta, upload_key(upload.bucket, upload.key, upload.upload_id), encode(upload));
     store_.write(batch);

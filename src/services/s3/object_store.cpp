@@ -1,5 +1,7 @@
 #include "services/s3/object_store.h"
 
+#include "services/s3/s3_errors.h"
+
 #include <fcntl.h>
 #include <openssl/evp.h>
 #include <unistd.h>
@@ -176,17 +178,14 @@ Precondition evaluate_conditions(const Conditions& c, const ObjectRecord& object
 }
 
 void check_write_condition(const WriteCondition& c, const ObjectRecord* current, bool committing) {
-  auto failed = [](const char* condition) {
-    return AwsError("PreconditionFailed", "At least one of the pre-conditions you specified did not hold", 412).with("Condition", condition);
-  };
-  if (c.if_none_match && current) throw failed("If-None-Match");
+  if (c.if_none_match && current) throw precondition_failed("If-None-Match");
   if (c.if_match) {
     if (!current) {
       if (committing)
         throw AwsError("ConditionalRequestConflict", "A conflicting operation occurred. If using PutObject you can retry the request. If using CompleteMultipartUpload you should initiate another upload and re-upload each part.", 409);
-      throw AwsError("NoSuchKey", "The specified key does not exist.", 404);
+      throw no_such_key();
     }
-    if (!etag_matches(*c.if_match, current->etag)) throw failed("If-Match");
+    if (!etag_matches(*c.if_match, current->etag)) throw precondition_failed("If-Match");
   }
 }
 
@@ -396,7 +395,7 @@ std::optional<std::string> ObjectStore::bucket_policy(std::string_view bucket) c
 // write lock so a setting never outlives a bucket deleted meanwhile.
 void ObjectStore::put_bucket_setting(std::string_view bucket, const std::string& key, std::string_view value) {
   std::lock_guard lock(write_mutex_);
-  if (!this->bucket(bucket)) throw AwsError("NoSuchBucket", "The specified bucket does not exist", 404).with("BucketName", std::string(bucket));
+  if (!this->bucket(bucket)) throw no_such_bucket(bucket);
   store::WriteBatch batch(store_);
   batch.put(store::Keyspace::Meta, key, value);
   store_.write(batch);
@@ -602,7 +601,7 @@ ObjectRecord ObjectStore::commit_object(std::string_view bucket, ObjectRecord re
   record.parts_count = parts.size();
   try {
     std::lock_guard lock(write_mutex_);
-    if (!this->bucket(bucket)) throw AwsError("NoSuchBucket", "The specified bucket does not exist", 404).with("BucketName", std::string(bucket));
+    if (!this->bucket(bucket)) throw no_such_bucket(bucket);
     previous = head(bucket, record.key);
     // Under the lock that serialises every write of the key: nothing can change it between
     // this check and the batch below.
@@ -641,7 +640,7 @@ void ObjectStore::append_object(DurableFile& file, const ObjectRecord& source, u
   } catch (const AwsError&) {
     // Overwritten or deleted since the caller looked it up: its file went with it.
     if (source.file.empty() || ::access(path_of(source.file).c_str(), F_OK) != 0)
-      throw AwsError("NoSuchKey", "The specified key does not exist.", 404).with("Key", source.key);
+      throw no_such_key(source.key);
     throw;
   }
 }

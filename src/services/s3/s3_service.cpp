@@ -18,6 +18,7 @@
 #include "core/iam_policy.h"
 #include "core/ids.h"
 #include "services/s3/record_encoding.h"
+#include "services/s3/s3_errors.h"
 
 namespace vigil::s3 {
 
@@ -25,26 +26,12 @@ using server::CallContext;
 
 namespace {
 
-// S3's errors name what they are about in members of their own (AwsError::with).
-AwsError no_such_bucket(std::string_view bucket) {
-  return AwsError("NoSuchBucket", "The specified bucket does not exist", 404).with("BucketName", std::string(bucket));
-}
-AwsError no_such_key(std::string_view key) { return AwsError("NoSuchKey", "The specified key does not exist.", 404).with("Key", std::string(key)); }
 AwsError access_denied() { return AwsError("AccessDenied", "Access Denied", 403); }
-AwsError no_such_upload(std::string_view upload_id) {
-  return AwsError("NoSuchUpload", "The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.", 404)
-      .with("UploadId", std::string(upload_id));
-}
 AwsError bad_part_number(const Value& in) {
   const Value* given = in.get("PartNumber");
   return AwsError("InvalidArgument", "Part number must be an integer between 1 and 10000, inclusive", 400)
       .with("ArgumentName", "partNumber")
       .with("ArgumentValue", given && given->kind() == Value::Kind::Int ? std::to_string(given->as_int()) : std::string(in.str("PartNumber")));
-}
-// The condition S3 names when a GET or HEAD's precondition fails: If-Match outranks
-// If-Unmodified-Since (evaluate_conditions).
-AwsError precondition_failed(std::string condition) {
-  return AwsError("PreconditionFailed", "At least one of the pre-conditions you specified did not hold", 412).with("Condition", std::move(condition));
 }
 
 // Content-MD5, when given, must be the MD5 of what arrived (PutObject, UploadPart).
@@ -667,6 +654,7 @@ Value S3Service::get_object(CallContext& ctx, const Value& in, bool with_body) {
   out.set("ETag", object->quoted_etag()).set("LastModified", Timestamp{static_cast<double>(static_cast<int64_t>(object->last_modified))});
   switch (evaluate_conditions(c, *object)) {
     case Precondition::Failed:
+      // The condition S3 names: If-Match outranks If-Unmodified-Since (evaluate_conditions).
       throw precondition_failed(c.if_match ? "If-Match" : "If-Unmodified-Since");
     case Precondition::NotModified:
       out.set(std::string(server::kHttpStatusMember), 304);
@@ -839,7 +827,7 @@ ObjectRecord S3Service::copy_source(CallContext& ctx, const Value& in, std::stri
   c.if_modified_since = time_member(in, "CopySourceIfModifiedSince");
   c.if_unmodified_since = time_member(in, "CopySourceIfUnmodifiedSince");
   if (evaluate_conditions(c, *object) != Precondition::Proceed)
-    throw AwsError("PreconditionFailed", "At least one of the pre-conditions you specified did not hold", 412);
+    throw precondition_failed("");
   return *object;
 }
 
