@@ -3,10 +3,12 @@ data key sealed by the server's master key, <data-dir>/s3/.master-key) and every
 it says ServerSideEncryption AES256, as S3 does for all new objects. Bodies round-trip whole and
 in ranges at odd offsets; no file in the data directory holds a distinctive plaintext marker
 after PutObject (in memory and spooled), multipart upload (boto3 and `aws s3 cp`), CopyObject
-and UploadPartCopy; x-amz-server-side-encryption AES256 is accepted, aws:kms and aws:kms:dsse
-answer NotImplemented (Vigil has no KMS), other values InvalidArgument; bucket default
-encryption (Put/Get/DeleteBucketEncryption) round-trips, with S3's default AES256 rule when
-none was put."""
+and UploadPartCopy; x-amz-server-side-encryption AES256 and aws:kms (SSE-KMS with the account's
+AWS managed key, aws/s3, by any of its names; any other key is KMS.NotFoundException, as S3
+says of a missing key) are accepted, aws:kms:dsse answers NotImplemented, other values
+InvalidArgument; the encryption context and bucket-key flag round-trip; bucket default
+encryption (Put/Get/DeleteBucketEncryption) round-trips and applies to writes without
+headers (boto3 and `aws s3 cp`), with S3's default AES256 rule when none was put."""
 import base64
 import datetime
 import http.client
@@ -71,6 +73,7 @@ class S3EncryptionTest(ServerTestCase):
             fn(*args, **kwargs)
         self.assertEqual(cm.exception.response["Error"]["Code"], code)
         self.assertEqual(cm.exception.response["ResponseMetadata"]["HTTPStatusCode"], status)
+        return cm.exception.response["Error"]
 
     def test_master_key_file(self):
         path = os.path.join(self.server.data_dir, "s3", ".master-key")
@@ -194,15 +197,131 @@ class S3EncryptionTest(ServerTestCase):
                 self.assertEqual(f.read(), data)
 
     def test_unsupported_encryption_values(self):
-        for algorithm in ("aws:kms", "aws:kms:dsse"):
-            self.assert_error("NotImplemented", 501, self.s3.put_object, Bucket=self.bucket, Key="kms", Body=b"x", ServerSideEncryption=algorithm)
-            self.assert_error("NotImplemented", 501, self.s3.create_multipart_upload, Bucket=self.bucket, Key="kms", ServerSideEncryption=algorithm)
-            self.assert_error("NotImplemented", 501, self.s3.put_bucket_encryption, Bucket=self.bucket,
-                              ServerSideEncryptionConfiguration={"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": algorithm}}]})
+        self.assert_error("NotImplemented", 501, self.s3.put_object, Bucket=self.bucket, Key="dsse", Body=b"x", ServerSideEncryption="aws:kms:dsse")
+        self.assert_error("NotImplemented", 501, self.s3.create_multipart_upload, Bucket=self.bucket, Key="dsse", ServerSideEncryption="aws:kms:dsse")
+        self.assert_error("NotImplemented", 501, self.s3.put_bucket_encryption, Bucket=self.bucket,
+                          ServerSideEncryptionConfiguration={"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms:dsse"}}]})
         self.s3.put_object(Bucket=self.bucket, Key="src", Body=b"x")
-        self.assert_error("NotImplemented", 501, self.s3.copy_object, Bucket=self.bucket, Key="kms", CopySource={"Bucket": self.bucket, "Key": "src"},
-                          ServerSideEncryption="aws:kms")
-        self.assertNotIn("Contents", self.s3.list_objects_v2(Bucket=self.bucket, Prefix="kms"))  # nothing stored
+        self.assert_error("NotImplemented", 501, self.s3.copy_object, Bucket=self.bucket, Key="dsse", CopySource={"Bucket": self.bucket, "Key": "src"},
+                          ServerSideEncryption="aws:kms:dsse")
+        self.assertNotIn("Contents", self.s3.list_objects_v2(Bucket=self.bucket, Prefix="dsse"))  # nothing stored
+
+    def managed_key(self):
+        """The account's AWS managed key for S3 (aws/s3), as an SSE-KMS write reports it."""
+        out = self.s3.put_object(Bucket=self.bucket, Key="probe", Body=b"x", ServerSideEncryption="aws:kms")
+        return out["SSEKMSKeyId"]
+
+    def test_sse_kms_with_the_aws_managed_key(self):
+        data = body_with_markers(300 * 1024 + 5)
+        out = self.s3.put_object(Bucket=self.bucket, Key="kms", Body=data, ServerSideEncryption="aws:kms")
+        self.assertEqual(out["ServerSideEncryption"], "aws:kms")
+        key_arn = out["SSEKMSKeyId"]
+        self.assertRegex(key_arn, r"^arn:aws:kms:us-east-1:\d{12}:key/[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
+        self.assertNotIn("BucketKeyEnabled", out)
+        self.assert_no_plaintext_on_disk()
+        for call in (self.s3.head_object, self.s3.get_object):
+            got = call(Bucket=self.bucket, Key="kms")
+            self.assertEqual((got["ServerSideEncryption"], got["SSEKMSKeyId"]), ("aws:kms", key_arn))
+        got = self.s3.get_object(Bucket=self.bucket, Key="kms", Range="bytes=4090-70000")
+        self.assertEqual(got["Body"].read(), data[4090:70001])
+        # The same key by each of its names.
+        for name in ("alias/aws/s3", key_arn, key_arn.rsplit("/", 1)[1], key_arn.rsplit(":", 1)[0] + ":alias/aws/s3"):
+            out = self.s3.put_object(Bucket=self.bucket, Key="named", Body=b"x", ServerSideEncryption="aws:kms", SSEKMSKeyId=name)
+            self.assertEqual(out["SSEKMSKeyId"], key_arn, name)
+        # Any other key does not exist (Vigil has no KMS to create one), as S3 says of a missing key.
+        account = key_arn.split(":")[4]
+        missing = "1234abcd-12ab-34cd-56ef-1234567890ab"
+        for name, message in (("aws/s3", "Invalid keyId aws/s3"), ("alias/mine", "Invalid keyId alias/mine"),
+                              (missing, "Key 'arn:aws:kms:us-east-1:%s:key/%s' does not exist" % (account, missing)),
+                              ("arn:aws:kms:eu-west-1:%s:key/%s" % (account, missing), "Invalid arn eu-west-1")):
+            error = self.assert_error("KMS.NotFoundException", 400, self.s3.put_object, Bucket=self.bucket, Key="missing", Body=b"x",
+                                      ServerSideEncryption="aws:kms", SSEKMSKeyId=name)
+            self.assertEqual(error["Message"], message)
+        self.assertNotIn("Contents", self.s3.list_objects_v2(Bucket=self.bucket, Prefix="missing"))
+        # A key or context needs x-amz-server-side-encryption: aws:kms.
+        for extra in ({}, {"ServerSideEncryption": "AES256"}):
+            error = self.assert_error("InvalidArgument", 400, self.s3.put_object, Bucket=self.bucket, Key="k", Body=b"x", SSEKMSKeyId="alias/aws/s3", **extra)
+            self.assertIn("requires HTTP header x-amz-server-side-encryption : aws:kms", error["Message"])
+        self.assert_error("InvalidArgument", 400, self.s3.put_object, Bucket=self.bucket, Key="k", Body=b"x", ServerSideEncryption="aes256")
+        # The encryption context: base64 JSON of strings, answered back by the write.
+        context = base64.b64encode(b'{"project":"vigil","stage":"test"}').decode()
+        out = self.s3.put_object(Bucket=self.bucket, Key="ctx", Body=b"x", ServerSideEncryption="aws:kms", SSEKMSEncryptionContext=context,
+                                 BucketKeyEnabled=True)
+        self.assertEqual((out["SSEKMSEncryptionContext"], out["BucketKeyEnabled"]), (context, True))
+        self.assertTrue(self.s3.head_object(Bucket=self.bucket, Key="ctx")["BucketKeyEnabled"])
+        for bad in ("not base64!", base64.b64encode(b"[1,2]").decode(), base64.b64encode(b'{"n":1}').decode()):
+            error = self.assert_error("InvalidArgument", 400, self.s3.put_object, Bucket=self.bucket, Key="k", Body=b"x",
+                                      ServerSideEncryption="aws:kms", SSEKMSEncryptionContext=bad)
+            self.assertIn("x-amz-server-side-encryption-context", error["Message"])
+        # Another region's bucket has that region's key.
+        west = self.server.client("s3", region="eu-west-1", **PATH_STYLE)
+        west.create_bucket(Bucket="sse-west", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+        out = west.put_object(Bucket="sse-west", Key="k", Body=b"x", ServerSideEncryption="aws:kms")
+        self.assertTrue(out["SSEKMSKeyId"].startswith("arn:aws:kms:eu-west-1:%s:key/" % account))
+        self.assertNotEqual(out["SSEKMSKeyId"].rsplit("/", 1)[1], key_arn.rsplit("/", 1)[1])
+
+    def test_sse_kms_multipart_and_copy(self):
+        key_arn = self.managed_key()
+        data = body_with_markers(5 * MIB + 77)
+        context = base64.b64encode(b'{"upload":"yes"}').decode()
+        up = self.s3.create_multipart_upload(Bucket=self.bucket, Key="mp", ServerSideEncryption="aws:kms", SSEKMSEncryptionContext=context)
+        self.assertEqual((up["ServerSideEncryption"], up["SSEKMSKeyId"], up["SSEKMSEncryptionContext"]), ("aws:kms", key_arn, context))
+        parts = []
+        for number, chunk in ((1, data[:5 * MIB]), (2, data[5 * MIB:])):
+            part = self.s3.upload_part(Bucket=self.bucket, Key="mp", UploadId=up["UploadId"], PartNumber=number, Body=chunk)
+            self.assertEqual((part["ServerSideEncryption"], part["SSEKMSKeyId"]), ("aws:kms", key_arn))
+            parts.append({"PartNumber": number, "ETag": part["ETag"]})
+        done = self.s3.complete_multipart_upload(Bucket=self.bucket, Key="mp", UploadId=up["UploadId"], MultipartUpload={"Parts": parts})
+        self.assertEqual((done["ServerSideEncryption"], done["SSEKMSKeyId"]), ("aws:kms", key_arn))
+        self.assertEqual(self.s3.head_object(Bucket=self.bucket, Key="mp")["ServerSideEncryption"], "aws:kms")
+        self.assertEqual(self.s3.get_object(Bucket=self.bucket, Key="mp")["Body"].read(), data)
+        self.assert_no_plaintext_on_disk()
+        # A copy is encrypted as its request says, else by the bucket's default, not as its source.
+        source = {"Bucket": self.bucket, "Key": "mp"}
+        copy = self.s3.copy_object(Bucket=self.bucket, Key="copy", CopySource=source)
+        self.assertEqual(copy["ServerSideEncryption"], "AES256")
+        self.assertNotIn("SSEKMSKeyId", self.s3.head_object(Bucket=self.bucket, Key="copy"))
+        copy = self.s3.copy_object(Bucket=self.bucket, Key="copy", CopySource={"Bucket": self.bucket, "Key": "copy"}, ServerSideEncryption="aws:kms")
+        self.assertEqual((copy["ServerSideEncryption"], copy["SSEKMSKeyId"]), ("aws:kms", key_arn))
+        self.assertEqual(self.s3.get_object(Bucket=self.bucket, Key="copy")["Body"].read(), data)
+        self.assert_error("KMS.NotFoundException", 400, self.s3.copy_object, Bucket=self.bucket, Key="copy2", CopySource=source,
+                          ServerSideEncryption="aws:kms", SSEKMSKeyId="alias/other")
+
+    def test_bucket_default_sse_kms(self):
+        key_arn = self.managed_key()
+        self.s3.put_bucket_encryption(Bucket=self.bucket, ServerSideEncryptionConfiguration={
+            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms"}, "BucketKeyEnabled": True}]})
+        rules = self.s3.get_bucket_encryption(Bucket=self.bucket)["ServerSideEncryptionConfiguration"]["Rules"]
+        self.assertEqual(rules, [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms"}, "BucketKeyEnabled": True}])
+        out = self.s3.put_object(Bucket=self.bucket, Key="default", Body=b"x")
+        self.assertEqual((out["ServerSideEncryption"], out["SSEKMSKeyId"], out["BucketKeyEnabled"]), ("aws:kms", key_arn, True))
+        self.assertEqual(self.s3.put_object(Bucket=self.bucket, Key="aes", Body=b"x", ServerSideEncryption="AES256")["ServerSideEncryption"], "AES256")
+        # The CLI's uploads get it too.
+        with tempfile.TemporaryDirectory() as tmp:
+            src = os.path.join(tmp, "f.txt")
+            with open(src, "wb") as f:
+                f.write(b"cli body")
+            self.server.cli("s3", "cp", src, "s3://%s/cli" % self.bucket)
+            self.server.cli("s3", "cp", src, "s3://%s/cli-sse" % self.bucket, "--sse", "aws:kms", "--sse-kms-key-id", "alias/aws/s3")
+        for key in ("cli", "cli-sse"):
+            head = self.server.cli_json("s3api", "head-object", "--bucket", self.bucket, "--key", key)
+            self.assertEqual((head["ServerSideEncryption"], head["SSEKMSKeyId"]), ("aws:kms", key_arn))
+        # A default naming a key that does not exist is kept (S3 checks it when it is used) and
+        # fails the writes that use it; one naming aws/s3 by alias works.
+        for key_id in ("aws/s3", "alias/aws/s3"):
+            self.s3.put_bucket_encryption(Bucket=self.bucket, ServerSideEncryptionConfiguration={
+                "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": key_id}}]})
+            got = self.s3.get_bucket_encryption(Bucket=self.bucket)["ServerSideEncryptionConfiguration"]["Rules"][0]
+            self.assertEqual(got["ApplyServerSideEncryptionByDefault"], {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": key_id})
+        self.assertEqual(self.s3.put_object(Bucket=self.bucket, Key="alias", Body=b"x")["SSEKMSKeyId"], key_arn)
+        self.s3.put_bucket_encryption(Bucket=self.bucket, ServerSideEncryptionConfiguration={
+            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": "aws/s3"}}]})
+        error = self.assert_error("KMS.NotFoundException", 400, self.s3.put_object, Bucket=self.bucket, Key="bad", Body=b"x")
+        self.assertEqual(error["Message"], "Invalid keyId aws/s3")
+        self.assert_error("InvalidArgument", 400, self.s3.put_bucket_encryption, Bucket=self.bucket, ServerSideEncryptionConfiguration={
+            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256", "KMSMasterKeyID": "alias/aws/s3"}}]})
+        self.s3.delete_bucket_encryption(Bucket=self.bucket)
+        self.assertEqual(self.s3.put_object(Bucket=self.bucket, Key="bad", Body=b"x")["ServerSideEncryption"], "AES256")
 
     def test_bucket_encryption_round_trip(self):
         default = self.s3.get_bucket_encryption(Bucket=self.bucket)["ServerSideEncryptionConfiguration"]

@@ -198,5 +198,80 @@ TEST_F(S3EncryptionTest, SpooledBodyEncryptedUnderItsKeyIsAdopted) {
   EXPECT_EQ(objects_->read(o, 99, 1000), plain.substr(99, 1000));
 }
 
+// SSE-KMS: the account's AWS managed key (aws/s3) by each of its names, every other key
+// missing as KMS reports it, the bucket's default applied to writes that chose nothing (the
+// path CloudTrail's deliveries take), and the choice kept in the record across a restart.
+TEST_F(S3EncryptionTest, AwsManagedKmsKeyIsStablePerAccountAndRegion) {
+  std::string arn = objects_->aws_managed_kms_key("111", "us-east-1");
+  EXPECT_EQ(arn.rfind("arn:aws:kms:us-east-1:111:key/", 0), 0u) << arn;
+  EXPECT_EQ(arn.size(), std::string("arn:aws:kms:us-east-1:111:key/").size() + 36);
+  EXPECT_EQ(arn[arn.size() - 36 + 14], '4');  // v4-shaped, as KMS key ids are
+  EXPECT_NE(arn, objects_->aws_managed_kms_key("222", "us-east-1"));
+  EXPECT_NE(arn.substr(arn.size() - 36), objects_->aws_managed_kms_key("111", "eu-west-1").substr(arn.size() - 36));
+  open();  // the same master key file: the same key
+  EXPECT_EQ(objects_->aws_managed_kms_key("111", "us-east-1"), arn);
+}
+
+TEST(S3Sse, KmsKeyIdsResolveToTheManagedKeyOrAreNotFound) {
+  const std::string managed = "arn:aws:kms:us-east-1:111:key/0c3f7b2a-1111-4222-8333-444455556666";
+  for (std::string id : {std::string(), std::string("alias/aws/s3"), std::string("arn:aws:kms:us-east-1:111:alias/aws/s3"), managed,
+                         std::string("0c3f7b2a-1111-4222-8333-444455556666")})
+    EXPECT_EQ(resolve_kms_key(id, "111", "us-east-1", managed), managed) << id;
+  auto message = [&](const std::string& id) {
+    try {
+      resolve_kms_key(id, "111", "us-east-1", managed);
+    } catch (const AwsError& e) {
+      EXPECT_EQ(e.code(), "KMS.NotFoundException");
+      EXPECT_EQ(e.http_status(), 400);
+      return e.message();
+    }
+    return std::string("resolved");
+  };
+  EXPECT_EQ(message("aws/s3"), "Invalid keyId aws/s3");
+  EXPECT_EQ(message("alias/mine"), "Invalid keyId alias/mine");
+  EXPECT_EQ(message("1234abcd-12ab-34cd-56ef-1234567890ab"), "Key 'arn:aws:kms:us-east-1:111:key/1234abcd-12ab-34cd-56ef-1234567890ab' does not exist");
+  EXPECT_EQ(message("arn:aws:kms:us-east-1:111:key/1234abcd-12ab-34cd-56ef-1234567890ab"),
+            "Key 'arn:aws:kms:us-east-1:111:key/1234abcd-12ab-34cd-56ef-1234567890ab' does not exist");
+  EXPECT_EQ(message("arn:aws:kms:eu-west-1:111:key/1234abcd-12ab-34cd-56ef-1234567890ab"), "Invalid arn eu-west-1");
+  EXPECT_EQ(message("arn:aws:kms:us-east-1:222:alias/aws/s3"), "Invalid keyId arn:aws:kms:us-east-1:222:alias/aws/s3");  // another account's
+}
+
+TEST_F(S3EncryptionTest, BucketDefaultAppliesToWritesThatChoseNothing) {
+  ObjectRecord plain = objects_->put("b", "before", "x", {}, 1);
+  EXPECT_EQ(plain.encryption.algorithm, "AES256");
+  EXPECT_TRUE(plain.encryption.kms_key_arn.empty());
+  objects_->put_bucket_encryption("b", BucketEncryption{"aws:kms", "", true});
+  ObjectRecord kms = objects_->put("b", "after", "x", {}, 1);
+  EXPECT_EQ(kms.encryption.algorithm, "aws:kms");
+  EXPECT_EQ(kms.encryption.kms_key_arn, objects_->aws_managed_kms_key("111", "us-east-1"));
+  EXPECT_TRUE(kms.encryption.bucket_key);
+  // A request's own choice wins; its bucket-key flag too.
+  BucketRecord bucket = *objects_->bucket("b");
+  EncryptionRequest aes;
+  aes.algorithm = "AES256";
+  EXPECT_EQ(objects_->resolve_encryption(bucket, aes).algorithm, "AES256");
+  EncryptionRequest no_bucket_key;
+  no_bucket_key.bucket_key = false;
+  EXPECT_FALSE(objects_->resolve_encryption(bucket, no_bucket_key).bucket_key);
+  // A default naming a key that does not exist fails the write, and nothing is stored.
+  objects_->put_bucket_encryption("b", BucketEncryption{"aws:kms", "aws/s3", false});
+  EXPECT_EQ(error_code([&] { objects_->put("b", "fails", "x", {}, 1); }), "KMS.NotFoundException");
+  EXPECT_FALSE(objects_->head("b", "fails"));
+  ASSERT_TRUE(objects_->bucket_encryption("b"));
+  EXPECT_EQ(objects_->bucket_encryption("b")->kms_key_id, "aws/s3");
+  // Kept in the record, with the context, across a restart.
+  ObjectRecord meta;
+  meta.encryption = ObjectEncryption{"aws:kms", kms.encryption.kms_key_arn, "eyJhIjoiYiJ9", false};
+  objects_->put("b", "ctx", "x", meta, 1);
+  open();
+  auto back = objects_->head("b", "ctx");
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->encryption.algorithm, "aws:kms");
+  EXPECT_EQ(back->encryption.kms_key_arn, kms.encryption.kms_key_arn);
+  EXPECT_EQ(back->encryption.context, "eyJhIjoiYiJ9");
+  EXPECT_EQ(objects_->head("b", "after")->encryption.bucket_key, true);
+  EXPECT_EQ(objects_->read(*back, 0, 1), "x");
+}
+
 }  // namespace
 }  // namespace vigil::s3

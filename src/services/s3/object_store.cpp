@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <stdexcept>
+#include <vector>
 
 #include "core/aws_error.h"
 #include "core/encoding.h"
@@ -412,20 +413,79 @@ void ObjectStore::put_bucket_policy(std::string_view bucket, std::string_view po
 
 void ObjectStore::delete_bucket_policy(std::string_view bucket) { delete_bucket_setting(policy_key(bucket)); }
 
-std::optional<bool> ObjectStore::bucket_encryption(std::string_view bucket) const {
+std::optional<BucketEncryption> ObjectStore::bucket_encryption(std::string_view bucket) const {
   auto bytes = store_.get(store::Keyspace::Meta, encryption_key(bucket));
   if (!bytes) return std::nullopt;
   Reader r{*bytes};
-  std::string algorithm = r.str();
-  uint64_t bucket_key = r.u64();
-  return r.ok && bucket_key != 0;
+  BucketEncryption e;
+  e.algorithm = r.str();
+  e.bucket_key = r.u64() != 0;
+  if (r.ok && r.pos < r.in.size()) e.kms_key_id = r.str();  // trailing: absent in records from before SSE-KMS
+  if (!r.ok) return std::nullopt;
+  return e;
 }
 
-void ObjectStore::put_bucket_encryption(std::string_view bucket, bool bucket_key_enabled) {
+void ObjectStore::put_bucket_encryption(std::string_view bucket, const BucketEncryption& encryption) {
   std::string value;
-  put_str(value, "AES256");  // the algorithm, for a future with more than one
-  append_u64(value, bucket_key_enabled ? 1 : 0);
+  put_str(value, encryption.algorithm);
+  append_u64(value, encryption.bucket_key ? 1 : 0);
+  put_str(value, encryption.kms_key_id);
   put_bucket_setting(bucket, encryption_key(bucket), value);
+}
+
+std::string ObjectStore::aws_managed_kms_key(std::string_view account, std::string_view region) const {
+  std::string label = "kms-key aws/s3";
+  label.append(1, '\0').append(account).append(1, '\0').append(region);
+  auto bytes = master_.derive(label);
+  // A v4-shaped UUID, as KMS key ids are.
+  bytes[6] = static_cast<unsigned char>((bytes[6] & 0x0F) | 0x40);
+  bytes[8] = static_cast<unsigned char>((bytes[8] & 0x3F) | 0x80);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string id;
+  for (int i = 0; i < 16; ++i) {
+    if (i == 4 || i == 6 || i == 8 || i == 10) id += '-';
+    id += kHex[bytes[i] >> 4];
+    id += kHex[bytes[i] & 0xF];
+  }
+  return "arn:aws:kms:" + std::string(region) + ":" + std::string(account) + ":key/" + id;
+}
+
+ObjectEncryption ObjectStore::resolve_encryption(const BucketRecord& bucket, const EncryptionRequest& request) const {
+  BucketEncryption defaults = bucket_encryption(bucket.name).value_or(BucketEncryption{});
+  const bool requested = !request.algorithm.empty();
+  ObjectEncryption e;
+  e.algorithm = requested ? request.algorithm : defaults.algorithm;
+  if (e.algorithm != "aws:kms") return e;  // AES256: S3 reports neither a key nor a bucket key
+  e.kms_key_arn = resolve_kms_key(requested ? request.kms_key_id : defaults.kms_key_id, bucket.owner_account, bucket.region,
+                                  aws_managed_kms_key(bucket.owner_account, bucket.region));
+  e.context = request.context;
+  e.bucket_key = request.bucket_key.value_or(defaults.bucket_key);
+  return e;
+}
+
+std::string resolve_kms_key(std::string_view id, std::string_view account, std::string_view region, const std::string& managed_arn) {
+  if (id.empty()) return managed_arn;
+  const std::string_view managed_id = std::string_view(managed_arn).substr(managed_arn.rfind('/') + 1);
+  const std::string arn_prefix = "arn:aws:kms:" + std::string(region) + ":" + std::string(account) + ":";
+  if (id == managed_id || id == managed_arn || id == "alias/aws/s3" || id == arn_prefix + "alias/aws/s3") return managed_arn;
+  auto not_found = [](const std::string& message) { return AwsError("KMS.NotFoundException", message, 400); };
+  if (id.substr(0, 4) == "arn:") {
+    // arn:partition:kms:region:account:resource
+    std::vector<std::string_view> fields;
+    size_t start = 0;
+    for (int i = 0; i < 5; ++i) {
+      size_t colon = id.find(':', start);
+      if (colon == std::string_view::npos) break;
+      fields.push_back(id.substr(start, colon - start));
+      start = colon + 1;
+    }
+    if (fields.size() == 5 && fields[2] == "kms" && fields[3] != region) throw not_found("Invalid arn " + std::string(fields[3]));
+    if (fields.size() == 5 && id.substr(start, 4) == "key/") throw not_found("Key '" + std::string(id) + "' does not exist");
+    throw not_found("Invalid keyId " + std::string(id));
+  }
+  if (id.substr(0, 6) != "alias/" && id.find('/') == std::string_view::npos && id.find(':') == std::string_view::npos)
+    throw not_found("Key '" + arn_prefix + "key/" + std::string(id) + "' does not exist");
+  throw not_found("Invalid keyId " + std::string(id));
 }
 
 void ObjectStore::delete_bucket_encryption(std::string_view bucket) { delete_bucket_setting(encryption_key(bucket)); }
@@ -455,7 +515,9 @@ std::string ObjectStore::encode(const ObjectRecord& r) {
   // Trailing and optional: a record written before encryption at rest simply ends here, one
   // written before checksums after the data key (an empty key when a checksum follows it), one
   // written before part records after the checksum (empty fields when a part count follows).
-  const bool parts = r.parts_count > 0;
+  // One written before SSE-KMS ends after the part count (a zero count when encryption follows).
+  const bool encryption = !r.encryption.algorithm.empty();
+  const bool parts = r.parts_count > 0 || encryption;
   if (!r.sse.empty() || !r.checksum.empty() || parts) put_str(out, r.sse);
   if (!r.checksum.empty() || parts) {
     put_str(out, r.checksum.algorithm);
@@ -463,6 +525,12 @@ std::string ObjectStore::encode(const ObjectRecord& r) {
     put_str(out, r.checksum.type);
   }
   if (parts) append_u64(out, r.parts_count);
+  if (encryption) {
+    put_str(out, r.encryption.algorithm);
+    put_str(out, r.encryption.kms_key_arn);
+    put_str(out, r.encryption.context);
+    append_u64(out, r.encryption.bucket_key ? 1 : 0);
+  }
   return out;
 }
 
@@ -492,6 +560,12 @@ std::optional<ObjectRecord> ObjectStore::decode_object(std::string_view key, std
     o.checksum.type = r.str();
   }
   if (r.ok && r.pos < r.in.size()) o.parts_count = r.u64();
+  if (r.ok && r.pos < r.in.size()) {
+    o.encryption.algorithm = r.str();
+    o.encryption.kms_key_arn = r.str();
+    o.encryption.context = r.str();
+    o.encryption.bucket_key = r.u64() != 0;
+  }
   if (!r.ok) return std::nullopt;
   return o;
 }
@@ -601,7 +675,11 @@ ObjectRecord ObjectStore::commit_object(std::string_view bucket, ObjectRecord re
   record.parts_count = parts.size();
   try {
     std::lock_guard lock(write_mutex_);
-    if (!this->bucket(bucket)) throw no_such_bucket(bucket);
+    auto bucket_record = this->bucket(bucket);
+    if (!bucket_record) throw no_such_bucket(bucket);
+    // A write that chose no encryption (CloudTrail's and Lake's deliveries, say) gets the
+    // bucket's default, as in S3.
+    if (record.encryption.algorithm.empty()) record.encryption = resolve_encryption(*bucket_record, {});
     previous = head(bucket, record.key);
     // Under the lock that serialises every write of the key: nothing can change it between
     // this check and the batch below.

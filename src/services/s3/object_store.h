@@ -25,6 +25,41 @@ struct BucketRecord {
   double created = 0;
 };
 
+// How an object is encrypted, as S3 answers about it. Whatever the algorithm, its bytes at rest
+// are encrypted the same way (sse.h: a data key per file, sealed by the server's master key).
+// Vigil has no KMS, so the one KMS key there is, each account's AWS managed key for S3 in a
+// region (alias aws/s3, ObjectStore::aws_managed_kms_key), is the server's own key: SSE-KMS
+// changes what S3 reports (the algorithm, the key's ARN, the encryption context, the bucket-key
+// flag), not the cipher. Customer managed keys need the KMS service (not here): none exists.
+struct ObjectEncryption {
+  // "AES256" or "aws:kms". Empty: not chosen yet (commit_object applies the bucket's default),
+  // or, in a record read back, one written before SSE-KMS existed (AES256).
+  std::string algorithm;
+  std::string kms_key_arn;  // aws:kms: the key's ARN
+  std::string context;      // x-amz-server-side-encryption-context as the writer sent it (base64 JSON); empty: none sent
+  bool bucket_key = false;  // BucketKeyEnabled (aws:kms only)
+};
+
+// The x-amz-server-side-encryption* headers of a write; empty members were not sent.
+struct EncryptionRequest {
+  std::string algorithm, kms_key_id, context;
+  std::optional<bool> bucket_key;
+};
+
+// A bucket's default encryption (PutBucketEncryption), as put.
+struct BucketEncryption {
+  std::string algorithm = "AES256";
+  std::string kms_key_id;  // KMSMasterKeyID as given: S3 checks it when an object uses it
+  bool bucket_key = false;
+};
+
+// A KMS key id as S3 takes it (key id, key ARN, alias name or alias ARN) resolved to a key's
+// ARN, when the only key of (account, region) is `managed_arn` (aws/s3); an empty id is that
+// key. Anything else throws KMS.NotFoundException (400), S3's answer for a key that does not
+// exist: "Invalid arn <region>" for an ARN of another region, "Key '<arn>' does not exist" for
+// a key id, "Invalid keyId <id>" otherwise (an alias, or "aws/s3" without "alias/").
+std::string resolve_kms_key(std::string_view id, std::string_view account, std::string_view region, const std::string& managed_arn);
+
 struct ObjectRecord {
   std::string key;
   uint64_t size = 0;
@@ -48,6 +83,7 @@ struct ObjectRecord {
   // single-part object, or a multipart one stored before part records were kept (answered as
   // single-part: its part boundaries are unknown).
   uint64_t parts_count = 0;
+  ObjectEncryption encryption;
 
   std::string quoted_etag() const { return "\"" + etag + "\""; }
 };
@@ -186,11 +222,19 @@ class ObjectStore {
   void delete_bucket_policy(std::string_view bucket);
 
   // The bucket's default encryption configuration, kept at "s3:e:" + bucket and deleted with
-  // the bucket. Only SSE-S3 exists, so all there is to keep is its BucketKeyEnabled flag;
-  // nullopt: no explicit configuration (S3's default rule applies).
-  std::optional<bool> bucket_encryption(std::string_view bucket) const;
-  void put_bucket_encryption(std::string_view bucket, bool bucket_key_enabled);
+  // the bucket; nullopt: no explicit configuration (S3's default rule, AES256, applies).
+  std::optional<BucketEncryption> bucket_encryption(std::string_view bucket) const;
+  void put_bucket_encryption(std::string_view bucket, const BucketEncryption& encryption);
   void delete_bucket_encryption(std::string_view bucket);
+  // The ARN of an account's AWS managed key for S3 in a region (alias aws/s3). Its id is
+  // derived from the master key: stable across restarts, different per account and region.
+  std::string aws_managed_kms_key(std::string_view account, std::string_view region) const;
+  // The encryption of an object written to `bucket` with `request`'s headers: their algorithm
+  // or else the bucket's default (else AES256); for aws:kms, the request's key (or, when the
+  // algorithm is the default's, the default's KMSMasterKeyID) resolved by resolve_kms_key, the
+  // request's context, and its bucket-key flag or else the default's. Throws
+  // KMS.NotFoundException for a key that does not exist. One point read (the default).
+  ObjectEncryption resolve_encryption(const BucketRecord& bucket, const EncryptionRequest& request) const;
 
   std::optional<ObjectRecord> head(std::string_view bucket, std::string_view key) const;
   std::string read(const ObjectRecord& object, uint64_t offset, uint64_t length) const;

@@ -17,6 +17,7 @@
 #include "core/encoding.h"
 #include "core/iam_policy.h"
 #include "core/ids.h"
+#include "protocol/json_codec.h"
 #include "services/s3/record_encoding.h"
 #include "services/s3/s3_errors.h"
 
@@ -198,33 +199,84 @@ void check_write_condition_now(const ObjectStore& objects, const WriteCondition&
   check_write_condition(c, current ? &*current : nullptr, false);
 }
 
-// SSE-S3 is the only encryption Vigil has: every object is stored encrypted (sse.h) and every
-// answer about one says AES256, as S3 does for all new objects since January 2023.
+// Encryption (object_store.h, ObjectEncryption): every object is stored encrypted (sse.h).
+// SSE-S3 (AES256) is S3's default since January 2023; SSE-KMS (aws:kms) uses the account's AWS
+// managed key (aws/s3), the one KMS key Vigil has. DSSE-KMS's second layer and SSE-C's
+// customer keys are not here: NotImplemented (501), the answer other S3 features Vigil lacks
+// give, so a client can tell "not here" from a malformed request (S3 itself would take them).
 constexpr std::string_view kSseS3 = "AES256";
+constexpr std::string_view kSseKms = "aws:kms";
 
-// SSE-KMS and DSSE-KMS need KMS, which Vigil does not have: NotImplemented (501), the answer
-// other S3 features Vigil lacks give, so a client can tell "not here" from a malformed request
-// (S3 itself would accept them). Any other value is what S3 rejects as unsupported.
-AwsError kms_not_implemented(std::string_view algorithm) {
-  return AwsError("NotImplemented",
-                  "Server-side encryption with " + std::string(algorithm) + " needs AWS KMS, which is not implemented; only AES256 (SSE-S3) is supported",
-                  501);
+AwsError dsse_not_implemented() {
+  return AwsError("NotImplemented", "Dual-layer server-side encryption (aws:kms:dsse) is not implemented; AES256 and aws:kms are supported", 501);
+}
+AwsError kms_argument(const std::string& message, std::string_view header, std::string_view value) {
+  return AwsError("InvalidArgument", message, 400).with("ArgumentName", std::string(header)).with("ArgumentValue", std::string(value));
 }
 
-// The x-amz-server-side-encryption (and SSE-C) headers of an object write.
-void check_object_encryption(const Value& in) {
-  if (auto v = in.get("ServerSideEncryption"); v && v->is_string()) {
-    const std::string& algorithm = v->as_string();
-    if (algorithm == "aws:kms" || algorithm == "aws:kms:dsse") throw kms_not_implemented(algorithm);
-    if (algorithm != kSseS3) throw AwsError("InvalidArgument", "The encryption method specified is not supported", 400);
+// x-amz-server-side-encryption-context: base64 of a JSON object of strings (S3 refuses others).
+void check_encryption_context(const std::string& context) {
+  constexpr std::string_view header = "x-amz-server-side-encryption-context";
+  auto invalid = [&] {
+    return kms_argument("The header 'x-amz-server-side-encryption-context' shall be Base64-encoded UTF-8 string holding JSON which represents a string-string map",
+                        header, context);
+  };
+  auto json = base64_decode(context);
+  if (!json) throw invalid();
+  Value doc;
+  try {
+    doc = protocol::json_to_value(*json, nullptr);
+  } catch (const AwsError&) {
+    throw invalid();
   }
+  if (!doc.is_map()) throw invalid();
+  for (const auto& [name, value] : doc.as_map())
+    if (!value.is_string()) throw invalid();
+}
+
+// The x-amz-server-side-encryption* headers of an object write (PutObject, CopyObject's
+// destination, CreateMultipartUpload), checked as S3 does.
+EncryptionRequest encryption_request(const Value& in) {
+  EncryptionRequest r;
   if (const Value* c = in.get("SSECustomerAlgorithm"); c && c->is_string())
     throw AwsError("NotImplemented", "Server-side encryption with customer-provided keys (SSE-C) is not implemented", 501);
+  if (auto algorithm = string_member(in, "ServerSideEncryption")) {
+    if (*algorithm == "aws:kms:dsse") throw dsse_not_implemented();
+    if (*algorithm != kSseS3 && *algorithm != kSseKms)
+      throw kms_argument("The encryption method specified is not supported", "x-amz-server-side-encryption", *algorithm);
+    r.algorithm = *algorithm;
+  }
+  auto key = string_member(in, "SSEKMSKeyId");
+  auto context = string_member(in, "SSEKMSEncryptionContext");
+  if ((key || context) && r.algorithm != kSseKms)
+    throw kms_argument("Server Side Encryption with AWS KMS managed key requires HTTP header x-amz-server-side-encryption : aws:kms",
+                       key ? "x-amz-server-side-encryption-aws-kms-key-id" : "x-amz-server-side-encryption-context", key ? *key : *context);
+  if (key) r.kms_key_id = *key;
+  if (context) {
+    check_encryption_context(*context);
+    r.context = *context;
+  }
+  if (const Value* b = in.get("BucketKeyEnabled"); b && b->kind() == Value::Kind::Bool) r.bucket_key = b->as_bool();
+  return r;
 }
 
-// PutBucketEncryption's configuration: one rule whose default algorithm is AES256 (S3 takes a
-// single rule). Returns BucketKeyEnabled.
-bool parse_bucket_encryption(const Value& in) {
+// What S3 answers about an object's (or upload's) encryption: the algorithm, and for SSE-KMS
+// the key's ARN, the bucket-key flag when set and (on the writes that return it) the context
+// the writer gave.
+void set_encryption_members(Value& out, const ObjectEncryption& e, bool with_context = false) {
+  if (e.algorithm.empty() || e.algorithm == kSseS3) {
+    out.set("ServerSideEncryption", std::string(kSseS3));
+    return;
+  }
+  out.set("ServerSideEncryption", e.algorithm).set("SSEKMSKeyId", e.kms_key_arn);
+  if (e.bucket_key) out.set("BucketKeyEnabled", true);
+  if (with_context && !e.context.empty()) out.set("SSEKMSEncryptionContext", e.context);
+}
+
+// PutBucketEncryption's configuration: one rule (S3 takes a single rule) whose default
+// algorithm is AES256 or aws:kms, with a KMSMasterKeyID only for aws:kms. The key is kept as
+// given: S3 checks it when an object is written with it, not here.
+BucketEncryption parse_bucket_encryption(const Value& in) {
   auto malformed = [] {
     return AwsError("MalformedXML", "The XML you provided was not well-formed or did not validate against our published schema", 400);
   };
@@ -235,13 +287,18 @@ bool parse_bucket_encryption(const Value& in) {
   const Value* by_default = rule.get("ApplyServerSideEncryptionByDefault");
   const Value* algorithm = by_default ? by_default->get("SSEAlgorithm") : nullptr;
   if (!algorithm || !algorithm->is_string()) throw malformed();
-  const std::string& a = algorithm->as_string();
-  if (a == "aws:kms" || a == "aws:kms:dsse") throw kms_not_implemented(a);
-  if (a != kSseS3) throw malformed();
-  if (const Value* kms = by_default->get("KMSMasterKeyID"); kms && kms->is_string() && !kms->as_string().empty())
-    throw AwsError("InvalidArgument", "a KMSMasterKeyID is not applicable if the default sse algorithm is not aws:kms or aws:kms:dsse", 400);
+  BucketEncryption e;
+  e.algorithm = algorithm->as_string();
+  if (e.algorithm == "aws:kms:dsse") throw dsse_not_implemented();
+  if (e.algorithm != kSseS3 && e.algorithm != kSseKms) throw malformed();
+  if (const Value* kms = by_default->get("KMSMasterKeyID"); kms && kms->is_string() && !kms->as_string().empty()) {
+    if (e.algorithm != kSseKms)
+      throw AwsError("InvalidArgument", "a KMSMasterKeyID is not applicable if the default sse algorithm is not aws:kms or aws:kms:dsse", 400);
+    e.kms_key_id = kms->as_string();
+  }
   const Value* bucket_key = rule.get("BucketKeyEnabled");
-  return bucket_key && bucket_key->kind() == Value::Kind::Bool && bucket_key->as_bool();
+  e.bucket_key = bucket_key && bucket_key->kind() == Value::Kind::Bool && bucket_key->as_bool();
+  return e;
 }
 
 // ---- additional checksums (x-amz-checksum-*) ----------------------------------------------
@@ -436,10 +493,9 @@ S3Service::S3Service(ObjectStore& objects, MultipartUploads& uploads)
     objects_.delete_bucket_policy(b.name);  // deleting a missing policy succeeds too
     return Value::map();
   });
-  // Default encryption: only SSE-S3 exists here, and it applies to every object whatever the
-  // configuration says; the configuration is kept so that Get answers what was put (its
-  // BucketKeyEnabled flag, meaningless for SSE-S3, included). A bucket without one answers
-  // S3's default rule (AES256, BucketKeyEnabled false); Delete returns to it.
+  // Default encryption: what objects written without encryption headers get (resolve_encryption,
+  // also for CloudTrail's deliveries). A bucket without a configuration answers S3's default
+  // rule (AES256, BucketKeyEnabled false); Delete returns to it.
   on("PutBucketEncryption", [this](CallContext& ctx, const Value& in) {
     BucketRecord b = authorize(ctx, in.str("Bucket"), "s3:PutEncryptionConfiguration");
     objects_.put_bucket_encryption(b.name, parse_bucket_encryption(in));
@@ -447,10 +503,10 @@ S3Service::S3Service(ObjectStore& objects, MultipartUploads& uploads)
   });
   on("GetBucketEncryption", [this](CallContext& ctx, const Value& in) {
     BucketRecord b = authorize(ctx, in.str("Bucket"), "s3:GetEncryptionConfiguration");
-    bool bucket_key = objects_.bucket_encryption(b.name).value_or(false);
-    Value rule = Value::map()
-                     .set("ApplyServerSideEncryptionByDefault", Value::map().set("SSEAlgorithm", std::string(kSseS3)))
-                     .set("BucketKeyEnabled", bucket_key);
+    BucketEncryption e = objects_.bucket_encryption(b.name).value_or(BucketEncryption{});
+    Value by_default = Value::map().set("SSEAlgorithm", e.algorithm);
+    if (!e.kms_key_id.empty()) by_default.set("KMSMasterKeyID", e.kms_key_id);
+    Value rule = Value::map().set("ApplyServerSideEncryptionByDefault", std::move(by_default)).set("BucketKeyEnabled", e.bucket_key);
     return Value::map().set("ServerSideEncryptionConfiguration", Value::map().set("Rules", Value::list().push(std::move(rule))));
   });
   on("DeleteBucketEncryption", [this](CallContext& ctx, const Value& in) {
@@ -586,11 +642,12 @@ Value S3Service::list_buckets(CallContext& ctx, const Value& in) {
 Value S3Service::put_object(CallContext& ctx, const Value& in) {
   std::string key(in.str("Key"));
   BucketRecord b = authorize(ctx, in.str("Bucket"), "s3:PutObject", &key, write_conditions(in));
-  check_object_encryption(in);
+  EncryptionRequest encryption = encryption_request(in);
   const WriteCondition condition = write_condition_of(in);
   check_write_condition_now(objects_, condition, b.name, key);
   ObjectRecord meta;
   take_metadata(in, meta);
+  meta.encryption = objects_.resolve_encryption(b, encryption);
   ChecksumRequest checksum = requested_checksum(in, ctx.request_file ? ctx.auth : nullptr);
   // An object uploaded without a checksum gets S3's default one (since 2025): CRC64NVME.
   if (checksum.algorithm == ChecksumAlgorithm::None) checksum.algorithm = ChecksumAlgorithm::CRC64NVME;
@@ -609,7 +666,8 @@ Value S3Service::put_object(CallContext& ctx, const Value& in) {
     stored = objects_.put(b.name, key, body, std::move(meta), ctx.time, condition);
   }
   ctx.resources.emplace_back("AWS::S3::Object", "arn:aws:s3:::" + b.name + "/" + key);
-  Value out = Value::map().set("ETag", stored.quoted_etag()).set("ServerSideEncryption", std::string(kSseS3));
+  Value out = Value::map().set("ETag", stored.quoted_etag());
+  set_encryption_members(out, stored.encryption, true);
   set_checksum_members(out, stored.checksum);
   return out;
 }
@@ -664,7 +722,7 @@ Value S3Service::get_object(CallContext& ctx, const Value& in, bool with_body) {
   out.set("AcceptRanges", "bytes").set("ContentType", object->content_type);
   // Objects stored before encryption at rest (records without a data key) are plaintext
   // files: S3 would call them unencrypted, and so does this.
-  if (!object->sse.empty()) out.set("ServerSideEncryption", std::string(kSseS3));
+  if (!object->sse.empty()) set_encryption_members(out, object->encryption);
   for (const auto& [k, v] : object->headers) out.set(k, v);
   if (!object->metadata.empty()) {
     Value meta = Value::map();
@@ -837,7 +895,7 @@ Value S3Service::copy_object(CallContext& ctx, const Value& in) {
   conditions["s3:x-amz-copy-source"] = std::string(in.str("CopySource"));
   if (const Value* d = in.get("MetadataDirective"); d && d->is_string()) conditions["s3:x-amz-metadata-directive"] = d->as_string();
   BucketRecord dest = authorize(ctx, in.str("Bucket"), "s3:PutObject", &dest_key, conditions);
-  check_object_encryption(in);
+  EncryptionRequest encryption = encryption_request(in);
   const WriteCondition condition = write_condition_of(in);  // on the destination
   std::string src_bucket, src_key;
   ObjectRecord object = copy_source(ctx, in, src_bucket, src_key);
@@ -858,6 +916,9 @@ Value S3Service::copy_object(CallContext& ctx, const Value& in) {
     meta.metadata = object.metadata;
     meta.headers = object.headers;
   }
+  // The copy is encrypted as the request says, else by the destination bucket's default (not
+  // as its source), as in S3.
+  meta.encryption = objects_.resolve_encryption(dest, encryption);
   // The copy's checksum is computed as its bytes are written: with x-amz-checksum-algorithm if
   // given, else the source's algorithm where it can describe the whole object (a composite SHA
   // checksum of parts cannot: the copy is one piece), else S3's default, CRC64NVME.
@@ -873,7 +934,9 @@ Value S3Service::copy_object(CallContext& ctx, const Value& in) {
   ctx.resources.emplace_back("AWS::S3::Object", "arn:aws:s3:::" + dest.name + "/" + dest_key);
   Value result = Value::map().set("ETag", stored.quoted_etag()).set("LastModified", Timestamp{stored.last_modified});
   set_checksum_members(result, stored.checksum);
-  return Value::map().set("CopyObjectResult", std::move(result)).set("ServerSideEncryption", std::string(kSseS3));
+  Value out = Value::map().set("CopyObjectResult", std::move(result));
+  set_encryption_members(out, stored.encryption, true);
+  return out;
 }
 
 UploadRecord S3Service::upload_of(const BucketRecord& bucket, const Value& in) const {
@@ -885,7 +948,7 @@ UploadRecord S3Service::upload_of(const BucketRecord& bucket, const Value& in) c
 Value S3Service::create_multipart_upload(CallContext& ctx, const Value& in) {
   std::string key(in.str("Key"));
   BucketRecord b = authorize(ctx, in.str("Bucket"), "s3:PutObject", &key, write_conditions(in));
-  check_object_encryption(in);
+  EncryptionRequest encryption = encryption_request(in);
   UploadRecord u;
   u.bucket = b.name;
   u.key = key;
@@ -893,6 +956,7 @@ Value S3Service::create_multipart_upload(CallContext& ctx, const Value& in) {
   u.initiator_arn = ctx.principal ? ctx.principal->arn() : "arn:aws:iam::" + ctx.account_id + ":root";
   u.initiated = ctx.time;
   take_metadata(in, u.meta);  // what the completed object will carry
+  u.meta.encryption = objects_.resolve_encryption(b, encryption);
   // The upload's checksum: its algorithm and whether the object's is the composite of the
   // parts' or one over the whole object (only CRCs can be combined into one; CRC64NVME only so).
   auto algorithm_name = string_member(in, "ChecksumAlgorithm");
@@ -908,7 +972,8 @@ Value S3Service::create_multipart_upload(CallContext& ctx, const Value& in) {
   }
   UploadRecord created = uploads_.create(std::move(u));
   ctx.resources.emplace_back("AWS::S3::Object", "arn:aws:s3:::" + b.name + "/" + created.key);
-  Value out = Value::map().set("Bucket", b.name).set("Key", created.key).set("UploadId", created.upload_id).set("ServerSideEncryption", std::string(kSseS3));
+  Value out = Value::map().set("Bucket", b.name).set("Key", created.key).set("UploadId", created.upload_id);
+  set_encryption_members(out, created.meta.encryption, true);
   if (!created.meta.checksum.empty()) out.set("ChecksumAlgorithm", created.meta.checksum.algorithm).set("ChecksumType", created.meta.checksum.type);
   return out;
 }
@@ -947,7 +1012,8 @@ Value S3Service::upload_part(CallContext& ctx, const Value& in, bool copy) {
       if (checksum.value) verify_checksum(checksum.algorithm, *checksum.value, digest);
       part = uploads_.put_part(upload, static_cast<int>(number), body, ctx.time, part_checksum(digest));
     }
-    Value out = Value::map().set("ETag", part.quoted_etag()).set("ServerSideEncryption", std::string(kSseS3));
+    Value out = Value::map().set("ETag", part.quoted_etag());
+    set_encryption_members(out, upload.meta.encryption);
     set_checksum_members(out, part.checksum, false);
     return out;
   }
@@ -958,7 +1024,9 @@ Value S3Service::upload_part(CallContext& ctx, const Value& in, bool copy) {
   PartRecord part = uploads_.copy_part(upload, static_cast<int>(number), source, offset, length, ctx.time);
   Value result = Value::map().set("ETag", part.quoted_etag()).set("LastModified", Timestamp{part.last_modified});
   set_checksum_members(result, part.checksum, false);
-  return Value::map().set("CopyPartResult", std::move(result)).set("ServerSideEncryption", std::string(kSseS3));
+  Value out = Value::map().set("CopyPartResult", std::move(result));
+  set_encryption_members(out, upload.meta.encryption);
+  return out;
 }
 
 Value S3Service::complete_multipart_upload(CallContext& ctx, const Value& in) {
@@ -988,8 +1056,8 @@ Value S3Service::complete_multipart_upload(CallContext& ctx, const Value& in) {
                   .set("Location", "/" + b.name + "/" + percent_encode(upload.key, true))
                   .set("Bucket", b.name)
                   .set("Key", upload.key)
-                  .set("ETag", stored.quoted_etag())
-                  .set("ServerSideEncryption", std::string(kSseS3));
+                  .set("ETag", stored.quoted_etag());
+  set_encryption_members(out, stored.encryption);
   set_checksum_members(out, stored.checksum);
   return out;
 }

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/rand.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -148,6 +149,16 @@ DataKey MasterKey::unseal(std::string_view sealed) const {
   std::memcpy(k.iv.data(), plain + 32, 16);
   OPENSSL_cleanse(plain, sizeof plain);
   return k;
+}
+
+std::array<unsigned char, 32> MasterKey::derive(std::string_view label) const {
+  std::array<unsigned char, 32> out{};
+  unsigned int len = 0;
+  if (!HMAC(EVP_sha256(), key_.data(), static_cast<int>(key_.size()), reinterpret_cast<const unsigned char*>(label.data()), label.size(),
+            out.data(), &len) ||
+      len != out.size())
+    throw internal_error("cannot derive from the master key");
+  return out;
 }
 
 }  // namespace vigil::s3

@@ -48,6 +48,10 @@ class MasterKey {
   std::string seal(const DataKey& key) const;
   // Throws (InternalError) if the blob was not sealed by this master key or was altered.
   DataKey unseal(std::string_view sealed) const;
+  // A value derived from the master key for `label` (HMAC-SHA256): stable for as long as the
+  // key file is, different per label, and telling nothing about the key (the id of an
+  // account's AWS managed KMS key, object_store.h).
+  std::array<unsigned char, 32> derive(std::string_view label) const;
 
  private:
   std::array<unsigned char, 32> key_;
