@@ -64,6 +64,8 @@ class ErrorDetailTests(S3BucketTestCase):
         self.assertEqual((error["Code"], status, error["Condition"]), ("PreconditionFailed", 412, "If-None-Match"))
         error, status = self.error_of(self.s3.put_object, Bucket=self.bucket, Key="k", Body=b"y", IfMatch='"0000"')
         self.assertEqual((error["Code"], status, error["Condition"]), ("PreconditionFailed", 412, "If-Match"))
+        error, status = self.error_of(self.s3.put_object, Bucket=self.bucket, Key="dir/absent", Body=b"y", IfMatch='"0000"')
+        self.assertEqual((error["Code"], status, error["Key"]), ("NoSuchKey", 404, "dir/absent"))
 
     def test_multipart_errors_name_the_upload_and_part(self):
         error, status = self.error_of(self.s3.upload_part, Bucket=self.bucket, Key="mp", UploadId="no-such-upload",

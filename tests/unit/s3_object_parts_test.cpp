@@ -167,7 +167,7 @@ TEST_F(ObjectPartsTest, ConditionalPut) {
   // when found at the commit (the object went while the body was written).
   WriteCondition missing;
   missing.if_match = "*";
-  EXPECT_EQ(error_code([&] { check_write_condition(missing, nullptr, false); }), "NoSuchKey");
+  EXPECT_EQ(error_code([&] { check_write_condition(missing, nullptr, false, "absent"); }), "NoSuchKey");
   EXPECT_EQ(error_code([&] { objects_->put("bucket", "absent", "x", {}, 5, missing); }), "ConditionalRequestConflict");
   EXPECT_FALSE(objects_->head("bucket", "absent"));
   EXPECT_EQ(error_code([&] { objects_->put("bucket", "k", "x", {}, 5, missing); }), "none");  // "*": any ETag

@@ -313,7 +313,7 @@ ObjectRecord MultipartUploads::assemble(const UploadRecord& upload, const std::v
   // cannot succeed fails without that work. The commit checks again under the write lock.
   if (!condition.empty()) {
     auto current = objects_.head(upload.bucket, upload.key);
-    check_write_condition(condition, current ? &*current : nullptr, false);
+    check_write_condition(condition, current ? &*current : nullptr, false, upload.key);
   }
 
   DurableFile file = objects_.new_file();

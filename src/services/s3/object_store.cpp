@@ -178,13 +178,13 @@ Precondition evaluate_conditions(const Conditions& c, const ObjectRecord& object
   return Precondition::Proceed;
 }
 
-void check_write_condition(const WriteCondition& c, const ObjectRecord* current, bool committing) {
+void check_write_condition(const WriteCondition& c, const ObjectRecord* current, bool committing, std::string_view key) {
   if (c.if_none_match && current) throw precondition_failed("If-None-Match");
   if (c.if_match) {
     if (!current) {
       if (committing)
         throw AwsError("ConditionalRequestConflict", "A conflicting operation occurred. If using PutObject you can retry the request. If using CompleteMultipartUpload you should initiate another upload and re-upload each part.", 409);
-      throw no_such_key();
+      throw no_such_key(key);
     }
     if (!etag_matches(*c.if_match, current->etag)) throw precondition_failed("If-Match");
   }
@@ -683,7 +683,7 @@ ObjectRecord ObjectStore::commit_object(std::string_view bucket, ObjectRecord re
     previous = head(bucket, record.key);
     // Under the lock that serialises every write of the key: nothing can change it between
     // this check and the batch below.
-    if (!condition.empty()) check_write_condition(condition, previous ? &*previous : nullptr, true);
+    if (!condition.empty()) check_write_condition(condition, previous ? &*previous : nullptr, true, record.key);
     store::WriteBatch batch(store_);
     if (prepare) prepare(batch);
     if (previous && previous->parts_count > 0 && previous->file != record.file) batch.erase(store::Keyspace::Meta, parts_key(previous->file));

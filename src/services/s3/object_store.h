@@ -109,7 +109,7 @@ struct WriteCondition {
 // If-Match; for If-Match on a missing key NoSuchKey (404) before the write, and
 // ConditionalRequestConflict (409) at the commit (the object was deleted while the body was
 // being written, as S3 answers a conflicting operation during the upload).
-void check_write_condition(const WriteCondition& c, const ObjectRecord* current, bool committing);
+void check_write_condition(const WriteCondition& c, const ObjectRecord* current, bool committing, std::string_view key);
 
 // S3's bucket naming rules (general purpose buckets).
 bool valid_bucket_name(std::string_view name);

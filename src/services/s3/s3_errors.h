@@ -15,8 +15,6 @@ inline AwsError no_such_bucket(std::string_view bucket) {
 inline AwsError no_such_key(std::string_view key) {
   return AwsError("NoSuchKey", "The specified key does not exist.", 404).with("Key", std::string(key));
 }
-// Without a key: when the caller does not know which key it was asked for.
-inline AwsError no_such_key() { return AwsError("NoSuchKey", "The specified key does not exist.", 404); }
 inline AwsError no_such_upload(std::string_view upload_id) {
   return AwsError("NoSuchUpload", "The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.", 404)
       .with("UploadId", std::string(upload_id));

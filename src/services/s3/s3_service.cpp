@@ -196,7 +196,7 @@ WriteCondition write_condition_of(const Value& in) {
 void check_write_condition_now(const ObjectStore& objects, const WriteCondition& c, const std::string& bucket, const std::string& key) {
   if (c.empty()) return;
   auto current = objects.head(bucket, key);
-  check_write_condition(c, current ? &*current : nullptr, false);
+  check_write_condition(c, current ? &*current : nullptr, false, key);
 }
 
 // Encryption (object_store.h, ObjectEncryption): every object is stored encrypted (sse.h).
