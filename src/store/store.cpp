@@ -178,44 +178,60 @@ Store::~Store() {
 rocksdb::ColumnFamilyHandle* Store::handle(Keyspace space) const { return handles_.at(static_cast<size_t>(space)); }
 
 namespace {
-// Collects the puts of queued batches (RocksDB has no public WriteBatch::Append); the slices
-// point into the batches, which outlive the collection.
-struct Entry {
-  uint32_t family;
-  rocksdb::Slice key, value;
-};
-class CollectPuts : public rocksdb::WriteBatch::Handler {
+// Copies a batch's puts into a shard's buffer (Store::DeferredShard::puts).
+class AppendPuts : public rocksdb::WriteBatch::Handler {
  public:
-  explicit CollectPuts(std::vector<Entry>& out) : out_(out) {}
+  explicit AppendPuts(std::string& out) : out_(out) {}
   rocksdb::Status PutCF(uint32_t id, const rocksdb::Slice& key, const rocksdb::Slice& value) override {
-    out_.push_back({id, key, value});
+    char family[4];
+    std::memcpy(family, &id, 4);
+    out_.append(family, 4);
+    append_varint(out_, key.size());
+    out_.append(key.data(), key.size());
+    append_varint(out_, value.size());
+    out_.append(value.data(), value.size());
     return rocksdb::Status::OK();
   }
-  // Deferred batches hold puts only (audit records); anything else is written as queued.
-  rocksdb::Status DeleteCF(uint32_t, const rocksdb::Slice&) override { return rocksdb::Status::NotSupported(); }
-  rocksdb::Status DeleteRangeCF(uint32_t, const rocksdb::Slice&, const rocksdb::Slice&) override { return rocksdb::Status::NotSupported(); }
 
  private:
-  std::vector<Entry>& out_;
+  std::string& out_;
 };
 
-// Turns the queued batches into one batch whose puts are in key order per keyspace. Why sort:
-// the memtable is a skiplist, and an insert costs a walk from the top (a cache miss per
-// level, ~2 us in a full memtable) unless the key lands just after the previous insert, when
-// RocksDB's sequential-insert splice makes it a few comparisons. Audit records of one group
-// share most index ranges (same user, operation, source...), so sorted they mostly land next
-// to each other. Equal keys keep their queue order (stable sort): the last one still wins.
-bool merge_sorted(std::vector<std::unique_ptr<rocksdb::WriteBatch>>& batches, rocksdb::WriteBatch& group,
-                  const std::vector<rocksdb::ColumnFamilyHandle*>& handles) {
+// Puts the queued puts into one batch, in key order per keyspace. Why sort: the memtable is a
+// skiplist, and an insert costs a walk from the top (a cache miss per level, ~2 us in a full
+// memtable) unless the key lands just after the previous insert, when RocksDB's
+// sequential-insert splice makes it a few comparisons. Audit records of one group share most
+// index ranges (same user, operation, source...), so sorted they mostly land next to each
+// other. Equal keys keep their queue order (stable sort): the last one still wins.
+// Cost for k puts: one pass over the buffers, O(k log k) in-cache comparisons, k copies.
+template <typename Buffers>
+bool put_sorted(const Buffers& buffers, rocksdb::WriteBatch& group, const std::vector<rocksdb::ColumnFamilyHandle*>& handles) {
+  struct Entry {
+    uint32_t family;
+    std::string_view key, value;
+  };
   std::vector<Entry> entries;
-  CollectPuts collect(entries);
-  for (auto& b : batches)
-    if (!b->Iterate(&collect).ok()) return false;
+  for (const std::string& buffer : buffers) {
+    for (size_t at = 0; at < buffer.size();) {
+      Entry e{};
+      uint64_t key_size = 0, value_size = 0;
+      if (buffer.size() - at < 4) return false;
+      std::memcpy(&e.family, buffer.data() + at, 4);
+      at += 4;
+      if (!read_varint(buffer, at, key_size) || key_size > buffer.size() - at) return false;
+      e.key = std::string_view(buffer).substr(at, key_size);
+      at += key_size;
+      if (!read_varint(buffer, at, value_size) || value_size > buffer.size() - at) return false;
+      e.value = std::string_view(buffer).substr(at, value_size);
+      at += value_size;
+      entries.push_back(e);
+    }
+  }
   std::stable_sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
-    return a.family != b.family ? a.family < b.family : a.key.compare(b.key) < 0;
+    return a.family != b.family ? a.family < b.family : a.key < b.key;
   });
   for (const Entry& e : entries)
-    if (!group.Put(handles.at(e.family), e.key, e.value).ok()) return false;
+    if (e.family >= handles.size() || !handles[e.family] || !group.Put(handles[e.family], slice(e.key), slice(e.value)).ok()) return false;
   return true;
 }
 
@@ -287,20 +303,6 @@ bool put_packs(const std::vector<PostingRef>& postings, rocksdb::WriteBatch& out
   return true;
 }
 
-// Replays batches into one in queue order (when a batch holds more than puts).
-class AppendTo : public rocksdb::WriteBatch::Handler {
- public:
-  AppendTo(rocksdb::WriteBatch& to, const std::vector<rocksdb::ColumnFamilyHandle*>& handles) : to_(to), handles_(handles) {}
-  rocksdb::Status PutCF(uint32_t id, const rocksdb::Slice& key, const rocksdb::Slice& value) override { return to_.Put(handles_.at(id), key, value); }
-  rocksdb::Status DeleteCF(uint32_t id, const rocksdb::Slice& key) override { return to_.Delete(handles_.at(id), key); }
-  rocksdb::Status DeleteRangeCF(uint32_t id, const rocksdb::Slice& begin, const rocksdb::Slice& end) override {
-    return to_.DeleteRange(handles_.at(id), begin, end);
-  }
-
- private:
-  rocksdb::WriteBatch& to_;
-  const std::vector<rocksdb::ColumnFamilyHandle*>& handles_;
-};
 }  // namespace
 
 // The deferred writer: takes everything queued, writes it as one RocksDB write (one WAL
@@ -317,6 +319,9 @@ void Store::run_deferred_writer() {
   pthread_setname_np(pthread_self(), "vigil-deferred");
   std::unique_lock lock(deferred_mutex_);
   bool ticking = false;
+  // What one round takes from the shards; kept between rounds for their capacity.
+  std::array<std::string, kDeferredShards> taken_puts;
+  std::array<Postings, kDeferredShards> taken_postings;
   for (;;) {
     if (ticking) {
       deferred_work_.wait_for(lock, kDeferredTick, [&] {
@@ -338,42 +343,34 @@ void Store::run_deferred_writer() {
     ticking = true;
     deferred_urgent_ = false;
     lock.unlock();
-    std::vector<std::unique_ptr<rocksdb::WriteBatch>> batches;
-    std::vector<Postings> postings;
     std::array<uint64_t, kDeferredShards> upto{};
-    int64_t bytes = 0;
+    int64_t bytes = 0, batches = 0;
     for (size_t i = 0; i < kDeferredShards; ++i) {
-      std::lock_guard shard_lock(deferred_shards_[i].mutex);
-      auto& queue = deferred_shards_[i].queue;
-      upto[i] = deferred_shards_[i].queued;
-      for (auto& q : queue) {
-        bytes += static_cast<int64_t>(q.bytes);
-        batches.push_back(std::move(q.batch));
-        if (!q.postings.entries.empty()) postings.push_back(std::move(q.postings));
-      }
-      queue.clear();
+      DeferredShard& s = deferred_shards_[i];
+      taken_puts[i].clear();
+      taken_postings[i].text.clear();
+      taken_postings[i].entries.clear();
+      std::lock_guard shard_lock(s.mutex);
+      upto[i] = s.queued;
+      if (s.batches == 0) continue;
+      batches += static_cast<int64_t>(s.batches);
+      bytes += static_cast<int64_t>(s.puts.size() + s.postings.text.size() + s.postings.entries.size() * sizeof(Posting));
+      s.batches = 0;
+      std::swap(s.puts, taken_puts[i]);  // the shard gets the emptied buffers back, with their capacity
+      std::swap(s.postings, taken_postings[i]);
     }
-    deferred_pending_.fetch_sub(static_cast<int64_t>(batches.size()));
+    deferred_pending_.fetch_sub(batches);
     deferred_bytes_.fetch_sub(bytes);
     {
       std::lock_guard relock(deferred_mutex_);  // writers held back by kMaxDeferredBytes may queue again
     }
     deferred_done_.notify_all();
-    if (!batches.empty()) {
+    if (batches > 0) {
       rocksdb::WriteBatch group;
-      rocksdb::WriteBatch* write = batches.front().get();
-      if (batches.size() > 1 || !postings.empty()) {
-        if (!merge_sorted(batches, group, handles_by_id_)) {
-          group.Clear();
-          AppendTo append(group, handles_by_id_);
-          for (auto& b : batches) b->Iterate(&append);
-        }
-        std::vector<const Postings*> sources;
-        for (const Postings& p : postings) sources.push_back(&p);
-        put_packs(posting_refs(sources), group, handles_);
-        write = &group;
-      }
-      auto status = db_->Write(rocksdb::WriteOptions(), write);
+      std::vector<const Postings*> sources;
+      for (const Postings& p : taken_postings) sources.push_back(&p);
+      bool ok = put_sorted(taken_puts, group, handles_by_id_) && put_packs(posting_refs(sources), group, handles_);
+      auto status = ok ? db_->Write(rocksdb::WriteOptions(), &group) : rocksdb::Status::Corruption("queued puts");
       // Nobody waits on a deferred write's outcome; a failing disk also fails every synced
       // write, which answers its caller. Say it once per failing group.
       if (!status.ok()) std::fprintf(stderr, "vigil: deferred store write failed: %s\n", status.ToString().c_str());
@@ -420,13 +417,16 @@ void Store::wait_for_deferred() {
 }
 
 void Store::write(WriteBatch& batch, Durability durability) {
+  if (durability == Durability::Deferred && (batch.batch_->HasDelete() || batch.batch_->HasDeleteRange() || batch.batch_->HasSingleDelete() ||
+                                             batch.batch_->HasMerge())) {
+    // Deferred batches hold puts only (records); anything else is written now, after what is
+    // queued (so in order).
+    wait_for_deferred();
+    durability = Durability::Buffered;
+  }
   if (durability == Durability::Deferred) {
     if (batch.empty()) return;
-    const size_t size = batch.size_bytes();
-    Queued queued{std::move(batch.batch_), std::move(batch.postings_), size};
-    batch.batch_ = std::make_unique<rocksdb::WriteBatch>();
-    batch.postings_ = Postings();
-    const auto bytes = static_cast<int64_t>(queued.bytes);
+    const auto bytes = static_cast<int64_t>(batch.size_bytes());
     if (deferred_bytes_.load() >= static_cast<int64_t>(kMaxDeferredBytes)) {
       std::unique_lock lock(deferred_mutex_);
       deferred_urgent_ = true;
@@ -436,10 +436,24 @@ void Store::write(WriteBatch& batch, Durability durability) {
     static std::atomic<size_t> next_shard{0};
     thread_local const size_t shard = next_shard.fetch_add(1) % kDeferredShards;
     {
-      std::lock_guard shard_lock(deferred_shards_[shard].mutex);
-      deferred_shards_[shard].queue.push_back(std::move(queued));
-      ++deferred_shards_[shard].queued;
+      DeferredShard& s = deferred_shards_[shard];
+      std::lock_guard shard_lock(s.mutex);
+      AppendPuts append(s.puts);
+      batch.batch_->Iterate(&append);
+      const auto base = static_cast<uint32_t>(s.postings.text.size());
+      s.postings.text += batch.postings_.text;
+      for (Posting p : batch.postings_.entries) {
+        p.list_offset += base;
+        p.item_offset += base;
+        s.postings.entries.push_back(p);
+      }
+      ++s.batches;
+      ++s.queued;
     }
+    // Emptied, its memory kept for the caller's next use (or freed by the caller's thread).
+    batch.batch_->Clear();
+    batch.postings_.text.clear();
+    batch.postings_.entries.clear();
     const int64_t before = deferred_bytes_.fetch_add(bytes);
     deferred_pending_.fetch_add(1);
     const bool crossing = before < static_cast<int64_t>(kDeferredGroupBytes) && before + bytes >= static_cast<int64_t>(kDeferredGroupBytes);

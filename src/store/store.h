@@ -49,7 +49,8 @@ enum class Durability {
   // RocksDB write, within about kDeferredTick (sooner when someone waits). write() returns at
   // once: no write-group hand-off, no wake-up per call under load. A kill -9 can lose what is
   // still queued; wait_for_deferred() makes it Buffered. Memory is bounded: above
-  // kMaxDeferredBytes queued, write() waits for the writer.
+  // kMaxDeferredBytes queued, write() waits for the writer. For puts and postings only: a batch
+  // that also deletes is written Buffered, after everything queued before it.
   Deferred,
 };
 
@@ -142,7 +143,8 @@ class Store {
   static std::unique_ptr<Store> open(const std::string& directory);
   ~Store();
 
-  // Applies the batch atomically; with Deferred the batch is moved out (left empty, reusable).
+  // Applies the batch atomically; with Deferred its contents are copied into the queue (the
+  // batch is left empty, its memory kept for reuse).
   void write(WriteBatch& batch, Durability durability = Durability::Sync);
   // Returns once every Deferred write queued before the call is in the WAL (Buffered). Readers
   // that must see their own deferred writes call it first (LookupEvents, trail delivery).
@@ -180,16 +182,18 @@ class Store {
   // Deferred batches queue in shards (a worker thread always uses the same one), so 128 workers
   // do not contend on one mutex; each shard counts what it ever queued, and the writer records
   // per shard how far it has written. A waiter notes each shard's count, then waits for those.
+  // A queued batch is copied into its shard's buffers, not handed over: the caller keeps (and
+  // frees) its own memory, and the writer swaps the buffers out whole and back in empty with
+  // their capacity. Handing each batch's heap objects to the writer made every call's memory
+  // be freed by another thread, which glibc's malloc pays for on both sides (arena locks, empty
+  // per-thread caches): under load, more CPU than the record itself.
   static constexpr size_t kDeferredShards = 16;
-  struct Queued {
-    std::unique_ptr<rocksdb::WriteBatch> batch;
-    Postings postings;
-    size_t bytes;
-  };
   struct alignas(64) DeferredShard {
     std::mutex mutex;
-    std::vector<Queued> queue;
-    uint64_t queued = 0;
+    std::string puts;   // queued puts, in queue order: family id (u32) | key size (varint) | key | value size | value
+    Postings postings;  // queued postings (offsets into its own text)
+    uint64_t batches = 0;  // batches in the buffers
+    uint64_t queued = 0;   // batches ever queued
   };
   std::array<DeferredShard, kDeferredShards> deferred_shards_;
   std::atomic<int64_t> deferred_pending_{0};  // queued, not yet taken (may dip below 0 briefly)

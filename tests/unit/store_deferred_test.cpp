@@ -73,6 +73,27 @@ TEST(StoreDeferred, TheLastQueuedValueOfAKeyWinsWithinAGroup) {
   }
 }
 
+TEST(StoreDeferred, ABatchWithMoreThanPutsIsWrittenAfterWhatIsQueued) {
+  TempDir dir;
+  auto store = Store::open(dir.path);
+  WriteBatch put(*store);
+  put.put(Keyspace::Meta, "k", "queued");
+  put.put(Keyspace::Meta, "other", "kept");
+  store->write(put, Durability::Deferred);
+  EXPECT_TRUE(put.empty());  // copied into the queue; the caller's batch is reusable
+  WriteBatch erase(*store);
+  erase.erase(Keyspace::Meta, "k");
+  store->write(erase, Durability::Deferred);  // not deferred: would overtake the put
+  EXPECT_FALSE(store->get(Keyspace::Meta, "k"));
+  EXPECT_EQ(store->get(Keyspace::Meta, "other"), "kept");
+  // A reused batch carries only what was added since.
+  put.put(Keyspace::Meta, "again", "1");
+  store->write(put, Durability::Deferred);
+  store->wait_for_deferred();
+  EXPECT_EQ(store->get(Keyspace::Meta, "again"), "1");
+  EXPECT_FALSE(store->get(Keyspace::Meta, "k"));
+}
+
 TEST(StoreDeferred, ClosingTheStoreWritesWhatIsQueued) {
   TempDir dir;
   {
