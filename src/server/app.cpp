@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "core/arn.h"
 #include "core/event_bus.h"
 #include "core/scheduler.h"
 #include "http/http_server.h"
@@ -121,15 +122,10 @@ struct App::Impl {
     alarms.set_sns_publisher([this](const std::string& account, const std::string&, const std::string& topic_arn,
                                     const std::string& subject, const std::string& message) -> std::string {
       // arn:aws:sns:<region>:<account>:<name>
-      std::vector<std::string> parts;
-      for (size_t start = 0, colon; parts.size() < 6; start = colon + 1) {
-        colon = topic_arn.find(':', start);
-        parts.push_back(topic_arn.substr(start, colon == std::string::npos ? std::string::npos : colon - start));
-        if (colon == std::string::npos) break;
-      }
-      if (parts.size() != 6) return "Invalid topic ARN " + topic_arn;
-      if (parts[4] != account) return "Topic " + topic_arn + " belongs to another account";
-      return sns_topics.publish(parts[4], parts[3], topic_arn, subject, message) ? "" : "Topic " + topic_arn + " does not exist";
+      auto parts = split_arn(topic_arn);
+      if (!parts) return "Invalid topic ARN " + topic_arn;
+      if (parts->account != account) return "Topic " + topic_arn + " belongs to another account";
+      return sns_topics.publish(std::string(parts->account), std::string(parts->region), topic_arn, subject, message) ? "" : "Topic " + topic_arn + " does not exist";
     });
     alarms.set_evaluation_interval(int64_t{std::max(1, options.alarm_evaluation_interval_seconds)} * 1000);
     // Trails: AWS's bucket policy requirement, SNS notifications and CloudWatch Logs delivery.

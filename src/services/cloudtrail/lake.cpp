@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "core/arn.h"
 #include "core/aws_error.h"
 #include "core/encoding.h"
 #include "core/ids.h"
@@ -208,18 +209,11 @@ const LakeStore::Eds& LakeStore::find(const std::string& account, const std::str
   std::string id(id_or_arn);
   if (id_or_arn.rfind("arn:", 0) == 0) {
     // arn:<partition>:cloudtrail:<region>:<account>:eventdatastore/<id>
-    std::vector<std::string_view> parts;
-    size_t start = 0;
-    for (int k = 0; k < 5; ++k) {
-      size_t colon = id_or_arn.find(':', start);
-      if (colon == std::string_view::npos) throw invalid_arn(id_or_arn);
-      parts.push_back(id_or_arn.substr(start, colon - start));
-      start = colon + 1;
-    }
-    std::string_view resource = id_or_arn.substr(start);
-    if (parts[2] != "cloudtrail" || resource.rfind("eventdatastore/", 0) != 0 || resource.size() == 15) throw invalid_arn(id_or_arn);
-    if (parts[3] != region || parts[4] != account) throw not_found();
-    id = std::string(resource.substr(15));
+    auto arn = split_arn(id_or_arn);
+    if (!arn || arn->service != "cloudtrail" || arn->resource.rfind("eventdatastore/", 0) != 0 || arn->resource.size() == 15)
+      throw invalid_arn(id_or_arn);
+    if (arn->region != region || arn->account != account) throw not_found();
+    id = std::string(arn->resource.substr(15));
   } else if (id.size() < 3 || id.size() > 256 || id.find_first_of(":/ ") != std::string::npos) {
     throw invalid_arn(id_or_arn);
   }

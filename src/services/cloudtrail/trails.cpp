@@ -11,6 +11,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "core/arn.h"
 #include "core/aws_error.h"
 #include "core/encoding.h"
 #include "core/ids.h"
@@ -72,20 +73,12 @@ struct NameOrArn {
 NameOrArn parse_name_or_arn(std::string_view input) {
   NameOrArn out;
   if (input.rfind("arn:", 0) == 0) {
-    std::vector<std::string> parts;
-    size_t start = 0;
-    for (int i = 0; i < 5; ++i) {
-      size_t colon = input.find(':', start);
-      if (colon == std::string_view::npos) break;
-      parts.emplace_back(input.substr(start, colon - start));
-      start = colon + 1;
-    }
-    std::string_view resource = start <= input.size() ? input.substr(start) : std::string_view();
-    if (parts.size() != 5 || parts[2] != "cloudtrail" || parts[3].empty() || parts[4].size() != 12 || resource.rfind("trail/", 0) != 0)
+    auto arn = split_arn(input);
+    if (!arn || arn->service != "cloudtrail" || arn->region.empty() || arn->account.size() != 12 || arn->resource.rfind("trail/", 0) != 0)
       throw AwsError("CloudTrailARNInvalidException", "ARN " + std::string(input) + " is invalid.", 400);
-    out.region = parts[3];
-    out.account = parts[4];
-    out.name = std::string(resource.substr(6));
+    out.region = std::string(arn->region);
+    out.account = std::string(arn->account);
+    out.name = std::string(arn->resource.substr(6));
   } else {
     out.name = std::string(input);
   }

@@ -5,6 +5,7 @@
 #include <set>
 #include <thread>
 
+#include "core/arn.h"
 #include "core/encoding.h"
 #include "core/ids.h"
 #include "protocol/schema.h"
@@ -59,19 +60,13 @@ struct GroupRef {
 
 std::optional<GroupRef> parse_group_arn(const std::string& arn) {
   // arn:PARTITION:logs:REGION:ACCOUNT:log-group:NAME[:*]
-  std::vector<std::string> parts;
-  size_t start = 0;
-  for (int i = 0; i < 6; ++i) {
-    size_t colon = arn.find(':', start);
-    if (colon == std::string::npos) return std::nullopt;
-    parts.push_back(arn.substr(start, colon - start));
-    start = colon + 1;
-  }
-  if (parts[0] != "arn" || parts[2] != "logs" || parts[5] != "log-group") return std::nullopt;
-  std::string name = arn.substr(start);
+  constexpr std::string_view kLogGroup = "log-group:";
+  auto parts = split_arn(arn);
+  if (!parts || parts->service != "logs" || parts->resource.rfind(kLogGroup, 0) != 0) return std::nullopt;
+  std::string name(parts->resource.substr(kLogGroup.size()));
   if (name.size() >= 2 && name.compare(name.size() - 2, 2, ":*") == 0) name.resize(name.size() - 2);
   if (name.empty()) return std::nullopt;
-  return GroupRef{parts[4], parts[3], name};
+  return GroupRef{std::string(parts->account), std::string(parts->region), name};
 }
 
 GroupRef group_ref(const CallContext& ctx, const Value& in) {
@@ -269,15 +264,10 @@ LogsService::LogsService(LogStore& store, const Clock& clock, int64_t parallel_s
   auto group_of_arn = [](const CallContext& ctx, const Value& in) {
     std::string arn(in.str("resourceArn"));
     auto invalid_arn = [] { return AwsError("ValidationException", "Invalid resourceArn", 400); };
-    std::vector<std::string_view> parts;
-    for (size_t start = 0; parts.size() < 6;) {
-      size_t colon = arn.find(':', start);
-      if (colon == std::string::npos) throw invalid_arn();
-      parts.push_back(std::string_view(arn).substr(start, colon - start));
-      start = colon + 1;
-    }
-    if (parts[0] != "arn" || parts[2] != "logs") throw invalid_arn();
-    if (parts[5] != "log-group") throw AwsError("ResourceNotFoundException", "The specified resource does not exist.", 400);
+    auto parts = split_arn(arn);
+    const size_t type_end = parts ? parts->resource.find(':') : std::string_view::npos;  // log-group:NAME
+    if (!parts || parts->service != "logs" || type_end == std::string_view::npos) throw invalid_arn();
+    if (parts->resource.substr(0, type_end) != "log-group") throw AwsError("ResourceNotFoundException", "The specified resource does not exist.", 400);
     auto ref = parse_group_arn(arn);
     if (!ref || arn.compare(arn.size() - 2, 2, ":*") == 0) throw invalid_arn();
     if (ref->account != ctx.account_id || ref->region != ctx.region) throw group_not_found();

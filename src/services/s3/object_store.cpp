@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "core/aws_error.h"
+#include "core/arn.h"
 #include "core/encoding.h"
 #include "core/ids.h"
 #include "services/s3/record_encoding.h"
@@ -470,17 +471,9 @@ std::string resolve_kms_key(std::string_view id, std::string_view account, std::
   if (id == managed_id || id == managed_arn || id == "alias/aws/s3" || id == arn_prefix + "alias/aws/s3") return managed_arn;
   auto not_found = [](const std::string& message) { return AwsError("KMS.NotFoundException", message, 400); };
   if (id.substr(0, 4) == "arn:") {
-    // arn:partition:kms:region:account:resource
-    std::vector<std::string_view> fields;
-    size_t start = 0;
-    for (int i = 0; i < 5; ++i) {
-      size_t colon = id.find(':', start);
-      if (colon == std::string_view::npos) break;
-      fields.push_back(id.substr(start, colon - start));
-      start = colon + 1;
-    }
-    if (fields.size() == 5 && fields[2] == "kms" && fields[3] != region) throw not_found("Invalid arn " + std::string(fields[3]));
-    if (fields.size() == 5 && id.substr(start, 4) == "key/") throw not_found("Key '" + std::string(id) + "' does not exist");
+    auto arn = split_arn(id);
+    if (arn && arn->service == "kms" && arn->region != region) throw not_found("Invalid arn " + std::string(arn->region));
+    if (arn && arn->resource.substr(0, 4) == "key/") throw not_found("Key '" + std::string(id) + "' does not exist");
     throw not_found("Invalid keyId " + std::string(id));
   }
   if (id.substr(0, 6) != "alias/" && id.find('/') == std::string_view::npos && id.find(':') == std::string_view::npos)

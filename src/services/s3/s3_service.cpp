@@ -210,7 +210,8 @@ constexpr std::string_view kSseKms = "aws:kms";
 AwsError dsse_not_implemented() {
   return AwsError("NotImplemented", "Dual-layer server-side encryption (aws:kms:dsse) is not implemented; AES256 and aws:kms are supported", 501);
 }
-AwsError kms_argument(const std::string& message, std::string_view header, std::string_view value) {
+// InvalidArgument naming the header and value S3 refused.
+AwsError invalid_header(const std::string& message, std::string_view header, std::string_view value) {
   return AwsError("InvalidArgument", message, 400).with("ArgumentName", std::string(header)).with("ArgumentValue", std::string(value));
 }
 
@@ -218,7 +219,7 @@ AwsError kms_argument(const std::string& message, std::string_view header, std::
 void check_encryption_context(const std::string& context) {
   constexpr std::string_view header = "x-amz-server-side-encryption-context";
   auto invalid = [&] {
-    return kms_argument("The header 'x-amz-server-side-encryption-context' shall be Base64-encoded UTF-8 string holding JSON which represents a string-string map",
+    return invalid_header("The header 'x-amz-server-side-encryption-context' shall be Base64-encoded UTF-8 string holding JSON which represents a string-string map",
                         header, context);
   };
   auto json = base64_decode(context);
@@ -243,13 +244,13 @@ EncryptionRequest encryption_request(const Value& in) {
   if (auto algorithm = string_member(in, "ServerSideEncryption")) {
     if (*algorithm == "aws:kms:dsse") throw dsse_not_implemented();
     if (*algorithm != kSseS3 && *algorithm != kSseKms)
-      throw kms_argument("The encryption method specified is not supported", "x-amz-server-side-encryption", *algorithm);
+      throw invalid_header("The encryption method specified is not supported", "x-amz-server-side-encryption", *algorithm);
     r.algorithm = *algorithm;
   }
   auto key = string_member(in, "SSEKMSKeyId");
   auto context = string_member(in, "SSEKMSEncryptionContext");
   if ((key || context) && r.algorithm != kSseKms)
-    throw kms_argument("Server Side Encryption with AWS KMS managed key requires HTTP header x-amz-server-side-encryption : aws:kms",
+    throw invalid_header("Server Side Encryption with AWS KMS managed key requires HTTP header x-amz-server-side-encryption : aws:kms",
                        key ? "x-amz-server-side-encryption-aws-kms-key-id" : "x-amz-server-side-encryption-context", key ? *key : *context);
   if (key) r.kms_key_id = *key;
   if (context) {

@@ -1,5 +1,6 @@
 #include "services/sns/sns_service.h"
 
+#include "core/arn.h"
 #include "core/encoding.h"
 #include "core/ids.h"
 
@@ -23,14 +24,8 @@ std::string query_param(std::string_view query, std::string_view name) {
 
 // The region field of an ARN (arn:aws:sns:REGION:...), or empty.
 std::string arn_region(std::string_view arn) {
-  size_t pos = 0;
-  for (int i = 0; i < 3; ++i) {
-    pos = arn.find(':', pos);
-    if (pos == std::string_view::npos) return {};
-    ++pos;
-  }
-  size_t end = arn.find(':', pos);
-  return end == std::string_view::npos ? std::string() : std::string(arn.substr(pos, end - pos));
+  auto parts = split_arn(arn);
+  return parts ? std::string(parts->region) : std::string();
 }
 
 constexpr std::string_view kNamespace = "http://sns.amazonaws.com/doc/2010-03-31/";

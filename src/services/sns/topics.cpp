@@ -13,6 +13,7 @@
 #include <memory>
 #include <stdexcept>
 
+#include "core/arn.h"
 #include "core/aws_error.h"
 #include "core/encoding.h"
 #include "core/ids.h"
@@ -48,18 +49,9 @@ struct Arn {
 
 // arn:aws:sns:REGION:ACCOUNT:RESOURCE
 std::optional<Arn> parse_arn(std::string_view arn) {
-  std::vector<std::string> parts;
-  size_t start = 0;
-  for (int i = 0; i < 5; ++i) {
-    size_t colon = arn.find(':', start);
-    if (colon == std::string_view::npos) return std::nullopt;
-    parts.emplace_back(arn.substr(start, colon - start));
-    start = colon + 1;
-  }
-  if (parts[0] != "arn" || parts[2] != "sns" || parts[3].empty() || parts[4].size() != 12) return std::nullopt;
-  Arn out{parts[3], parts[4], std::string(arn.substr(start))};
-  if (out.resource.empty()) return std::nullopt;
-  return out;
+  auto parts = split_arn(arn);
+  if (!parts || parts->service != "sns" || parts->region.empty() || parts->account.size() != 12 || parts->resource.empty()) return std::nullopt;
+  return Arn{std::string(parts->region), std::string(parts->account), std::string(parts->resource)};
 }
 
 std::string topic_key(const std::string& account, const std::string& region, std::string_view name) {
