@@ -354,8 +354,9 @@ void Store::run_deferred_writer() {
       upto[i] = s.queued;
       if (s.batches == 0) continue;
       batches += static_cast<int64_t>(s.batches);
-      bytes += static_cast<int64_t>(s.puts.size() + s.postings.text.size() + s.postings.entries.size() * sizeof(Posting));
+      bytes += s.bytes;
       s.batches = 0;
+      s.bytes = 0;
       std::swap(s.puts, taken_puts[i]);  // the shard gets the emptied buffers back, with their capacity
       std::swap(s.postings, taken_postings[i]);
     }
@@ -448,6 +449,7 @@ void Store::write(WriteBatch& batch, Durability durability) {
         s.postings.entries.push_back(p);
       }
       ++s.batches;
+      s.bytes += bytes;
       ++s.queued;
     }
     // Emptied, its memory kept for the caller's next use (or freed by the caller's thread).

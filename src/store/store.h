@@ -149,6 +149,8 @@ class Store {
   // Returns once every Deferred write queued before the call is in the WAL (Buffered). Readers
   // that must see their own deferred writes call it first (LookupEvents, trail delivery).
   void wait_for_deferred();
+  // Bytes of Deferred batches queued and not yet taken by the writer (0 once it caught up).
+  int64_t queued_deferred_bytes() const { return deferred_bytes_.load(); }
   // Benchmarks: flushes every memtable and waits until no compaction runs or is due, so the
   // CPU a write costs can be counted whole (background flush and compaction included).
   void settle();
@@ -193,6 +195,7 @@ class Store {
     std::string puts;   // queued puts, in queue order: family id (u32) | key size (varint) | key | value size | value
     Postings postings;  // queued postings (offsets into its own text)
     uint64_t batches = 0;  // batches in the buffers
+    int64_t bytes = 0;     // what write() counted in deferred_bytes_ for them (taken back exactly)
     uint64_t queued = 0;   // batches ever queued
   };
   std::array<DeferredShard, kDeferredShards> deferred_shards_;

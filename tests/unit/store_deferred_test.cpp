@@ -94,6 +94,23 @@ TEST(StoreDeferred, ABatchWithMoreThanPutsIsWrittenAfterWhatIsQueued) {
   EXPECT_FALSE(store->get(Keyspace::Meta, "k"));
 }
 
+TEST(StoreDeferred, TheQueueBoundCountsWhatWasQueuedExactly) {
+  // The writer gives back exactly the bytes write() counted: any drift would, after enough
+  // calls, hold the count above kMaxDeferredBytes and block every deferred write forever.
+  TempDir dir;
+  auto store = Store::open(dir.path);
+  for (int round = 0; round < 20; ++round) {
+    for (int i = 0; i < 500; ++i) {
+      WriteBatch batch(*store);
+      batch.put(Keyspace::Audit, "r" + std::to_string(round * 1000 + i), std::string(100 + i % 7, 'x'));
+      batch.add_posting(Keyspace::AuditIndex, "list:" + std::to_string(i % 3), "item" + std::to_string(round * 1000 + i), 4);
+      store->write(batch, Durability::Deferred);
+    }
+    store->wait_for_deferred();
+    EXPECT_EQ(store->queued_deferred_bytes(), 0);
+  }
+}
+
 TEST(StoreDeferred, ClosingTheStoreWritesWhatIsQueued) {
   TempDir dir;
   {
