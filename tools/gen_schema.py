@@ -15,6 +15,7 @@ SERVICES = {
     "cloudwatch": "2010-08-01",
     "s3": "2006-03-01",
     "sns": "2010-03-31",
+    "kms": "2014-11-01",
 }
 DROP = {"documentation", "documentationUrl", "examples", "deprecatedMessage", "deprecated"}
 

@@ -18,6 +18,8 @@
 #include "services/cloudwatch/metric_store.h"
 #include "services/logs/log_store.h"
 #include "services/logs/logs_service.h"
+#include "services/kms/keys.h"
+#include "services/kms/kms_service.h"
 #include "services/s3/multipart.h"
 #include "services/s3/object_store.h"
 #include "services/s3/s3_service.h"
@@ -69,6 +71,8 @@ struct App::Impl {
   cloudtrail::EventHistory history;
   s3::ObjectStore object_store;  // object bytes under <data-dir>/s3/, metadata in the store
   s3::MultipartUploads multipart_uploads{*store, object_store};  // parts next to the objects
+  kms::KeyStore kms_keys{*store, clock, object_store.master_key()};  // sealed by the same master key
+  kms::KmsService kms_service{kms_keys};
   cloudtrail::InsightDetector insights;  // fed by trails, ticked by the scheduler
   cloudtrail::TrailStore trails;  // writes log files into object_store as CloudTrail
   cloudtrail::LakeStore lake;     // event data stores and queries (its own worker thread)
@@ -109,6 +113,8 @@ struct App::Impl {
       throw std::runtime_error("refusing to listen on " + host +
                                " with the development credentials: configure accounts with their own keys and set dev_credentials = false");
     log_store.load();
+    kms_keys.load();
+    object_store.set_kms(&kms_keys);
     insights.load();
     trails.set_insights(&insights);
     trails.load();
@@ -184,6 +190,16 @@ struct App::Impl {
           return "InternalFailure";
         }
       };
+      hooks.find_kms_key = [this](const std::string& account, const std::string& region, const std::string& id) {
+        return kms_keys.find_key(account, region, id);
+      };
+      hooks.kms_key_problem = [this](const std::string& key_arn) -> std::string {
+        auto state = kms_keys.key_state(key_arn);
+        if (!state) return "NotFoundException";
+        if (*state == "Disabled") return "DisabledException";
+        if (*state == "PendingDeletion") return "KMSInvalidStateException";
+        return {};
+      };
       trails.set_hooks(std::move(hooks));
     }
     bus.subscribe([this](const BusEvent& event) { trails.on_event(event); });
@@ -201,6 +217,7 @@ struct App::Impl {
     sns_topics.load();
     sns_topics.set_sink([this](sns::Outbound m) { sns_delivery.enqueue(std::move(m)); });
     dispatcher.add_service(&sns_service);
+    dispatcher.add_service(&kms_service);
     dispatcher.add_public_handler([this](const HttpRequest& r) { return sns_service.public_request(r); });
     if (accounts.config().record_api_calls) dispatcher.set_audit_sink([this](const ApiCall& call) { history.record(call); });
     dispatcher.set_reset_handler(
@@ -213,6 +230,7 @@ struct App::Impl {
             cloudtrail_service.reset();
             cloudwatch_service.reset();
             sns_service.reset();
+            kms_service.reset();
           });
         },
         accounts.config().allow_reset);

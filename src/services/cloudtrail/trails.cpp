@@ -162,7 +162,6 @@ void reject_unsupported(const Value& input) {
   auto unsupported = [](const std::string& what) {
     return AwsError("UnsupportedOperationException", "Vigil does not support " + what + " on trails yet (see docs/coverage.md).", 400);
   };
-  if (!input.str("KmsKeyId").empty()) throw unsupported("KmsKeyId (SSE-KMS of log files)");
   if (bool_member(input, "IsOrganizationTrail", false)) throw unsupported("organization trails");
 }
 
@@ -422,6 +421,18 @@ void TrailStore::check_log_group(const std::string& account, const std::string& 
   if (!hooks_.log_group_exists || !hooks_.log_group_exists(account, region, g.name)) throw invalid_log_group();
 }
 
+std::string TrailStore::resolve_kms_key(const std::string& account, const std::string& region, const std::string& id) const {
+  // CloudTrail takes a key id, key ARN, alias name or alias ARN and keeps the key's ARN.
+  const bool well_formed = id.rfind("arn:aws:kms:", 0) == 0 || id.rfind("alias/", 0) == 0 ||
+                           (id.size() == 36 && id.find_first_not_of("0123456789abcdef-") == std::string::npos);
+  if (!well_formed) throw AwsError("InvalidKmsKeyIdException", "KMS key ID " + id + " is not valid.", 400);
+  auto arn = hooks_.find_kms_key ? hooks_.find_kms_key(account, region, id) : std::nullopt;
+  if (!arn) throw AwsError("KmsKeyNotFoundException", "KMS key not found: " + id, 400);
+  if (std::string problem = hooks_.kms_key_problem ? hooks_.kms_key_problem(*arn) : ""; !problem.empty())
+    throw AwsError("KmsException", "KMS key " + *arn + " cannot be used: " + problem, 400);
+  return *arn;
+}
+
 Value TrailStore::trail_view(const Trail& trail) const {
   const Value& s = trail.state;
   Value v = Value::map();
@@ -438,6 +449,7 @@ Value TrailStore::trail_view(const Trail& trail) const {
   v.set("HomeRegion", trail.home_region);
   v.set("TrailARN", std::string(s.str("TrailARN")));
   v.set("LogFileValidationEnabled", bool_member(s, "LogFileValidationEnabled", false));
+  if (!s.str("KmsKeyId").empty()) v.set("KmsKeyId", std::string(s.str("KmsKeyId")));
   if (!s.str("CloudWatchLogsLogGroupArn").empty()) {
     v.set("CloudWatchLogsLogGroupArn", std::string(s.str("CloudWatchLogsLogGroupArn")));
     v.set("CloudWatchLogsRoleArn", std::string(s.str("CloudWatchLogsRoleArn")));
@@ -480,8 +492,12 @@ Value TrailStore::create(const std::string& account, const std::string& region, 
   std::string group_arn(input.str("CloudWatchLogsLogGroupArn")), role_arn(input.str("CloudWatchLogsRoleArn"));
   if (!group_arn.empty() || !role_arn.empty()) check_log_group(account, region, group_arn, role_arn);
 
+  std::string kms_key;
+  if (!input.str("KmsKeyId").empty()) kms_key = resolve_kms_key(account, region, std::string(input.str("KmsKeyId")));
+
   Trail t{account, region, name, Value::map()};
   if (!topic_arn.empty()) t.state.set("SnsTopicARN", topic_arn);
+  if (!kms_key.empty()) t.state.set("KmsKeyId", kms_key);
   if (!group_arn.empty()) {
     t.state.set("CloudWatchLogsLogGroupArn", group_arn);
     t.state.set("CloudWatchLogsRoleArn", role_arn);
@@ -531,6 +547,11 @@ Value TrailStore::update(const std::string& account, const std::string& region, 
     std::string topic(input.str("SnsTopicName"));
     if (topic.empty()) erase_member(next, "SnsTopicARN");
     else next.set("SnsTopicARN", resolve_topic(account, region, topic));
+  }
+  if (input.has("KmsKeyId")) {  // an empty id turns SSE-KMS off
+    std::string id(input.str("KmsKeyId"));
+    if (id.empty()) erase_member(next, "KmsKeyId");
+    else next.set("KmsKeyId", resolve_kms_key(account, region, id));
   }
   if (input.has("CloudWatchLogsLogGroupArn") || input.has("CloudWatchLogsRoleArn")) {
     std::string group(input.has("CloudWatchLogsLogGroupArn") ? input.str("CloudWatchLogsLogGroupArn") : next.str("CloudWatchLogsLogGroupArn"));
@@ -1046,7 +1067,7 @@ int TrailStore::deliver_trail(const Key& key, Files kind, bool& more) {
   const std::string_view pending_prefix = logs ? kPendingPrefix : kPendingInsightPrefix;
   const std::string folder = logs ? "CloudTrail" : "CloudTrail-Insight";
   more = false;
-  std::string account, home, bucket, prefix, arn, topic, log_group;
+  std::string account, home, bucket, prefix, arn, topic, log_group, kms_key;
   {
     std::lock_guard lock(mutex_);
     auto it = trails_.find(key);
@@ -1058,6 +1079,7 @@ int TrailStore::deliver_trail(const Key& key, Files kind, bool& more) {
     arn = std::string(it->second.state.str("TrailARN"));
     topic = std::string(it->second.state.str("SnsTopicARN"));
     log_group = parse_log_group_arn(it->second.state.str("CloudWatchLogsLogGroupArn")).name;
+    kms_key = std::string(it->second.state.str("KmsKeyId"));
   }
   // Pending records by region, in arrival order.
   struct Pending {
@@ -1113,6 +1135,12 @@ int TrailStore::deliver_trail(const Key& key, Files kind, bool& more) {
         s3::ObjectRecord meta;
         meta.content_type = "application/json";
         meta.headers.emplace_back("ContentEncoding", "gzip");  // as AWS delivers them
+        if (!kms_key.empty()) {  // SSE-KMS with the trail's key; a key that cannot encrypt fails the delivery, as in AWS
+          if (std::string problem = hooks_.kms_key_problem ? hooks_.kms_key_problem(kms_key) : ""; !problem.empty())
+            throw AwsError("KMS." + problem, kms_key + " cannot be used", 400);
+          meta.encryption.algorithm = "aws:kms";
+          meta.encryption.kms_key_arn = kms_key;
+        }
         objects_.put(bucket, object_key, gzip(body), meta, now);
       } catch (const AwsError& e) {
         error = e.code();
@@ -1304,6 +1332,7 @@ int TrailStore::digest() {
         meta.headers.emplace_back("ContentEncoding", "gzip");
         meta.metadata.emplace_back("signature", signature);
         meta.metadata.emplace_back("signature-algorithm", "SHA256withRSA");
+        if (!s.str("KmsKeyId").empty()) meta.encryption.algorithm = "AES256";  // AWS: digests are SSE-S3 even when log files are SSE-KMS
         objects_.put(bucket, object_key, gzip(json), meta, clock_.now_seconds());
         Value link = Value::map();
         link.set("Bucket", bucket);

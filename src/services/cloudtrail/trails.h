@@ -60,6 +60,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <map>
 #include <mutex>
 #include <string>
@@ -105,6 +106,11 @@ struct TrailHooks {
   std::function<std::string(const std::string& account, const std::string& region, const std::string& group, const std::string& stream,
                             const LogEvents& events)>
       put_log_events;
+  // KmsKeyId: the ARN of the KMS key an id names (key id, key ARN, alias name or alias ARN) in
+  // the account and region, nullopt if there is none; and, for a key's ARN, empty if it can
+  // encrypt now, else why not (the KMS error code: "DisabledException", ...).
+  std::function<std::optional<std::string>(const std::string& account, const std::string& region, const std::string& id)> find_kms_key;
+  std::function<std::string(const std::string& key_arn)> kms_key_problem;
 };
 
 // AddTags' merge for trails and event data stores: keys 1-128 characters, values at most
@@ -192,6 +198,8 @@ class TrailStore {
   std::string resolve_topic(const std::string& account, const std::string& region, const std::string& name_or_arn) const;
   void check_log_group(const std::string& account, const std::string& region, const std::string& group_arn, const std::string& role_arn) const;
   Value trail_view(const Trail& trail) const;
+  // KmsKeyId resolved to a usable key's ARN (InvalidKmsKeyIdException, KmsKeyNotFoundException, KmsException).
+  std::string resolve_kms_key(const std::string& account, const std::string& region, const std::string& id) const;
   bool selects(const Trail& trail, const BusEvent& event, const Value& record) const;
   // `more`: the pass was full and delivered without error (pending records may remain).
   int deliver_trail(const Key& key, Files files, bool& more);

@@ -1,6 +1,7 @@
 #include "services/s3/object_store.h"
 
 #include "services/s3/s3_errors.h"
+#include "services/kms/keys.h"
 
 #include <fcntl.h>
 #include <openssl/evp.h>
@@ -457,18 +458,38 @@ ObjectEncryption ObjectStore::resolve_encryption(const BucketRecord& bucket, con
   ObjectEncryption e;
   e.algorithm = requested ? request.algorithm : defaults.algorithm;
   if (e.algorithm != "aws:kms") return e;  // AES256: S3 reports neither a key nor a bucket key
-  e.kms_key_arn = resolve_kms_key(requested ? request.kms_key_id : defaults.kms_key_id, bucket.owner_account, bucket.region,
-                                  aws_managed_kms_key(bucket.owner_account, bucket.region));
+  e.kms_key_arn = usable_kms_key(requested ? request.kms_key_id : defaults.kms_key_id, bucket.owner_account, bucket.region);
   e.context = request.context;
   e.bucket_key = request.bucket_key.value_or(defaults.bucket_key);
   return e;
 }
 
+std::string ObjectStore::usable_kms_key(std::string_view id, std::string_view account, std::string_view region) const {
+  const std::string acct(account), reg(region);
+  if (!kms_) return resolve_kms_key(id, account, region, aws_managed_kms_key(account, region));
+  auto arn = id.empty() ? std::optional<std::string>(kms_->managed_key(acct, reg, "s3")) : kms_->find_key(acct, reg, id);
+  if (!arn) return resolve_kms_key(id, account, region, "");  // throws S3's KMS.NotFoundException for the id
+  check_kms_usable(*arn);
+  return *arn;
+}
+
+void ObjectStore::check_kms_usable(const std::string& key_arn) const {
+  if (!kms_) return;
+  auto state = kms_->key_state(key_arn);
+  if (!state) throw AwsError("KMS.NotFoundException", "Key '" + key_arn + "' does not exist", 400);
+  if (*state == "Disabled") throw AwsError("KMS.DisabledException", key_arn + " is disabled.", 400);
+  if (*state == "PendingDeletion") throw AwsError("KMS.KMSInvalidStateException", key_arn + " is pending deletion.", 400);
+}
+
+void ObjectStore::check_kms_readable(const ObjectRecord& object) const {
+  if (object.encryption.algorithm == "aws:kms" && !object.encryption.kms_key_arn.empty()) check_kms_usable(object.encryption.kms_key_arn);
+}
+
 std::string resolve_kms_key(std::string_view id, std::string_view account, std::string_view region, const std::string& managed_arn) {
-  if (id.empty()) return managed_arn;
+  if (id.empty() && !managed_arn.empty()) return managed_arn;
   const std::string_view managed_id = std::string_view(managed_arn).substr(managed_arn.rfind('/') + 1);
   const std::string arn_prefix = "arn:aws:kms:" + std::string(region) + ":" + std::string(account) + ":";
-  if (id == managed_id || id == managed_arn || id == "alias/aws/s3" || id == arn_prefix + "alias/aws/s3") return managed_arn;
+  if (!managed_arn.empty() && (id == managed_id || id == managed_arn || id == "alias/aws/s3" || id == arn_prefix + "alias/aws/s3")) return managed_arn;
   auto not_found = [](const std::string& message) { return AwsError("KMS.NotFoundException", message, 400); };
   if (id.substr(0, 4) == "arn:") {
     auto arn = split_arn(id);

@@ -18,6 +18,10 @@
 #include "services/s3/sse.h"
 #include "store/store.h"
 
+namespace vigil::kms {
+class KeyStore;
+}
+
 namespace vigil::s3 {
 
 struct BucketRecord {
@@ -27,10 +31,11 @@ struct BucketRecord {
 
 // How an object is encrypted, as S3 answers about it. Whatever the algorithm, its bytes at rest
 // are encrypted the same way (sse.h: a data key per file, sealed by the server's master key).
-// Vigil has no KMS, so the one KMS key there is, each account's AWS managed key for S3 in a
-// region (alias aws/s3, ObjectStore::aws_managed_kms_key), is the server's own key: SSE-KMS
-// changes what S3 reports (the algorithm, the key's ARN, the encryption context, the bucket-key
-// flag), not the cipher. Customer managed keys need the KMS service (not here): none exists.
+// SSE-KMS names a KMS key (the KMS service's KeyStore, set_kms; the account's AWS managed key
+// aws/s3 when none is named): S3 checks the key is usable when an object is written, read or
+// copied (a disabled key or one pending deletion fails the request as KMS.DisabledException /
+// KMS.KMSInvalidStateException), and reports the algorithm, the key's ARN, the encryption
+// context and the bucket-key flag.
 struct ObjectEncryption {
   // "AES256" or "aws:kms". Empty: not chosen yet (commit_object applies the bucket's default),
   // or, in a record read back, one written before SSE-KMS existed (AES256).
@@ -229,6 +234,12 @@ class ObjectStore {
   // The ARN of an account's AWS managed key for S3 in a region (alias aws/s3). Its id is
   // derived from the master key: stable across restarts, different per account and region.
   std::string aws_managed_kms_key(std::string_view account, std::string_view region) const;
+  // The KMS keys SSE-KMS may name (the app's KMS service). Unset (unit tests): only aws/s3 exists.
+  void set_kms(kms::KeyStore* keys) { kms_ = keys; }
+  // Throws S3's KMS.* error unless the object's KMS key (if any) can decrypt it now: GetObject
+  // and a copy's source fail while their key is disabled, pending deletion or deleted.
+  void check_kms_readable(const ObjectRecord& object) const;
+  const MasterKey& master_key() const { return master_; }
   // The encryption of an object written to `bucket` with `request`'s headers: their algorithm
   // or else the bucket's default (else AES256); for aws:kms, the request's key (or, when the
   // algorithm is the default's, the default's KMSMasterKeyID) resolved by resolve_kms_key, the
@@ -331,6 +342,10 @@ class ObjectStore {
                            const WriteCondition& condition);
   store::Store& store_;
   std::string dir_;
+  // An SSE-KMS key id as a write names it, resolved to the ARN of a usable key (throws S3's KMS.* errors).
+  std::string usable_kms_key(std::string_view id, std::string_view account, std::string_view region) const;
+  void check_kms_usable(const std::string& key_arn) const;
+  kms::KeyStore* kms_ = nullptr;
   MasterKey master_;  // loaded (or created) from <dir>/.master-key; after dir_: built from it
   // Serialises record changes that read before they write: object put/remove with their file
   // swap, bucket create (name check) and delete (emptiness check).

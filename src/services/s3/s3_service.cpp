@@ -720,6 +720,7 @@ Value S3Service::get_object(CallContext& ctx, const Value& in, bool with_body) {
       return out;
     case Precondition::Proceed: break;
   }
+  if (with_body) objects_.check_kms_readable(*object);  // GET decrypts with the object's KMS key; HEAD does not
   out.set("AcceptRanges", "bytes").set("ContentType", object->content_type);
   // Objects stored before encryption at rest (records without a data key) are plaintext
   // files: S3 would call them unencrypted, and so does this.
@@ -887,6 +888,7 @@ ObjectRecord S3Service::copy_source(CallContext& ctx, const Value& in, std::stri
   c.if_unmodified_since = time_member(in, "CopySourceIfUnmodifiedSince");
   if (evaluate_conditions(c, *object) != Precondition::Proceed)
     throw precondition_failed("");
+  objects_.check_kms_readable(*object);  // the copy decrypts its source
   return *object;
 }
 

@@ -1,0 +1,210 @@
+// KMS keys: envelope encryption round trips (context bound, blob names its key), key states
+// as AWS enforces them, aliases, the AWS managed key S3 already used, deletion after the
+// window (the injected clock), persistence across a restart, and S3 SSE-KMS naming them.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <filesystem>
+#include <memory>
+
+#include "core/aws_error.h"
+#include "core/clock.h"
+#include "services/kms/keys.h"
+#include "services/s3/object_store.h"
+#include "store/store.h"
+#include "temp_dir.h"
+
+namespace vigil::kms {
+namespace {
+
+const std::string kAccount = "111122223333", kRegion = "us-east-1";
+
+class KmsKeysTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = vigil::testing::make_temp_dir("kms");
+    open();
+  }
+  void TearDown() override {
+    close();
+    std::filesystem::remove_all(dir_);
+  }
+  void close() {
+    keys_.reset();
+    objects_.reset();
+    store_.reset();
+  }
+  void open() {
+    close();
+    store_ = store::Store::open(dir_ + "/db");
+    objects_ = std::make_unique<s3::ObjectStore>(*store_, dir_ + "/s3");
+    keys_ = std::make_unique<KeyStore>(*store_, clock_, objects_->master_key());
+    keys_->load();
+    objects_->set_kms(keys_.get());
+  }
+  Value in(std::initializer_list<std::pair<const char*, Value>> members) {
+    Value v = Value::map();
+    for (const auto& [k, m] : members) v.set(k, m);
+    return v;
+  }
+  std::string create(const std::string& description = "") {
+    return std::string(keys_->create_key(kAccount, kRegion, in({{"Description", description}})).get("KeyMetadata")->str("KeyId"));
+  }
+  // The error code and message `f` throws, or "ok".
+  template <class F>
+  std::pair<std::string, std::string> error(F&& f) {
+    try {
+      f();
+    } catch (const AwsError& e) {
+      return {e.code(), e.message()};
+    }
+    return {"ok", ""};
+  }
+  Value context(const char* k, const char* v) { return in({{k, Value(v)}}); }
+
+  ManualClock clock_;
+  std::string dir_;
+  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<s3::ObjectStore> objects_;
+  std::unique_ptr<KeyStore> keys_;
+};
+
+TEST_F(KmsKeysTest, EncryptDecryptIsBoundToTheContextAndNamesItsKey) {
+  std::string id = create("demo");
+  Value sealed = keys_->encrypt(kAccount, kRegion, in({{"KeyId", id}, {"Plaintext", Blob{"secret"}}, {"EncryptionContext", context("purpose", "test")}}));
+  const std::string arn = "arn:aws:kms:us-east-1:111122223333:key/" + id;
+  EXPECT_EQ(sealed.str("KeyId"), arn);
+  const Blob blob = sealed.get("CiphertextBlob")->as_blob();
+  EXPECT_EQ(blob.bytes.find("secret"), std::string::npos);
+  // No KeyId needed: the blob names its key.
+  Value plain = keys_->decrypt(kAccount, kRegion, in({{"CiphertextBlob", blob}, {"EncryptionContext", context("purpose", "test")}}));
+  EXPECT_EQ(plain.get("Plaintext")->as_blob().bytes, "secret");
+  EXPECT_EQ(plain.str("KeyId"), arn);
+  // Another context, none, a flipped bit, another account: InvalidCiphertextException.
+  EXPECT_EQ(error([&] { keys_->decrypt(kAccount, kRegion, in({{"CiphertextBlob", blob}, {"EncryptionContext", context("purpose", "other")}})); }).first,
+            "InvalidCiphertextException");
+  EXPECT_EQ(error([&] { keys_->decrypt(kAccount, kRegion, in({{"CiphertextBlob", blob}})); }).first, "InvalidCiphertextException");
+  Blob flipped = blob;
+  flipped.bytes.back() ^= 1;
+  EXPECT_EQ(error([&] { keys_->decrypt(kAccount, kRegion, in({{"CiphertextBlob", flipped}, {"EncryptionContext", context("purpose", "test")}})); }).first,
+            "InvalidCiphertextException");
+  EXPECT_EQ(error([&] { keys_->decrypt("999999999999", kRegion, in({{"CiphertextBlob", blob}, {"EncryptionContext", context("purpose", "test")}})); }).first,
+            "InvalidCiphertextException");
+  // A KeyId that is not the blob's key.
+  std::string other = create();
+  EXPECT_EQ(error([&] { keys_->decrypt(kAccount, kRegion, in({{"CiphertextBlob", blob}, {"KeyId", other}, {"EncryptionContext", context("purpose", "test")}})); }).first,
+            "IncorrectKeyException");
+  // ReEncrypt moves it to the other key without the caller seeing the plaintext.
+  Value moved = keys_->re_encrypt(kAccount, kRegion, in({{"CiphertextBlob", blob}, {"SourceEncryptionContext", context("purpose", "test")}, {"DestinationKeyId", other}}));
+  EXPECT_EQ(moved.str("SourceKeyId"), arn);
+  EXPECT_EQ(keys_->decrypt(kAccount, kRegion, in({{"CiphertextBlob", *moved.get("CiphertextBlob")}})).get("Plaintext")->as_blob().bytes, "secret");
+}
+
+TEST_F(KmsKeysTest, DataKeysDecryptToTheirPlaintext) {
+  std::string id = create();
+  Value dk = keys_->generate_data_key(kAccount, kRegion, in({{"KeyId", id}, {"KeySpec", "AES_128"}}), true);
+  EXPECT_EQ(dk.get("Plaintext")->as_blob().bytes.size(), 16u);
+  EXPECT_EQ(keys_->decrypt(kAccount, kRegion, in({{"CiphertextBlob", *dk.get("CiphertextBlob")}})).get("Plaintext")->as_blob(), dk.get("Plaintext")->as_blob());
+  Value without = keys_->generate_data_key(kAccount, kRegion, in({{"KeyId", id}, {"NumberOfBytes", 64}}), false);
+  EXPECT_FALSE(without.has("Plaintext"));
+  EXPECT_EQ(keys_->decrypt(kAccount, kRegion, in({{"CiphertextBlob", *without.get("CiphertextBlob")}})).get("Plaintext")->as_blob().bytes.size(), 64u);
+  EXPECT_EQ(error([&] { keys_->generate_data_key(kAccount, kRegion, in({{"KeyId", id}}), true); }),
+            std::make_pair(std::string("ValidationException"), std::string("Please specify either number of bytes or key spec.")));
+}
+
+TEST_F(KmsKeysTest, KeyStatesAndNamesAsAwsAnswers) {
+  std::string id = create();
+  const std::string arn = "arn:aws:kms:us-east-1:111122223333:key/" + id;
+  auto encrypt = [&](const std::string& key) { keys_->encrypt(kAccount, kRegion, in({{"KeyId", key}, {"Plaintext", Blob{"x"}}})); };
+  keys_->create_alias(kAccount, kRegion, in({{"AliasName", "alias/app"}, {"TargetKeyId", id}}));
+  for (const std::string& name : {id, arn, std::string("alias/app"), std::string("arn:aws:kms:us-east-1:111122223333:alias/app")})
+    EXPECT_EQ(error([&] { encrypt(name); }).first, "ok") << name;
+  EXPECT_EQ(error([&] { encrypt("foo"); }), std::make_pair(std::string("NotFoundException"), std::string("Invalid keyId 'foo'")));
+  EXPECT_EQ(error([&] { encrypt("alias/none"); }).second, "Alias arn:aws:kms:us-east-1:111122223333:alias/none is not found.");
+  EXPECT_EQ(error([&] { encrypt("arn:aws:kms:eu-west-1:111122223333:key/" + id); }).second, "Invalid arn eu-west-1");
+  EXPECT_EQ(error([&] { keys_->create_alias(kAccount, kRegion, in({{"AliasName", "alias/app"}, {"TargetKeyId", id}})); }).first, "AlreadyExistsException");
+  EXPECT_EQ(error([&] { keys_->create_alias(kAccount, kRegion, in({{"AliasName", "app"}, {"TargetKeyId", id}})); }).first, "ValidationException");
+  EXPECT_EQ(error([&] { keys_->create_alias(kAccount, kRegion, in({{"AliasName", "alias/aws/x"}, {"TargetKeyId", id}})); }).first, "NotAuthorizedException");
+
+  keys_->disable_key(kAccount, kRegion, in({{"KeyId", id}}));
+  EXPECT_EQ(error([&] { encrypt(id); }), std::make_pair(std::string("DisabledException"), arn + " is disabled."));
+  keys_->enable_key(kAccount, kRegion, in({{"KeyId", id}}));
+  Value scheduled = keys_->schedule_key_deletion(kAccount, kRegion, in({{"KeyId", id}, {"PendingWindowInDays", 7}}));
+  EXPECT_EQ(scheduled.str("KeyId"), arn);
+  EXPECT_EQ(scheduled.str("KeyState"), "PendingDeletion");
+  EXPECT_EQ(error([&] { encrypt(id); }), std::make_pair(std::string("KMSInvalidStateException"), arn + " is pending deletion."));
+  EXPECT_EQ(error([&] { keys_->enable_key(kAccount, kRegion, in({{"KeyId", id}})); }).first, "KMSInvalidStateException");
+  keys_->cancel_key_deletion(kAccount, kRegion, in({{"KeyId", id}}));
+  EXPECT_EQ(keys_->describe_key(kAccount, kRegion, in({{"KeyId", id}})).get("KeyMetadata")->str("KeyState"), "Disabled");  // as AWS leaves it
+  EXPECT_FALSE(keys_->describe_key(kAccount, kRegion, in({{"KeyId", id}})).get("KeyMetadata")->has("DeletionDate"));
+  EXPECT_EQ(error([&] { keys_->schedule_key_deletion(kAccount, kRegion, in({{"KeyId", id}, {"PendingWindowInDays", 6}})); }).second,
+            "PendingWindowInDays should be between 7 and 30, but it is 6");
+
+  // After the window the key and its alias are gone.
+  keys_->schedule_key_deletion(kAccount, kRegion, in({{"KeyId", id}}));
+  clock_.advance(std::chrono::hours(24 * 30 - 1));
+  EXPECT_EQ(error([&] { keys_->describe_key(kAccount, kRegion, in({{"KeyId", id}})); }).first, "ok");
+  clock_.advance(std::chrono::hours(1));
+  EXPECT_EQ(error([&] { keys_->describe_key(kAccount, kRegion, in({{"KeyId", id}})); }), std::make_pair(std::string("NotFoundException"), "Key '" + arn + "' does not exist"));
+  EXPECT_EQ(keys_->list_aliases(kAccount, kRegion, Value::map()).get("Aliases")->size(), 0u);
+  EXPECT_EQ(keys_->list_keys(kAccount, kRegion, Value::map()).get("Keys")->size(), 0u);
+}
+
+TEST_F(KmsKeysTest, KeysAliasesAndTagsSurviveARestartAndPage) {
+  std::string a = create("first"), b = create("second");
+  keys_->create_alias(kAccount, kRegion, in({{"AliasName", "alias/a"}, {"TargetKeyId", a}}));
+  Value tags = Value::list();
+  tags.push(in({{"TagKey", "team"}, {"TagValue", "core"}}));
+  keys_->tag_resource(kAccount, kRegion, in({{"KeyId", b}, {"Tags", tags}}));
+  Value sealed = keys_->encrypt(kAccount, kRegion, in({{"KeyId", "alias/a"}, {"Plaintext", Blob{"kept"}}}));
+  open();  // a restart: the material is unsealed again from the store
+  EXPECT_EQ(keys_->decrypt(kAccount, kRegion, in({{"CiphertextBlob", *sealed.get("CiphertextBlob")}})).get("Plaintext")->as_blob().bytes, "kept");
+  EXPECT_EQ(keys_->describe_key(kAccount, kRegion, in({{"KeyId", "alias/a"}})).get("KeyMetadata")->str("Description"), "first");
+  EXPECT_EQ(keys_->list_resource_tags(kAccount, kRegion, in({{"KeyId", b}})).get("Tags")->as_list()[0].str("TagValue"), "core");
+  Value page = keys_->list_keys(kAccount, kRegion, in({{"Limit", 1}}));
+  ASSERT_EQ(page.get("Keys")->size(), 1u);
+  EXPECT_TRUE(page.flag("Truncated", false));
+  Value rest = keys_->list_keys(kAccount, kRegion, in({{"Limit", 1}, {"Marker", std::string(page.str("NextMarker"))}}));
+  ASSERT_EQ(rest.get("Keys")->size(), 1u);
+  EXPECT_FALSE(rest.flag("Truncated", true));
+  EXPECT_NE(page.get("Keys")->as_list()[0].str("KeyId"), rest.get("Keys")->as_list()[0].str("KeyId"));
+  EXPECT_EQ(keys_->list_keys("999999999999", kRegion, Value::map()).get("Keys")->size(), 0u);  // accounts never see each other's keys
+}
+
+TEST_F(KmsKeysTest, S3UsesTheManagedKeyAndCustomerKeysWhileTheyAreUsable) {
+  // The aws/s3 key S3 reported before KMS existed is the one KMS now describes.
+  const std::string managed = objects_->aws_managed_kms_key(kAccount, kRegion);
+  Value described = keys_->describe_key(kAccount, kRegion, in({{"KeyId", "alias/aws/s3"}}));
+  EXPECT_EQ(described.get("KeyMetadata")->str("Arn"), managed);
+  EXPECT_EQ(described.get("KeyMetadata")->str("KeyManager"), "AWS");
+  EXPECT_EQ(error([&] { keys_->schedule_key_deletion(kAccount, kRegion, in({{"KeyId", std::string(described.get("KeyMetadata")->str("KeyId"))}})); }).first,
+            "AccessDeniedException");
+
+  objects_->create_bucket(s3::BucketRecord{"b", kAccount, kRegion, 1});
+  const s3::BucketRecord bucket = *objects_->bucket("b");
+  std::string id = create();
+  keys_->create_alias(kAccount, kRegion, in({{"AliasName", "alias/s3"}, {"TargetKeyId", id}}));
+  s3::EncryptionRequest request;
+  request.algorithm = "aws:kms";
+  request.kms_key_id = "alias/s3";
+  EXPECT_EQ(objects_->resolve_encryption(bucket, request).kms_key_arn, "arn:aws:kms:us-east-1:111122223333:key/" + id);
+  request.kms_key_id.clear();
+  EXPECT_EQ(objects_->resolve_encryption(bucket, request).kms_key_arn, managed);
+  request.kms_key_id = "alias/none";
+  EXPECT_EQ(error([&] { objects_->resolve_encryption(bucket, request); }).first, "KMS.NotFoundException");
+
+  s3::ObjectRecord meta;
+  request.kms_key_id = id;
+  meta.encryption = objects_->resolve_encryption(bucket, request);
+  s3::ObjectRecord stored = objects_->put("b", "k", "body", meta, 1);
+  EXPECT_EQ(error([&] { objects_->check_kms_readable(stored); }).first, "ok");
+  keys_->disable_key(kAccount, kRegion, in({{"KeyId", id}}));
+  EXPECT_EQ(error([&] { objects_->check_kms_readable(stored); }).first, "KMS.DisabledException");
+  EXPECT_EQ(error([&] { objects_->resolve_encryption(bucket, request); }).first, "KMS.DisabledException");
+  keys_->enable_key(kAccount, kRegion, in({{"KeyId", id}}));
+  keys_->schedule_key_deletion(kAccount, kRegion, in({{"KeyId", id}}));
+  EXPECT_EQ(error([&] { objects_->check_kms_readable(stored); }).first, "KMS.KMSInvalidStateException");
+}
+
+}  // namespace
+}  // namespace vigil::kms
