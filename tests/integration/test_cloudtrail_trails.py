@@ -179,6 +179,57 @@ class Delivery(TrailTestCase):
         self.assertEqual(status.get("LatestDeliveryError"), "NoSuchBucket")
 
 
+class KmsEncryption(TrailTestCase):
+    """KmsKeyId: resolved to the key's ARN, log files delivered SSE-KMS with it (digests stay
+    SSE-S3, as AWS documents), errors for a missing or unusable key, and delivery failing while
+    the key is disabled."""
+
+    def test_log_files_are_encrypted_with_the_trail_key(self):
+        kms = self.server.client("kms")
+        key = kms.create_key(Description="trail")["KeyMetadata"]
+        kms.create_alias(AliasName="alias/trail", TargetKeyId=key["KeyId"])
+        self.s3.create_bucket(Bucket="kms-trail")
+        allow_cloudtrail(self.s3, "kms-trail")
+        with self.assertRaises(ClientError) as ctx:
+            self.ct.create_trail(Name="main", S3BucketName="kms-trail", KmsKeyId="alias/none")
+        self.assertEqual(error_code(ctx), "KmsKeyNotFoundException")
+        with self.assertRaises(ClientError) as ctx:
+            self.ct.create_trail(Name="main", S3BucketName="kms-trail", KmsKeyId="not a key")
+        self.assertEqual(error_code(ctx), "InvalidKmsKeyIdException")
+        created = self.ct.create_trail(Name="main", S3BucketName="kms-trail", KmsKeyId="alias/trail", EnableLogFileValidation=True)
+        self.assertEqual(created["KmsKeyId"], key["Arn"])
+        self.assertEqual(self.ct.get_trail(Name="main")["Trail"]["KmsKeyId"], key["Arn"])
+        self.assertEqual(self.ct.describe_trails(trailNameList=["main"])["trailList"][0]["KmsKeyId"], key["Arn"])
+        self.ct.start_logging(Name="main")
+        self.logs.create_log_group(logGroupName="/encrypted")
+        keys, records = self.wait_for_records("kms-trail", "CreateLogGroup")
+        self.assertIn("CreateLogGroup", [r["eventName"] for r in records])
+        for k in keys:
+            head = self.s3.head_object(Bucket="kms-trail", Key=k)
+            self.assertEqual((head["ServerSideEncryption"], head["SSEKMSKeyId"]), ("aws:kms", key["Arn"]), k)
+        # A disabled key fails delivery, and a trail cannot be given one.
+        kms.disable_key(KeyId=key["KeyId"])
+        with self.assertRaises(ClientError) as ctx:
+            self.ct.update_trail(Name="main", KmsKeyId=key["KeyId"])
+        self.assertEqual(error_code(ctx), "KmsException")
+        self.logs.create_log_group(logGroupName="/undelivered")
+        deadline = time.time() + 15
+        status = {}
+        while time.time() < deadline:
+            status = self.ct.get_trail_status(Name="main")
+            if status.get("LatestDeliveryError"):
+                break
+            time.sleep(0.25)
+        self.assertEqual(status.get("LatestDeliveryError"), "KMS.DisabledException")
+        # Enabled again, the held records are delivered; an empty KmsKeyId turns SSE-KMS off.
+        kms.enable_key(KeyId=key["KeyId"])
+        self.wait_for_records("kms-trail", "CreateLogGroup")
+        _, records = self.wait_for_records("kms-trail", "DisableKey")
+        self.assertIn("/undelivered", [r["requestParameters"].get("logGroupName") for r in records if r["eventName"] == "CreateLogGroup"])
+        self.assertNotIn("KmsKeyId", self.ct.update_trail(Name="main", KmsKeyId=""))
+        self.assertNotIn("KmsKeyId", self.ct.get_trail(Name="main")["Trail"])
+
+
 class Notifications(TrailTestCase):
     def setUp(self):
         super().setUp()

@@ -4,7 +4,7 @@ it says ServerSideEncryption AES256, as S3 does for all new objects. Bodies roun
 in ranges at odd offsets; no file in the data directory holds a distinctive plaintext marker
 after PutObject (in memory and spooled), multipart upload (boto3 and `aws s3 cp`), CopyObject
 and UploadPartCopy; x-amz-server-side-encryption AES256 and aws:kms (SSE-KMS with the account's
-AWS managed key, aws/s3, by any of its names; any other key is KMS.NotFoundException, as S3
+AWS managed key, aws/s3, by any of its names; a key KMS does not have is KMS.NotFoundException, as S3
 says of a missing key) are accepted, aws:kms:dsse answers NotImplemented, other values
 InvalidArgument; the encryption context and bucket-key flag round-trip; bucket default
 encryption (Put/Get/DeleteBucketEncryption) round-trips and applies to writes without
@@ -228,7 +228,7 @@ class S3EncryptionTest(ServerTestCase):
         for name in ("alias/aws/s3", key_arn, key_arn.rsplit("/", 1)[1], key_arn.rsplit(":", 1)[0] + ":alias/aws/s3"):
             out = self.s3.put_object(Bucket=self.bucket, Key="named", Body=b"x", ServerSideEncryption="aws:kms", SSEKMSKeyId=name)
             self.assertEqual(out["SSEKMSKeyId"], key_arn, name)
-        # Any other key does not exist (Vigil has no KMS to create one), as S3 says of a missing key.
+        # Keys that do not exist in KMS: S3's own messages for a missing key.
         account = key_arn.split(":")[4]
         missing = "1234abcd-12ab-34cd-56ef-1234567890ab"
         for name, message in (("aws/s3", "Invalid keyId aws/s3"), ("alias/mine", "Invalid keyId alias/mine"),
