@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes docs/coverage.md: every operation of every served model, and whether Vigil serves it.
 
-An operation counts as served when a service registers a handler for it (`on("Operation", ...)`
+An operation counts as served when a service registers a handler for it (`on("Operation", ...)`, or KMS's `op(` / `void_op(`
 in src/services/<service>/). Everything else answers UnknownOperationException (InvalidAction
 in the query protocol, NotImplemented for S3). Run after adding handlers:  python3 tools/gen_coverage.py
 """
@@ -25,8 +25,8 @@ SERVICES = {
         "ListInsightsMetricData": "management-event Insights of the caller's account and region, from the per-period counts the detector stores for its baseline: EventSource, EventName, InsightType (ApiErrorRateInsight needs ErrorCode), Period 60/300/3600 (a multiple of --insights-period), StartTime (inclusive, default 90 days back) / EndTime (exclusive, default now), DataType NonZeroData (default) or FillWithZeros, MaxResults (21,600) / NextToken; InvalidParameterException otherwise. Available: the closed periods of the baseline window (--insights-baseline, 7 days; AWS keeps 1-minute points 15 days, 5-minute 63, hourly 90) while the account analyses the type; the open period shows once it closes. TrailName (Insights on data events) answers UnsupportedOperationException",
         "ListInsightsData": "InsightSource = the ARN of a trail visible in the region (multi-region trails from every region): the Insights events of the region that the trail took for delivery (the ones in its CloudTrail-Insight/ files, kept 90 days; a trail deleted and created again starts empty; AWS documents the operation for Insights on data events, which Vigil does not detect, so these are its management-event Insights), newest first, in LookupEvents' Event shape; DataType InsightsEvents; Dimensions EventId, EventName or EventSource (one); StartTime/EndTime inclusive (default the last 90 days); MaxResults 1-50 (default 50) / NextToken (only with the parameters that produced it); paged from the store. Errors are the operation's documented ones: InvalidParameterException (also for an ARN that names no trail, as the operation has no TrailNotFoundException, and for StartTime after EndTime), UnsupportedOperationException for an event data store ARN",
         "GetInsightSelectors": "trails (name or ARN, shadow trails included); InsightNotEnabledException without Insights selectors; EventDataStore answers UnsupportedOperationException",
-        "CreateTrail": "AWS's trail name rules, 5 trails per region; the bucket must exist and its bucket policy must let cloudtrail.amazonaws.com do s3:GetBucketAcl and s3:PutObject on [prefix/]AWSLogs/<account>/* (IAM subset incl. aws:SourceArn / aws:SourceAccount / s3:x-amz-acl conditions; InsufficientS3BucketPolicyException otherwise, also for a bucket without a policy, as on AWS); SnsTopicName (name or ARN of a topic of the trail's account and region: InsufficientSnsTopicPolicyException / InvalidSnsTopicNameException; topic policies not evaluated); CloudWatchLogsLogGroupArn + CloudWatchLogsRoleArn (existing group of the account and region; the role is checked for its form only, no IAM roles yet); EnableLogFileValidation (signed hourly digest files, --trail-digest-interval); KmsKeyId and organization trails answer UnsupportedOperationException",
-        "UpdateTrail": "bucket and prefix (bucket policy checked again), multi-region, global events, SnsTopicName (empty: off), CloudWatchLogs* (both empty: off), EnableLogFileValidation (disabling breaks the digest chain); home region only (InvalidHomeRegionException)",
+        "CreateTrail": "AWS's trail name rules, 5 trails per region; the bucket must exist and its bucket policy must let cloudtrail.amazonaws.com do s3:GetBucketAcl and s3:PutObject on [prefix/]AWSLogs/<account>/* (IAM subset incl. aws:SourceArn / aws:SourceAccount / s3:x-amz-acl conditions; InsufficientS3BucketPolicyException otherwise, also for a bucket without a policy, as on AWS); SnsTopicName (name or ARN of a topic of the trail's account and region: InsufficientSnsTopicPolicyException / InvalidSnsTopicNameException; topic policies not evaluated); CloudWatchLogsLogGroupArn + CloudWatchLogsRoleArn (existing group of the account and region; the role is checked for its form only, no IAM roles yet); EnableLogFileValidation (signed hourly digest files, --trail-digest-interval); KmsKeyId (key id, key ARN, alias name or alias ARN of a KMS key of the account and region, kept as the key's ARN; log files delivered SSE-KMS with it, digest files SSE-S3 as AWS documents; InvalidKmsKeyIdException, KmsKeyNotFoundException, KmsException for a disabled or pending-deletion key; a key that becomes unusable fails delivery with LatestDeliveryError KMS.<error>, records held until it can deliver; key policies not evaluated); organization trails answer UnsupportedOperationException",
+        "UpdateTrail": "bucket and prefix (bucket policy checked again), multi-region, global events, SnsTopicName (empty: off), CloudWatchLogs* (both empty: off), KmsKeyId (as CreateTrail; empty: off), EnableLogFileValidation (disabling breaks the digest chain); home region only (InvalidHomeRegionException)",
         "DeleteTrail": "home region only; drops the trail's undelivered records",
         "GetTrail": "name or ARN; multi-region trails visible from every region (shadow trails)",
         "DescribeTrails": "trailNameList (names or ARNs; unknown ones left out), includeShadowTrails",
@@ -67,6 +67,21 @@ SERVICES = {
         "TagResource": "alarms (by ARN), 50 tags",
         "PutDashboard": "body validated (widgets metric/text/log/alarm/explorer..., 24-column grid) with AWS's InvalidParameterInput message listing dataPath/message errors",
         "ListDashboards": "prefix, pages of 1,000",
+    }),
+    "kms": ("kms", "KMS", {
+        "CreateKey": "symmetric encryption keys (KeySpec SYMMETRIC_DEFAULT, KeyUsage ENCRYPT_DECRYPT, Origin AWS_KMS): 256-bit material sealed by the server's master key; Description, Tags (TagException: aws: prefix, duplicates, over 50), Policy (kept for GetKeyPolicy, not evaluated); asymmetric, HMAC, multi-Region, external and custom key store keys answer UnsupportedOperationException",
+        "DescribeKey": "by key id, key ARN, alias name or alias ARN; AWS's NotFoundException texts (Key '<arn>' does not exist, Invalid keyId '<id>', Alias <arn> is not found., Invalid arn <region>); naming a predefined alias/aws/<service> creates its AWS managed key, as AWS does",
+        "Encrypt": "AES-256-GCM, up to 4096 bytes, the encryption context as authenticated data; the blob names its key; DisabledException / KMSInvalidStateException for a key that is not enabled",
+        "Decrypt": "KeyId optional (the blob names it; another key: IncorrectKeyException); a wrong context, damaged blob or another account's blob: InvalidCiphertextException",
+        "ReEncrypt": "decrypts under the source key and context, encrypts under the destination key; the plaintext never leaves the server",
+        "GenerateDataKey": "KeySpec AES_128/AES_256 or NumberOfBytes 1-1024 (exactly one); Recipient (Nitro attestation) UnsupportedOperationException",
+        "ScheduleKeyDeletion": "PendingWindowInDays 7-30 (default 30); the key and its aliases are deleted when the date passes; AWS managed keys refused",
+        "CancelKeyDeletion": "the key is left Disabled, as AWS does",
+        "CreateAlias": "alias/ prefix, alias/aws/ reserved (NotAuthorizedException), no ':' , targets a key not an alias, AlreadyExistsException",
+        "ListAliases": "the account's aliases and the AWS managed ones created so far; KeyId filter, Limit/Marker",
+        "ListKeys": "Limit 1-1000, Marker",
+        "GetKeyPolicy": "the policy given at CreateKey or AWS's default key policy (key-default-1); not evaluated",
+        "GetKeyRotationStatus": "always false: Vigil does not rotate key material (EnableKeyRotation not yet)",
     }),
     "sns": ("sns", "SNS", {
         "CreateTopic": "idempotent by name (AWS's error when attributes or tags differ), standard and FIFO topics",
@@ -139,8 +154,10 @@ INTRO = {
           "encrypted at rest (AES-256-CTR under a per-file data key sealed by the server's "
           "master key `<data-dir>/s3/.master-key`; spooled bodies encrypted as they are written), "
           "as SSE-S3 (AES256, the default) or SSE-KMS (aws:kms) with the account's AWS managed key "
-          "aws/s3, whose id is derived from the master key; customer managed KMS keys need the KMS "
-          "service, which Vigil does not have yet (KMS.NotFoundException, as for a missing key). "
+          "aws/s3 (whose id is derived from the master key) or a customer managed key of the KMS service "
+          "(by key id, key ARN, alias or alias ARN): a write, a GET or a copy of an object whose key is "
+          "disabled or pending deletion fails with KMS.DisabledException / KMS.KMSInvalidStateException "
+          "(HEAD answers), a missing key is KMS.NotFoundException. "
           "DSSE-KMS and SSE-C answer NotImplemented.",
 }
 
@@ -148,7 +165,7 @@ INTRO = {
 def served_operations(folder):
     ops = set()
     for path in glob.glob(os.path.join(ROOT, "src", "services", folder, "*.cpp")):
-        ops |= set(re.findall(r'\bon\("([A-Za-z0-9]+)"', open(path).read()))
+        ops |= set(re.findall(r'\b(?:on|op|void_op)\("([A-Za-z0-9]+)"', open(path).read()))
     return ops
 
 
