@@ -138,6 +138,19 @@ struct App::Impl {
     trails.set_bucket_policy_required(true);
     // Lake query results (DeliveryS3Uri) go to the same S3, signed with the same keys.
     lake.set_delivery(&object_store, &trails.signing_keys(), true);
+    // Trails' and event data stores' KmsKeyId: keys of the KMS service.
+    cloudtrail::KmsLookup cloudtrail_kms;
+    cloudtrail_kms.find = [this](const std::string& account, const std::string& region, const std::string& id) {
+      return kms_keys.find_key(account, region, id);
+    };
+    cloudtrail_kms.problem = [this](const std::string& key_arn) -> std::string {
+      auto state = kms_keys.key_state(key_arn);
+      if (!state) return "NotFoundException";
+      if (*state == "Disabled") return "DisabledException";
+      if (*state == "PendingDeletion") return "KMSInvalidStateException";
+      return {};
+    };
+    lake.set_kms(cloudtrail_kms);
     {
       cloudtrail::TrailHooks hooks;
       hooks.topic_exists = [this](const std::string& account, const std::string& region, const std::string& topic_arn) {
@@ -190,16 +203,7 @@ struct App::Impl {
           return "InternalFailure";
         }
       };
-      hooks.find_kms_key = [this](const std::string& account, const std::string& region, const std::string& id) {
-        return kms_keys.find_key(account, region, id);
-      };
-      hooks.kms_key_problem = [this](const std::string& key_arn) -> std::string {
-        auto state = kms_keys.key_state(key_arn);
-        if (!state) return "NotFoundException";
-        if (*state == "Disabled") return "DisabledException";
-        if (*state == "PendingDeletion") return "KMSInvalidStateException";
-        return {};
-      };
+      hooks.kms = cloudtrail_kms;
       trails.set_hooks(std::move(hooks));
     }
     bus.subscribe([this](const BusEvent& event) { trails.on_event(event); });

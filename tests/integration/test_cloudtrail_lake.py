@@ -190,6 +190,29 @@ class Lake(ServerTestCase):
         self.assertEqual(described["QueryStatus"], "FAILED")
         self.assertIn("cannot be cast to timestamp", described["ErrorMessage"])
 
+    def test_kms_key(self):
+        """KmsKeyId: kept as the key's ARN; while the key is disabled the store takes no events
+        and answers no query (KmsException), as in AWS; it cannot be changed once set."""
+        kms = self.server.client("kms")
+        key = kms.create_key()["KeyMetadata"]
+        kms.create_alias(AliasName="alias/lake", TargetKeyId=key["KeyId"])
+        self.assertEqual(self.error_code(self.ct.create_event_data_store, Name="bad-key", KmsKeyId="alias/none"), "KmsKeyNotFoundException")
+        store = self.ct.create_event_data_store(Name="sealed-store", KmsKeyId="alias/lake", TerminationProtectionEnabled=False)
+        self.assertEqual(store["KmsKeyId"], key["Arn"])
+        eds = store["EventDataStoreArn"].split("/")[-1]
+        self.assertEqual(self.ct.get_event_data_store(EventDataStore=eds)["KmsKeyId"], key["Arn"])
+        other = kms.create_key()["KeyMetadata"]
+        self.assertEqual(self.error_code(self.ct.update_event_data_store, EventDataStore=eds, KmsKeyId=other["KeyId"]), "InvalidParameterException")
+        self.logs.create_log_group(logGroupName="/lake/kept")
+        kms.disable_key(KeyId=key["KeyId"])
+        self.logs.create_log_group(logGroupName="/lake/dropped")
+        sql = "SELECT requestParameters.logGroupName AS g FROM %s WHERE eventName = 'CreateLogGroup' ORDER BY g" % eds
+        self.assertEqual(self.error_code(self.ct.start_query, QueryStatement=sql), "KmsException")
+        self.assertEqual(self.error_code(self.ct.create_event_data_store, Name="disabled-key", KmsKeyId=key["KeyId"]), "KmsException")
+        kms.enable_key(KeyId=key["KeyId"])
+        rows, _, _ = self.query(sql)
+        self.assertEqual(rows, [{"g": "/lake/kept"}])
+
     def test_query_parameters(self):
         if not knows_member(self.ct, "StartQuery", "QueryParameters"):
             self.skipTest("this botocore predates StartQuery's QueryParameters")

@@ -241,6 +241,7 @@ Value LakeStore::view(const Eds& eds, bool for_list) const {
   out.set("UpdatedTimestamp", Timestamp{s.f64("UpdatedTimestamp", 0)});
   if (!for_list) {
     out.set("BillingMode", std::string(s.str("BillingMode")));
+    if (!s.str("KmsKeyId").empty()) out.set("KmsKeyId", std::string(s.str("KmsKeyId")));
     out.set("FederationStatus", "DISABLED");
   }
   return out;
@@ -250,8 +251,8 @@ Value LakeStore::create(const std::string& account, const std::string& region, c
   std::string name(input.str("Name"));
   if (!name_ok(name)) throw invalid_parameter("Event data store name " + name + " is not valid: 3 to 128 characters among a-z, A-Z, 0-9, '.', '_' and '-'.");
   if (input.flag("OrganizationEnabled", false)) throw AwsError("OrganizationsNotInUseException", "This account is not a member of an organization.", 400);
-  if (input.has("KmsKeyId"))
-    throw AwsError("UnsupportedOperationException", "Vigil does not encrypt event data stores with KMS keys yet (see docs/coverage.md).", 400);
+  std::string kms_key;
+  if (!input.str("KmsKeyId").empty()) kms_key = kms_.resolve(account, region, std::string(input.str("KmsKeyId")));
   Value selectors = input.has("AdvancedEventSelectors") ? *input.get("AdvancedEventSelectors") : default_lake_selectors();
   validate_lake_selectors(selectors);
   std::string mode = input.has("BillingMode") ? std::string(input.str("BillingMode")) : "EXTENDABLE_RETENTION_PRICING";
@@ -269,6 +270,7 @@ Value LakeStore::create(const std::string& account, const std::string& region, c
   state.set("RetentionPeriod", input.i64("RetentionPeriod", mode == "FIXED_RETENTION_PRICING" ? 2557 : 366));
   state.set("TerminationProtectionEnabled", input.flag("TerminationProtectionEnabled", true));
   state.set("BillingMode", mode);
+  if (!kms_key.empty()) state.set("KmsKeyId", kms_key);
   state.set("CreatedTimestamp", now);
   state.set("UpdatedTimestamp", now);
   check_retention(state);
@@ -321,13 +323,18 @@ Value LakeStore::list(const std::string& account, const std::string& region, con
 
 Value LakeStore::update(const std::string& account, const std::string& region, const Value& input) {
   if (input.flag("OrganizationEnabled", false)) throw AwsError("OrganizationsNotInUseException", "This account is not a member of an organization.", 400);
-  if (input.has("KmsKeyId"))
-    throw AwsError("UnsupportedOperationException", "Vigil does not encrypt event data stores with KMS keys yet (see docs/coverage.md).", 400);
+  std::string kms_key;
+  if (!input.str("KmsKeyId").empty()) kms_key = kms_.resolve(account, region, std::string(input.str("KmsKeyId")));
   if (input.has("AdvancedEventSelectors")) validate_lake_selectors(*input.get("AdvancedEventSelectors"));
   std::lock_guard lock(mutex_);
   Eds& eds = find(account, region, input.str("EventDataStore"));
   Value state = eds.state;
   if (state.str("Status") == "PENDING_DELETION") throw inactive(std::string(state.str("EventDataStoreArn")));
+  if (!kms_key.empty()) {  // a store may be given a key once; AWS does not let it be changed or removed
+    if (!state.str("KmsKeyId").empty() && state.str("KmsKeyId") != kms_key)
+      throw invalid_parameter("The KMS key of an event data store cannot be changed once set.");
+    state.set("KmsKeyId", kms_key);
+  }
   if (input.has("Name")) {
     std::string name(input.str("Name"));
     if (!name_ok(name)) throw invalid_parameter("Event data store name " + name + " is not valid: 3 to 128 characters among a-z, A-Z, 0-9, '.', '_' and '-'.");
@@ -457,6 +464,9 @@ Value LakeStore::start_query(const std::string& account, const std::string& regi
     sql = rewrite_lake_sql(statement, [&](std::string_view target) {
       const Eds& eds = find(account, region, target);
       if (eds.state.str("Status") == "PENDING_DELETION") throw inactive(std::string(eds.state.str("EventDataStoreArn")));
+      if (std::string key(eds.state.str("KmsKeyId")); !key.empty())
+        if (std::string why = kms_.problem_of(key); !why.empty())
+          throw AwsError("KmsException", "The KMS key " + key + " of event data store " + std::string(eds.state.str("EventDataStoreArn")) + " cannot be used: " + why, 400);
       return eds.id;
     });
     if (sql.targets.empty()) throw LakeSqlError("The query must select FROM an event data store ID.");
@@ -840,6 +850,7 @@ void LakeStore::on_event(const BusEvent& event) {
       if (eds.account != event.account || s.str("Status") != "ENABLED") continue;
       if (!s.flag("MultiRegionEnabled", true) && eds.region != event.region) continue;
       if (!lake_selectors_match(*s.get("AdvancedEventSelectors"), record)) continue;
+      if (!s.str("KmsKeyId").empty() && !kms_.problem_of(std::string(s.str("KmsKeyId"))).empty()) continue;  // AWS logs nothing while the key is unusable
       if (json.empty()) json = event.detail_json.empty() ? protocol::value_to_json(record, nullptr, /*keep_nulls=*/true) : event.detail_json;
       batch.put(store::Keyspace::Lake, lake_event_key(id, millis, event_id), json);
     }

@@ -46,6 +46,8 @@
 #include <thread>
 #include <vector>
 
+#include "services/cloudtrail/kms_lookup.h"
+
 #include "core/clock.h"
 #include "core/event_bus.h"
 #include "core/value.h"
@@ -77,6 +79,9 @@ class LakeStore {
     delivery_policy_required_ = policy_required;
   }
   void set_delivery_file_bytes(uint64_t bytes) { delivery_file_bytes_ = bytes; }
+  // KmsKeyId's keys. A store whose key is disabled or pending deletion takes no events and
+  // answers no query (KmsException), as in AWS; unset: every KmsKeyId is KmsKeyNotFoundException.
+  void set_kms(KmsLookup kms) { kms_ = std::move(kms); }
 
   // Event data store operations, in the caller's account and region, with AWS's errors.
   Value create(const std::string& account, const std::string& region, const Value& input);
@@ -153,6 +158,7 @@ class LakeStore {
   std::condition_variable wake_;
   std::thread worker_;
   bool stopping_ = false;
+  KmsLookup kms_;
 };
 
 }  // namespace vigil::cloudtrail

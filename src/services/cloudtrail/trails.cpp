@@ -421,18 +421,6 @@ void TrailStore::check_log_group(const std::string& account, const std::string& 
   if (!hooks_.log_group_exists || !hooks_.log_group_exists(account, region, g.name)) throw invalid_log_group();
 }
 
-std::string TrailStore::resolve_kms_key(const std::string& account, const std::string& region, const std::string& id) const {
-  // CloudTrail takes a key id, key ARN, alias name or alias ARN and keeps the key's ARN.
-  const bool well_formed = id.rfind("arn:aws:kms:", 0) == 0 || id.rfind("alias/", 0) == 0 ||
-                           (id.size() == 36 && id.find_first_not_of("0123456789abcdef-") == std::string::npos);
-  if (!well_formed) throw AwsError("InvalidKmsKeyIdException", "KMS key ID " + id + " is not valid.", 400);
-  auto arn = hooks_.find_kms_key ? hooks_.find_kms_key(account, region, id) : std::nullopt;
-  if (!arn) throw AwsError("KmsKeyNotFoundException", "KMS key not found: " + id, 400);
-  if (std::string problem = hooks_.kms_key_problem ? hooks_.kms_key_problem(*arn) : ""; !problem.empty())
-    throw AwsError("KmsException", "KMS key " + *arn + " cannot be used: " + problem, 400);
-  return *arn;
-}
-
 Value TrailStore::trail_view(const Trail& trail) const {
   const Value& s = trail.state;
   Value v = Value::map();
@@ -493,7 +481,7 @@ Value TrailStore::create(const std::string& account, const std::string& region, 
   if (!group_arn.empty() || !role_arn.empty()) check_log_group(account, region, group_arn, role_arn);
 
   std::string kms_key;
-  if (!input.str("KmsKeyId").empty()) kms_key = resolve_kms_key(account, region, std::string(input.str("KmsKeyId")));
+  if (!input.str("KmsKeyId").empty()) kms_key = hooks_.kms.resolve(account, region, std::string(input.str("KmsKeyId")));
 
   Trail t{account, region, name, Value::map()};
   if (!topic_arn.empty()) t.state.set("SnsTopicARN", topic_arn);
@@ -551,7 +539,7 @@ Value TrailStore::update(const std::string& account, const std::string& region, 
   if (input.has("KmsKeyId")) {  // an empty id turns SSE-KMS off
     std::string id(input.str("KmsKeyId"));
     if (id.empty()) erase_member(next, "KmsKeyId");
-    else next.set("KmsKeyId", resolve_kms_key(account, region, id));
+    else next.set("KmsKeyId", hooks_.kms.resolve(account, region, id));
   }
   if (input.has("CloudWatchLogsLogGroupArn") || input.has("CloudWatchLogsRoleArn")) {
     std::string group(input.has("CloudWatchLogsLogGroupArn") ? input.str("CloudWatchLogsLogGroupArn") : next.str("CloudWatchLogsLogGroupArn"));
@@ -1136,7 +1124,7 @@ int TrailStore::deliver_trail(const Key& key, Files kind, bool& more) {
         meta.content_type = "application/json";
         meta.headers.emplace_back("ContentEncoding", "gzip");  // as AWS delivers them
         if (!kms_key.empty()) {  // SSE-KMS with the trail's key; a key that cannot encrypt fails the delivery, as in AWS
-          if (std::string problem = hooks_.kms_key_problem ? hooks_.kms_key_problem(kms_key) : ""; !problem.empty())
+          if (std::string problem = hooks_.kms.problem_of(kms_key); !problem.empty())
             throw AwsError("KMS." + problem, kms_key + " cannot be used", 400);
           meta.encryption.algorithm = "aws:kms";
           meta.encryption.kms_key_arn = kms_key;

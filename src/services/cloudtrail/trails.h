@@ -70,6 +70,7 @@
 #include "core/clock.h"
 #include "core/event_bus.h"
 #include "core/value.h"
+#include "services/cloudtrail/kms_lookup.h"
 #include "services/cloudtrail/insights.h"
 #include "services/cloudtrail/signing_keys.h"
 #include "services/s3/object_store.h"
@@ -106,11 +107,7 @@ struct TrailHooks {
   std::function<std::string(const std::string& account, const std::string& region, const std::string& group, const std::string& stream,
                             const LogEvents& events)>
       put_log_events;
-  // KmsKeyId: the ARN of the KMS key an id names (key id, key ARN, alias name or alias ARN) in
-  // the account and region, nullopt if there is none; and, for a key's ARN, empty if it can
-  // encrypt now, else why not (the KMS error code: "DisabledException", ...).
-  std::function<std::optional<std::string>(const std::string& account, const std::string& region, const std::string& id)> find_kms_key;
-  std::function<std::string(const std::string& key_arn)> kms_key_problem;
+  KmsLookup kms;  // KmsKeyId
 };
 
 // AddTags' merge for trails and event data stores: keys 1-128 characters, values at most
@@ -198,8 +195,6 @@ class TrailStore {
   std::string resolve_topic(const std::string& account, const std::string& region, const std::string& name_or_arn) const;
   void check_log_group(const std::string& account, const std::string& region, const std::string& group_arn, const std::string& role_arn) const;
   Value trail_view(const Trail& trail) const;
-  // KmsKeyId resolved to a usable key's ARN (InvalidKmsKeyIdException, KmsKeyNotFoundException, KmsException).
-  std::string resolve_kms_key(const std::string& account, const std::string& region, const std::string& id) const;
   bool selects(const Trail& trail, const BusEvent& event, const Value& record) const;
   // `more`: the pass was full and delivered without error (pending records may remain).
   int deliver_trail(const Key& key, Files files, bool& more);
