@@ -9,11 +9,13 @@
 namespace vigil::server {
 
 std::string Principal::arn() const {
+  if (is_anonymous) return {};
   if (is_root) return "arn:aws:iam::" + account_id + ":root";
   return "arn:aws:iam::" + account_id + ":user/" + user_name;
 }
 
 std::string Principal::principal_id() const {
+  if (is_anonymous) return {};
   if (is_root) return account_id;
   // AWS user ids are opaque "AIDA..." strings; derive a stable one from the key id.
   std::string id = "AIDA";

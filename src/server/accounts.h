@@ -18,9 +18,12 @@ struct Principal {
   std::string access_key_id;
   std::string secret_access_key;
   bool is_root = false;
+  // An unsigned request to a service that takes them (S3, for what a bucket policy grants
+  // Principal "*"): no account, no ARN; CloudTrail names it "AWSAccount" "anonymous".
+  bool is_anonymous = false;
 
   std::string arn() const;
-  std::string identity_type() const { return is_root ? "Root" : "IAMUser"; }
+  std::string identity_type() const { return is_anonymous ? "AWSAccount" : is_root ? "Root" : "IAMUser"; }
   std::string principal_id() const;
 };
 

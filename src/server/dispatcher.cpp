@@ -112,7 +112,9 @@ Dispatcher::Route* Dispatcher::unsigned_s3_route(const HttpRequest& request) {
   auto it = by_signing_name_.find("s3");
   if (it == by_signing_name_.end() || request.has_header("x-amz-target")) return nullptr;
   std::string_view content_type = request.header("content-type");
-  if (content_type.find("x-www-form-urlencoded") != std::string_view::npos || content_type.find("application/x-amz-json") != std::string_view::npos ||
+  // A form body is the query protocol's only on a POST (curl's default type on a PUT is still S3).
+  if ((request.method == "POST" && content_type.find("x-www-form-urlencoded") != std::string_view::npos) ||
+      content_type.find("application/x-amz-json") != std::string_view::npos ||
       content_type.find("application/cbor") != std::string_view::npos)
     return nullptr;
   std::string_view q = request.query;
@@ -246,15 +248,22 @@ HttpResponse Dispatcher::handle_internal(const HttpRequest& request) {
     auth_result.failure = auth::AuthFailure::ContentSha256Mismatch;
     auth_result.message = "The provided 'x-amz-content-sha256' header does not match what was computed.";
   }
-  if (auth_result.failure != auth::AuthFailure::None) {
+  const bool anonymous = auth_result.failure == auth::AuthFailure::MissingAuthentication && service.accepts_anonymous();
+  if (auth_result.failure != auth::AuthFailure::None && !anonymous) {
     codec.encode_error(auth_error(auth_result, codec), response_context, response);
     return response;
   }
 
   CallContext context;
-  context.principal = accounts_.find(auth_result.access_key_id);
-  context.account_id = context.principal->account_id;
-  context.region = auth_result.region;
+  static const Principal kAnonymous = [] {
+    Principal p;
+    p.is_anonymous = true;
+    return p;
+  }();
+  if (anonymous) auth_result.payload_kind = auth::PayloadKind::Unsigned;  // nothing signed it
+  context.principal = anonymous ? &kAnonymous : accounts_.find(auth_result.access_key_id);
+  context.account_id = context.principal->account_id;  // anonymous: empty until the service knows whose resource it is
+  context.region = anonymous ? accounts_.config().default_region : auth_result.region;
   context.request_id = request_id;
   context.source_ip = request.remote_address;
   context.user_agent = std::string(request.header("user-agent"));

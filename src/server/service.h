@@ -98,6 +98,10 @@ class Service {
   // CallContext::request_file, unwrap_payload() not applied). Otherwise the dispatcher reads a
   // spooled body into memory first, up to kMaxInMemoryBody.
   virtual bool takes_body_file(std::string_view operation) const { return false; }
+  // Whether a request with no signature at all reaches the handlers as the anonymous principal
+  // (CallContext::principal->is_anonymous, account_id empty) instead of being refused: S3,
+  // whose bucket policies may grant Principal "*". The service decides what it may do.
+  virtual bool accepts_anonymous() const { return false; }
   // The error for a spooled body too large to be read into memory for such an operation.
   virtual AwsError body_too_large() const {
     return AwsError("RequestEntityTooLarge", "Request body too large", 413);

@@ -171,10 +171,14 @@ std::string record_json(const server::ApiCall& call, const std::string& event_id
   out += '{';
   string_member(out, "type", who.identity_type());
   string_member(out, "principalId", who.principal_id());
-  string_member(out, "arn", who.arn());
-  string_member(out, "accountId", who.account_id);
-  string_member(out, "accessKeyId", who.access_key_id);
-  if (!who.is_root) string_member(out, "userName", who.user_name);
+  if (who.is_anonymous) {
+    string_member(out, "accountId", "anonymous");  // as AWS records an unsigned S3 request
+  } else {
+    string_member(out, "arn", who.arn());
+    string_member(out, "accountId", who.account_id);
+    string_member(out, "accessKeyId", who.access_key_id);
+    if (!who.is_root) string_member(out, "userName", who.user_name);
+  }
   out += '}';
   variable_string("eventTime", format_iso8601(std::floor(event_time)));
   string_member(out, "eventSource", call.service->event_source());
@@ -373,6 +377,8 @@ EventHistory::EventHistory(store::Store& store, const Clock& clock, EventBus* bu
 void EventHistory::record(const server::ApiCall& call) {
   server::AuditClass audit_class = call.service->audit_class(call.operation);
   if (audit_class == server::AuditClass::NotRecorded) return;
+  // An anonymous request that named no existing resource belongs to no account: no one's trail.
+  if (call.context->account_id.empty()) return;
   // Data events (every PutLogEvents) only go to the bus: skip building a record nobody reads.
   const server::CallContext& ctx = *call.context;
   if (audit_class == server::AuditClass::Data &&

@@ -542,9 +542,20 @@ void S3Service::precheck_input(std::string_view operation, const Value& input) c
     throw AwsError("InvalidRequest", "The x-amz-object-attributes header specifying the attributes to be retrieved is either missing or empty", 400);
 }
 
+namespace {
+// The account that asks: the signer's, or none for an anonymous request (whose ctx.account_id
+// becomes the bucket owner's once the bucket is known, so its CloudTrail record reaches the owner).
+const std::string& caller_account(const CallContext& ctx) { return ctx.principal ? ctx.principal->account_id : ctx.account_id; }
+bool is_anonymous(const CallContext& ctx) { return ctx.principal && ctx.principal->is_anonymous; }
+}  // namespace
+
 BucketRecord S3Service::existing_bucket(CallContext& ctx, std::string_view name) const {
   auto b = objects_.bucket(name);
   if (!b) throw no_such_bucket(name);
+  if (is_anonymous(ctx)) {
+    ctx.account_id = b->owner_account;
+    ctx.region = b->region;
+  }
   ctx.resources.emplace_back("AWS::S3::Bucket", b->name);  // CloudTrail names buckets plainly
   return *b;
 }
@@ -552,7 +563,7 @@ BucketRecord S3Service::existing_bucket(CallContext& ctx, std::string_view name)
 bool S3Service::allowed(const CallContext& ctx, const BucketRecord& bucket, std::string_view action, const std::string* key,
                         const ConditionKeys& extra) const {
   iam::Request r;
-  r.account = ctx.account_id;
+  r.account = caller_account(ctx);
   r.principal_arn = ctx.principal ? ctx.principal->arn() : std::string();
   r.action = std::string(action);
   r.resource = "arn:aws:s3:::" + bucket.name + (key ? "/" + *key : std::string());
@@ -561,8 +572,10 @@ bool S3Service::allowed(const CallContext& ctx, const BucketRecord& bucket, std:
   r.context = extra;
   r.context["aws:SecureTransport"] = "false";
   r.context["aws:SourceIp"] = ctx.source_ip;
-  r.context["aws:PrincipalAccount"] = ctx.account_id;
-  r.context["aws:PrincipalArn"] = r.principal_arn;
+  if (!is_anonymous(ctx)) {
+    r.context["aws:PrincipalAccount"] = r.account;
+    r.context["aws:PrincipalArn"] = r.principal_arn;
+  }
   r.context["aws:RequestedRegion"] = ctx.region;
   r.context["aws:ResourceAccount"] = bucket.owner_account;
   r.context["s3:ResourceAccount"] = bucket.owner_account;
@@ -571,7 +584,9 @@ bool S3Service::allowed(const CallContext& ctx, const BucketRecord& bucket, std:
   const double now = std::floor(ctx.time);
   r.context["aws:CurrentTime"] = format_iso8601(now);
   r.context["aws:EpochTime"] = format_epoch_number(now);
-  if (ctx.principal) {
+  if (is_anonymous(ctx)) {
+    r.context["aws:PrincipalType"] = "Anonymous";
+  } else if (ctx.principal) {
     r.context["aws:PrincipalType"] = ctx.principal->is_root ? "Account" : "User";
     r.context["aws:userid"] = ctx.principal->principal_id();
     if (!ctx.principal->is_root) r.context["aws:username"] = ctx.principal->user_name;
@@ -588,11 +603,12 @@ BucketRecord S3Service::authorize(CallContext& ctx, std::string_view name, std::
 
 BucketRecord S3Service::policy_bucket(CallContext& ctx, std::string_view name, std::string_view action) const {
   BucketRecord b = authorize(ctx, name, action);
-  if (b.owner_account != ctx.account_id) throw AwsError("MethodNotAllowed", "The specified method is not allowed against this resource.", 405);
+  if (b.owner_account != caller_account(ctx)) throw AwsError("MethodNotAllowed", "The specified method is not allowed against this resource.", 405);
   return b;
 }
 
 Value S3Service::create_bucket(CallContext& ctx, const Value& in) {
+  if (is_anonymous(ctx)) throw access_denied();
   std::string name(in.str("Bucket"));
   if (!valid_bucket_name(name)) throw AwsError("InvalidBucketName", "The specified bucket is not valid.", 400);
   std::string region = ctx.region.empty() ? "us-east-1" : ctx.region;
@@ -629,6 +645,7 @@ Value S3Service::create_bucket(CallContext& ctx, const Value& in) {
 }
 
 Value S3Service::list_buckets(CallContext& ctx, const Value& in) {
+  if (is_anonymous(ctx)) throw access_denied();
   std::string prefix(in.str("Prefix"));
   Value buckets = Value::list();
   for (const auto& b : objects_.buckets_of(ctx.account_id)) {

@@ -42,6 +42,9 @@ class S3Service : public server::Service {
   }
   std::optional<HttpRequest> unwrap_payload(const HttpRequest& request, const auth::AuthResult& auth) const override;
   bool takes_body_file(std::string_view operation) const override { return operation == "PutObject" || operation == "UploadPart"; }
+  // Unsigned requests act as the anonymous principal: only what a bucket policy grants
+  // Principal "*" (or {"AWS": "*"}) is allowed; no bucket-less operation is.
+  bool accepts_anonymous() const override { return true; }
   AwsError body_too_large() const override;
 
   // S3's limit for one PutObject or UploadPart body (5 GiB) and the size above which the
