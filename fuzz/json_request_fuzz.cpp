@@ -1,5 +1,5 @@
 // libFuzzer: arbitrary bytes as an awsJson request body of an operation of the logs,
-// cloudtrail or cloudwatch models (the first byte picks the model and operation). Whatever
+// cloudtrail, cloudwatch or kms models (the first byte picks the model and operation). Whatever
 // decodes must encode back to JSON that decodes to the same Value. Must never crash, hang
 // or leak.
 #include <algorithm>
@@ -26,7 +26,7 @@ struct Service {
 struct Fixture {
   std::vector<Service> services;
   Fixture() {
-    for (const char* name : {"logs", "cloudtrail", "cloudwatch"}) {
+    for (const char* name : {"logs", "cloudtrail", "cloudwatch", "kms"}) {
       Service svc;
       svc.model = embedded_model(name);
       svc.codec = std::make_unique<JsonCodec>(*svc.model);

@@ -86,6 +86,9 @@ class Service {
   // The requestParameters of the CloudTrail record. Services leave out payloads AWS does not
   // record (log event contents, object bodies), which also keeps the hot path cheap.
   virtual Value audit_parameters(std::string_view operation, const Value& input) const { return input; }
+  // Whether the record's responseElements carry the output (of a call that is not read-only).
+  // false for outputs AWS never records: KMS plaintexts and ciphertexts.
+  virtual bool audit_response(std::string_view operation) const { return true; }
   // AWS's error for an operation of the model that Vigil does not serve yet.
   virtual AwsError unsupported_operation(const std::string& operation) const {
     return AwsError("UnknownOperationException", "Vigil does not support " + operation + " yet (see docs/coverage.md).", 400);

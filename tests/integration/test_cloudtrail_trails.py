@@ -41,6 +41,14 @@ class TrailTestCase(ServerTestCase):
             time.sleep(0.25)
         self.fail("no delivery within %d s: %s" % (timeout, self.ct.get_trail_status(Name=name)))
 
+    def wait_for_delivery_error(self, name, timeout=15):
+        deadline = time.time() + timeout
+        while True:
+            status = self.ct.get_trail_status(Name=name)
+            if status.get("LatestDeliveryError") or time.time() > deadline:
+                return status
+            time.sleep(0.25)
+
     def wait_for_records(self, bucket, event_name, prefix="", timeout=15):
         """Delivery runs every 2 s, so the calls of a test may land in several files: wait until
         the last call of interest is delivered."""
@@ -169,13 +177,7 @@ class Delivery(TrailTestCase):
         self.ct.start_logging(Name="main")
         self.s3.delete_bucket(Bucket="doomed-bucket")
         self.logs.create_log_group(logGroupName="/lost")
-        deadline = time.time() + 15
-        status = {}
-        while time.time() < deadline:
-            status = self.ct.get_trail_status(Name="main")
-            if status.get("LatestDeliveryError"):
-                break
-            time.sleep(0.25)
+        status = self.wait_for_delivery_error("main")
         self.assertEqual(status.get("LatestDeliveryError"), "NoSuchBucket")
 
 
@@ -213,13 +215,7 @@ class KmsEncryption(TrailTestCase):
             self.ct.update_trail(Name="main", KmsKeyId=key["KeyId"])
         self.assertEqual(error_code(ctx), "KmsException")
         self.logs.create_log_group(logGroupName="/undelivered")
-        deadline = time.time() + 15
-        status = {}
-        while time.time() < deadline:
-            status = self.ct.get_trail_status(Name="main")
-            if status.get("LatestDeliveryError"):
-                break
-            time.sleep(0.25)
+        status = self.wait_for_delivery_error("main")
         self.assertEqual(status.get("LatestDeliveryError"), "KMS.DisabledException")
         # Enabled again, the held records are delivered; an empty KmsKeyId turns SSE-KMS off.
         kms.enable_key(KeyId=key["KeyId"])
@@ -394,13 +390,7 @@ class BucketPolicyEnforcement(TrailTestCase):
         self.s3.delete_bucket_policy(Bucket="trail-bucket")
         self.ct.start_logging(Name="main")
         self.logs.create_log_group(logGroupName="/denied")
-        deadline = time.time() + 15
-        status = {}
-        while time.time() < deadline:
-            status = self.ct.get_trail_status(Name="main")
-            if status.get("LatestDeliveryError"):
-                break
-            time.sleep(0.25)
+        status = self.wait_for_delivery_error("main")
         self.assertEqual(status.get("LatestDeliveryError"), "AccessDenied")
         self.assertEqual(self.s3.list_objects_v2(Bucket="trail-bucket").get("KeyCount"), 0)
         # An explicit Deny wins over the Allow.

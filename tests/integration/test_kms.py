@@ -137,6 +137,13 @@ class Crypto(KmsTestCase):
         self.assertEqual(record["requestParameters"]["KeyId"], "alias/app")
         self.assertNotIn("Plaintext", record["requestParameters"])
         self.assertNotIn("s3cr3t", events[0]["CloudTrailEvent"])
+        self.assertNotIn(base64.b64encode(b"s3cr3t").decode(), events[0]["CloudTrailEvent"])
+        self.assertIsNone(record["responseElements"])  # AWS never records what Encrypt returns
+        for name, secret in (("Decrypt", plain["Plaintext"]), ("GenerateDataKey", dk["Plaintext"])):
+            events = ct.lookup_events(LookupAttributes=[{"AttributeKey": "EventName", "AttributeValue": name}])["Events"]
+            self.assertTrue(events, name)
+            self.assertNotIn(base64.b64encode(secret).decode(), events[0]["CloudTrailEvent"], name)
+            self.assertIsNone(json.loads(events[0]["CloudTrailEvent"])["responseElements"], name)
 
     def test_key_states(self):
         key = self.create_key()

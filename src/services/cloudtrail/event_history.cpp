@@ -205,7 +205,7 @@ std::string record_json(const server::ApiCall& call, const std::string& event_id
   });
   member(out, "responseElements");
   variable([&] {
-    if (call.output && !read_only && call.output->is_map() && call.output->size() > 0)
+    if (call.output && !read_only && call.output->is_map() && call.output->size() > 0 && call.service->audit_response(call.operation))
       protocol::value_to_json(*call.output, nullptr, out, /*keep_nulls=*/true);
     else
       out += "null";

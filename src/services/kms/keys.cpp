@@ -311,16 +311,7 @@ KeyStore::Key& KeyStore::managed_locked(const std::string& account, const std::s
   // region whenever it is created (S3 records written before KMS existed name it).
   std::string label = "kms-key " + alias.substr(6);
   label.append(1, '\0').append(account).append(1, '\0').append(region);
-  auto bytes = master_.derive(label);
-  bytes[6] = static_cast<unsigned char>((bytes[6] & 0x0F) | 0x40);
-  bytes[8] = static_cast<unsigned char>((bytes[8] & 0x3F) | 0x80);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string id;
-  for (int i = 0; i < 16; ++i) {
-    if (i == 4 || i == 6 || i == 8 || i == 10) id += '-';
-    id += kHex[bytes[i] >> 4];
-    id += kHex[bytes[i] & 0xF];
-  }
+  const std::string id = master_.derive_uuid(label);
   const double now = clock_.now_seconds();
   Key* key = key_by_id(account, region, id);
   if (!key) {
@@ -402,7 +393,7 @@ Value KeyStore::list_keys(const std::string& account, const std::string& region,
   check_limit(input);
   const size_t limit = static_cast<size_t>(input.i64("Limit", 100));
   std::string_view marker = input.str("Marker");
-  std::lock_guard lock(const_cast<std::mutex&>(mutex_));
+  std::lock_guard lock(mutex_);
   Value keys = Value::list();
   const std::string scope = scoped(account, region, "");
   auto it = marker.empty() ? keys_.lower_bound(scope) : keys_.upper_bound(scope + std::string(marker));

@@ -109,7 +109,7 @@ class KeyStore {
   store::Store& store_;
   const Clock& clock_;
   const s3::MasterKey& master_;
-  std::mutex mutex_;
+  mutable std::mutex mutex_;
   std::map<std::string, Key> keys_;       // by account \0 region \0 key id
   std::map<std::string, Alias> aliases_;  // by account \0 region \0 alias name
 };

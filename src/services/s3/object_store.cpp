@@ -438,17 +438,7 @@ void ObjectStore::put_bucket_encryption(std::string_view bucket, const BucketEnc
 std::string ObjectStore::aws_managed_kms_key(std::string_view account, std::string_view region) const {
   std::string label = "kms-key aws/s3";
   label.append(1, '\0').append(account).append(1, '\0').append(region);
-  auto bytes = master_.derive(label);
-  // A v4-shaped UUID, as KMS key ids are.
-  bytes[6] = static_cast<unsigned char>((bytes[6] & 0x0F) | 0x40);
-  bytes[8] = static_cast<unsigned char>((bytes[8] & 0x3F) | 0x80);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string id;
-  for (int i = 0; i < 16; ++i) {
-    if (i == 4 || i == 6 || i == 8 || i == 10) id += '-';
-    id += kHex[bytes[i] >> 4];
-    id += kHex[bytes[i] & 0xF];
-  }
+  const std::string id = master_.derive_uuid(label);
   return "arn:aws:kms:" + std::string(region) + ":" + std::string(account) + ":key/" + id;
 }
 

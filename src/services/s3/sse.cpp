@@ -161,4 +161,18 @@ std::array<unsigned char, 32> MasterKey::derive(std::string_view label) const {
   return out;
 }
 
+std::string MasterKey::derive_uuid(std::string_view label) const {
+  auto bytes = derive(label);
+  bytes[6] = static_cast<unsigned char>((bytes[6] & 0x0F) | 0x40);
+  bytes[8] = static_cast<unsigned char>((bytes[8] & 0x3F) | 0x80);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string id;
+  for (int i = 0; i < 16; ++i) {
+    if (i == 4 || i == 6 || i == 8 || i == 10) id += '-';
+    id += kHex[bytes[i] >> 4];
+    id += kHex[bytes[i] & 0xF];
+  }
+  return id;
+}
+
 }  // namespace vigil::s3

@@ -52,6 +52,8 @@ class MasterKey {
   // key file is, different per label, and telling nothing about the key (the id of an
   // account's AWS managed KMS key, object_store.h).
   std::array<unsigned char, 32> derive(std::string_view label) const;
+  // derive(label) as a v4-shaped UUID (lower-case, 36 characters), as KMS key ids are.
+  std::string derive_uuid(std::string_view label) const;
 
  private:
   std::array<unsigned char, 32> key_;
