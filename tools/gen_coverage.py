@@ -81,7 +81,11 @@ SERVICES = {
         "ListAliases": "the account's aliases and the AWS managed ones created so far; KeyId filter, Limit/Marker",
         "ListKeys": "Limit 1-1000, Marker",
         "GetKeyPolicy": "the policy given at CreateKey or AWS's default key policy (key-default-1); not evaluated",
-        "GetKeyRotationStatus": "always false: Vigil does not rotate key material (EnableKeyRotation not yet)",
+        "GetKeyRotationStatus": "KeyRotationEnabled, RotationPeriodInDays, NextRotationDate",
+        "EnableKeyRotation": "RotationPeriodInDays 90-2560 (default 365); the rotation happens when the key is next used after its date (dated when due); old material is kept, so older ciphertexts decrypt; AWS managed keys: UnsupportedOperationException",
+        "RotateKeyOnDemand": "new material now, up to 25 on-demand rotations (LimitExceededException)",
+        "ListKeyRotations": "AUTOMATIC and ON_DEMAND rotations with their dates, Limit/Marker",
+        "PutKeyPolicy": "kept and returned by GetKeyPolicy (must be a JSON object: MalformedPolicyDocumentException); not evaluated",
     }),
     "sns": ("sns", "SNS", {
         "CreateTopic": "idempotent by name (AWS's error when attributes or tags differ), standard and FIFO topics",

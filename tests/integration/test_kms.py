@@ -76,6 +76,33 @@ class Keys(KmsTestCase):
         self.assertEqual(policy["Statement"][0]["Principal"], {"AWS": "arn:aws:iam::%s:root" % ACCOUNT})
         self.assertEqual(self.kms.list_key_policies(KeyId=meta["KeyId"])["PolicyNames"], ["default"])
         self.assertFalse(self.kms.get_key_rotation_status(KeyId=meta["KeyId"])["KeyRotationEnabled"])
+        custom = {"Version": "2012-10-17", "Statement": [{"Sid": "Mine", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::%s:root" % ACCOUNT},
+                                                         "Action": "kms:*", "Resource": "*"}]}
+        self.kms.put_key_policy(KeyId=meta["KeyId"], PolicyName="default", Policy=json.dumps(custom))
+        self.assertEqual(json.loads(self.kms.get_key_policy(KeyId=meta["KeyId"], PolicyName="default")["Policy"]), custom)
+        self.assert_error("MalformedPolicyDocumentException", self.kms.put_key_policy, KeyId=meta["KeyId"], PolicyName="default", Policy="[1]")
+
+    def test_rotation(self):
+        # Debian's older botocore has neither RotationPeriodInDays nor on-demand rotation.
+        model = self.kms.meta.service_model
+        has_period = "RotationPeriodInDays" in model.operation_model("EnableKeyRotation").input_shape.members
+        key = self.create_key()
+        before = self.kms.encrypt(KeyId=key["KeyId"], Plaintext=b"before")["CiphertextBlob"]
+        self.kms.enable_key_rotation(KeyId=key["KeyId"], **({"RotationPeriodInDays": 180} if has_period else {}))
+        status = self.kms.get_key_rotation_status(KeyId=key["KeyId"])
+        self.assertTrue(status["KeyRotationEnabled"])
+        if has_period:
+            self.assertEqual(status["RotationPeriodInDays"], 180)
+            self.assertIn("NextRotationDate", status)
+        if "RotateKeyOnDemand" in model.operation_names:
+            self.kms.rotate_key_on_demand(KeyId=key["KeyId"])
+            rotations = self.kms.list_key_rotations(KeyId=key["KeyId"])["Rotations"]
+            self.assertEqual([r["RotationType"] for r in rotations], ["ON_DEMAND"])
+        after = self.kms.encrypt(KeyId=key["KeyId"], Plaintext=b"after")["CiphertextBlob"]
+        self.assertEqual(self.kms.decrypt(CiphertextBlob=before)["Plaintext"], b"before")
+        self.assertEqual(self.kms.decrypt(CiphertextBlob=after)["Plaintext"], b"after")
+        self.kms.disable_key_rotation(KeyId=key["KeyId"])
+        self.assertFalse(self.kms.get_key_rotation_status(KeyId=key["KeyId"])["KeyRotationEnabled"])
 
     def test_not_found_and_validation_errors(self):
         missing = "1234abcd-12ab-34cd-56ef-1234567890ab"

@@ -150,6 +150,43 @@ TEST_F(KmsKeysTest, KeyStatesAndNamesAsAwsAnswers) {
   EXPECT_EQ(keys_->list_keys(kAccount, kRegion, Value::map()).get("Keys")->size(), 0u);
 }
 
+TEST_F(KmsKeysTest, RotationAddsMaterialAndOldCiphertextsStillDecrypt) {
+  std::string id = create();
+  auto encrypt = [&](const char* text) { return *keys_->encrypt(kAccount, kRegion, in({{"KeyId", id}, {"Plaintext", Blob{text}}})).get("CiphertextBlob"); };
+  auto decrypt = [&](const Value& blob) { return keys_->decrypt(kAccount, kRegion, in({{"CiphertextBlob", blob}})).get("Plaintext")->as_blob().bytes; };
+  Value first = encrypt("one");
+  keys_->set_key_rotation(kAccount, kRegion, in({{"KeyId", id}, {"RotationPeriodInDays", 90}}), true);
+  Value status = keys_->get_key_rotation_status(kAccount, kRegion, in({{"KeyId", id}}));
+  EXPECT_TRUE(status.flag("KeyRotationEnabled", false));
+  EXPECT_EQ(status.i64("RotationPeriodInDays", 0), 90);
+  EXPECT_EQ(error([&] { keys_->set_key_rotation(kAccount, kRegion, in({{"KeyId", id}, {"RotationPeriodInDays", 89}}), true); }).first, "ValidationException");
+  // Not due yet: the same material.
+  clock_.advance(std::chrono::hours(24 * 89));
+  Value second = encrypt("two");
+  EXPECT_EQ(first.as_blob().bytes.substr(0, 41), second.as_blob().bytes.substr(0, 41));  // version, id, material index 0
+  // Due: new material, dated when due; old ciphertexts still decrypt; a restart keeps all.
+  clock_.advance(std::chrono::hours(24 * 2));
+  Value third = encrypt("three");
+  EXPECT_NE(first.as_blob().bytes.substr(0, 41), third.as_blob().bytes.substr(0, 41));
+  keys_->rotate_key_on_demand(kAccount, kRegion, in({{"KeyId", id}}));
+  Value fourth = encrypt("four");
+  open();
+  EXPECT_EQ(decrypt(first), "one");
+  EXPECT_EQ(decrypt(second), "two");
+  EXPECT_EQ(decrypt(third), "three");
+  EXPECT_EQ(decrypt(fourth), "four");
+  Value rotations = *keys_->list_key_rotations(kAccount, kRegion, in({{"KeyId", id}})).get("Rotations");
+  ASSERT_EQ(rotations.size(), 2u);
+  EXPECT_EQ(rotations.as_list()[0].str("RotationType"), "AUTOMATIC");
+  EXPECT_EQ(rotations.as_list()[1].str("RotationType"), "ON_DEMAND");
+  // A blob naming material the key does not have is not a ciphertext.
+  Blob forged = fourth.as_blob();
+  forged.bytes[1 + 36 + 3] = 9;
+  EXPECT_EQ(error([&] { keys_->decrypt(kAccount, kRegion, in({{"CiphertextBlob", forged}})); }).first, "InvalidCiphertextException");
+  keys_->set_key_rotation(kAccount, kRegion, in({{"KeyId", id}}), false);
+  EXPECT_FALSE(keys_->get_key_rotation_status(kAccount, kRegion, in({{"KeyId", id}})).flag("KeyRotationEnabled", true));
+}
+
 TEST_F(KmsKeysTest, KeysAliasesAndTagsSurviveARestartAndPage) {
   std::string a = create("first"), b = create("second");
   keys_->create_alias(kAccount, kRegion, in({{"AliasName", "alias/a"}, {"TargetKeyId", a}}));

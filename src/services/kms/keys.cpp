@@ -189,7 +189,7 @@ void KeyStore::load() {
     }
   };
   scan(kKeyPrefix, [&](const std::string& k, std::string account, std::string region, std::string id, Value doc) {
-    Key key{account, region, id, key_arn(account, region, id), std::move(doc), std::nullopt};
+    Key key{account, region, id, key_arn(account, region, id), std::move(doc), {}};
     keys_.emplace(k, std::move(key));
   });
   scan(kAliasPrefix, [&](const std::string& k, std::string account, std::string region, std::string name, Value doc) {
@@ -286,19 +286,55 @@ void KeyStore::require_enabled(const Key& key) const {
   if (state == "PendingDeletion") throw invalid_state(key.arn + " is pending deletion.");
 }
 
-const s3::DataKey& KeyStore::material(Key& key) {
-  if (!key.material) {
-    auto sealed = base64_decode(key.doc.str("Material"));
+const s3::DataKey& KeyStore::material(Key& key, size_t index) {
+  const Value* all = key.doc.get("Materials");
+  if (!all || !all->is_list() || index >= all->size()) throw invalid_ciphertext();
+  if (key.materials.size() < all->size()) key.materials.resize(all->size());
+  if (!key.materials[index]) {
+    const Value& sealed_text = all->as_list()[index];
+    auto sealed = sealed_text.is_string() ? base64_decode(sealed_text.as_string()) : std::nullopt;
     if (!sealed) throw AwsError("KMSInternalException", "The key material of " + key.arn + " is damaged.", 500, false);
-    key.material = master_.unseal(*sealed);
+    key.materials[index] = master_.unseal(*sealed);
   }
-  return *key.material;
+  return *key.materials[index];
+}
+
+void KeyStore::add_material(Key& key, std::string_view type, double when) {
+  s3::DataKey fresh = s3::MasterKey::new_data_key();
+  Value materials = key.doc.get("Materials") ? *key.doc.get("Materials") : Value::list();
+  materials.push(base64_encode(master_.seal(fresh)));
+  key.doc.set("Materials", std::move(materials));
+  if (!type.empty()) {
+    Value rotations = key.doc.get("Rotations") ? *key.doc.get("Rotations") : Value::list();
+    Value entry = Value::map();
+    entry.set("Date", when);
+    entry.set("Type", std::string(type));
+    rotations.push(std::move(entry));
+    key.doc.set("Rotations", std::move(rotations));
+  }
+  key.materials.resize(key.doc.get("Materials")->size());
+  key.materials.back() = fresh;
+}
+
+size_t KeyStore::current_material(Key& key) {
+  // Automatic rotation is due when its date has passed: done here, when the key is next used
+  // (the ciphertexts it makes are the only thing that tells rotations apart), dated when due.
+  if (key.doc.flag("RotationEnabled", false)) {
+    const double now = clock_.now_seconds();
+    bool rotated = false;
+    for (double next = key.doc.f64("NextRotation", 0); next > 0 && next <= now; next = key.doc.f64("NextRotation", 0)) {
+      add_material(key, "AUTOMATIC", next);
+      key.doc.set("NextRotation", next + key.doc.i64("RotationPeriodInDays", 365) * kDaySeconds);
+      rotated = true;
+    }
+    if (rotated) save(key);
+  }
+  return key.doc.get("Materials")->size() - 1;
 }
 
 KeyStore::Key& KeyStore::create_locked(const std::string& account, const std::string& region, const std::string& id, Value doc) {
-  s3::DataKey fresh = s3::MasterKey::new_data_key();
-  doc.set("Material", base64_encode(master_.seal(fresh)));
-  Key key{account, region, id, key_arn(account, region, id), std::move(doc), fresh};
+  Key key{account, region, id, key_arn(account, region, id), std::move(doc), {}};
+  add_material(key, "", 0);
   save(key);
   return keys_.insert_or_assign(scoped(account, region, id), std::move(key)).first->second;
 }
@@ -580,9 +616,11 @@ Value KeyStore::list_aliases(const std::string& account, const std::string& regi
 }
 
 std::string KeyStore::seal_blob(Key& key, std::string_view plaintext, const Value* context) {
+  const size_t index = current_material(key);
   std::string blob(1, kBlobVersion);
   blob += key.id;
-  blob += gcm_seal(material(key), plaintext, context_aad(context));
+  for (int shift = 24; shift >= 0; shift -= 8) blob += static_cast<char>((index >> shift) & 0xFF);
+  blob += gcm_seal(material(key, index), plaintext, context_aad(context));
   return blob;
 }
 
@@ -612,14 +650,16 @@ Value KeyStore::decrypt(const std::string& account, const std::string& region, c
   const Value* blob_value = input.get("CiphertextBlob");
   std::string_view blob = blob_value ? std::string_view(blob_value->as_blob().bytes) : std::string_view();
   std::lock_guard lock(mutex_);
-  if (blob.size() < 1 + kIdSize || blob[0] != kBlobVersion || !is_uuid(blob.substr(1, kIdSize))) throw invalid_ciphertext();
+  if (blob.size() < 1 + kIdSize + 4 || blob[0] != kBlobVersion || !is_uuid(blob.substr(1, kIdSize))) throw invalid_ciphertext();
   std::string id(blob.substr(1, kIdSize));
   Key* key = key_by_id(account, region, id);
   if (!key) throw invalid_ciphertext();  // a blob of another account or region, or of a deleted key
   if (input.has("KeyId") && resolve(account, region, input.str("KeyId")).id != key->id)
     throw AwsError("IncorrectKeyException", "The key ID in the request does not identify a CMK that can perform this operation.", 400);
   require_enabled(*key);
-  auto plaintext = gcm_open(material(*key), blob.substr(1 + kIdSize), context_aad(input.get("EncryptionContext")));
+  size_t index = 0;
+  for (size_t i = 0; i < 4; ++i) index = (index << 8) | static_cast<unsigned char>(blob[1 + kIdSize + i]);
+  auto plaintext = gcm_open(material(*key, index), blob.substr(1 + kIdSize + 4), context_aad(input.get("EncryptionContext")));
   if (!plaintext) throw invalid_ciphertext();
   Value out = Value::map();
   out.set("KeyId", key->arn);
@@ -706,9 +746,95 @@ Value KeyStore::get_key_rotation_status(const std::string& account, const std::s
   std::lock_guard lock(mutex_);
   Key& key = resolve(account, region, input.str("KeyId"), /*allow_alias=*/false);
   if (key.doc.str("State") == "PendingDeletion") throw invalid_state(key.arn + " is pending deletion.");
+  current_material(key);  // a rotation that is due happens first
   Value out = Value::map();
-  out.set("KeyRotationEnabled", false);  // Vigil does not rotate key material (EnableKeyRotation is unsupported)
+  out.set("KeyId", key.arn);
+  const bool enabled = key.doc.flag("RotationEnabled", false);
+  out.set("KeyRotationEnabled", enabled);
+  if (enabled) {
+    out.set("RotationPeriodInDays", key.doc.i64("RotationPeriodInDays", 365));
+    out.set("NextRotationDate", Timestamp{key.doc.f64("NextRotation", 0)});
+  }
+  return out;
+}
+
+void KeyStore::put_key_policy(const std::string& account, const std::string& region, const Value& input) {
+  std::string_view policy_name = input.str("PolicyName", "default");
+  std::lock_guard lock(mutex_);
+  Key& key = resolve(account, region, input.str("KeyId"), /*allow_alias=*/false);
+  if (policy_name != "default") throw not_found("No such policy exists");
+  if (key.doc.str("Manager") == "AWS") throw AwsError("AccessDeniedException", "You cannot change the key policy of an AWS managed key.", 400);
+  const std::string policy(input.str("Policy"));
+  if (!protocol::json_to_value(policy, nullptr).is_map())
+    throw AwsError("MalformedPolicyDocumentException", "The key policy is not a JSON object.", 400);
+  key.doc.set("Policy", policy);
+  save(key);
+}
+
+void KeyStore::set_key_rotation(const std::string& account, const std::string& region, const Value& input, bool enable) {
+  const int64_t days = input.i64("RotationPeriodInDays", 365);
+  if (enable && (days < 90 || days > 2560))
+    throw validation("1 validation error detected: Value '" + std::to_string(days) +
+                     "' at 'rotationPeriodInDays' failed to satisfy constraint: Member must have value " +
+                     (days < 90 ? "greater than or equal to 90" : "less than or equal to 2560"));
+  std::lock_guard lock(mutex_);
+  Key& key = resolve(account, region, input.str("KeyId"), /*allow_alias=*/false);
+  require_enabled(key);
+  if (key.doc.str("Manager") == "AWS") throw unsupported("changing the rotation of an AWS managed key");
+  key.doc.set("RotationEnabled", enable);
+  if (enable) {
+    key.doc.set("RotationPeriodInDays", days);
+    key.doc.set("NextRotation", std::floor(clock_.now_seconds()) + days * kDaySeconds);
+  } else {
+    key.doc.set("NextRotation", Value());
+  }
+  save(key);
+}
+
+Value KeyStore::rotate_key_on_demand(const std::string& account, const std::string& region, const Value& input) {
+  std::lock_guard lock(mutex_);
+  Key& key = resolve(account, region, input.str("KeyId"), /*allow_alias=*/false);
+  require_enabled(key);
+  if (key.doc.str("Manager") == "AWS") throw unsupported("rotating an AWS managed key");
+  size_t on_demand = 0;
+  if (const Value* rotations = key.doc.get("Rotations"))
+    for (const Value& r : rotations->as_list()) on_demand += r.str("Type") == "ON_DEMAND";
+  if (on_demand >= 25) throw AwsError("LimitExceededException", "The key " + key.arn + " has reached its limit of 25 on-demand rotations.", 400);
+  add_material(key, "ON_DEMAND", clock_.now_seconds());
+  save(key);
+  Value out = Value::map();
   out.set("KeyId", key.id);
+  return out;
+}
+
+Value KeyStore::list_key_rotations(const std::string& account, const std::string& region, const Value& input) {
+  check_limit(input);
+  std::lock_guard lock(mutex_);
+  Key& key = resolve(account, region, input.str("KeyId"), /*allow_alias=*/false);
+  current_material(key);
+  const size_t limit = static_cast<size_t>(input.i64("Limit", 100));
+  size_t start = 0;
+  if (input.has("Marker")) {
+    auto n = std::string(input.str("Marker"));
+    if (n.empty() || n.find_first_not_of("0123456789") != std::string::npos || n.size() > 6) throw validation("Invalid marker");
+    start = std::stoul(n);
+  }
+  const Value* all = key.doc.get("Rotations");
+  const size_t total = all ? all->size() : 0;
+  Value rotations = Value::list();
+  for (size_t i = start; i < total && rotations.size() < limit; ++i) {
+    const Value& r = all->as_list()[i];
+    Value entry = Value::map();
+    entry.set("KeyId", key.id);
+    entry.set("RotationDate", Timestamp{r.f64("Date", 0)});
+    entry.set("RotationType", std::string(r.str("Type")));
+    rotations.push(std::move(entry));
+  }
+  Value out = Value::map();
+  out.set("Rotations", std::move(rotations));
+  const bool truncated = start + limit < total;
+  if (truncated) out.set("NextMarker", std::to_string(start + limit));
+  out.set("Truncated", truncated);
   return out;
 }
 

@@ -4,13 +4,16 @@
 // write synced before the call answers:
 //
 //   kms:k: account \0 region \0 key id   -> key JSON (description, state, dates, tags, policy,
-//                                           "Material": its 256-bit key sealed by the master key)
+//                                           rotation settings and history, "Materials": its 256-bit
+//                                           keys, oldest first, each sealed by the master key)
 //   kms:a: account \0 region \0 alias    -> {"Target": key id, "Created": t, "Updated": t}
 //
 // Key material never leaves the server in the clear and is never stored unsealed: it is sealed
-// (AES-256-GCM) by the server's master key (s3/sse.h, <data-dir>/s3/.master-key). A ciphertext
-// blob names its key, so Decrypt needs no KeyId:
-//   version (1) | key id (36) | nonce (12) | tag (16) | AES-256-GCM ciphertext
+// (AES-256-GCM) by the server's master key (s3/sse.h, <data-dir>/s3/.master-key). Rotation
+// (EnableKeyRotation's period, checked when the key is used; RotateKeyOnDemand) adds material
+// and keeps the old, so older ciphertexts still decrypt. A ciphertext blob names its key and
+// material, so Decrypt needs no KeyId:
+//   version (1) | key id (36) | material index (4, big-endian) | nonce (12) | tag (16) | ciphertext
 // with the encryption context (sorted pairs) as additional authenticated data.
 //
 // AWS managed keys (alias aws/<service>, KeyManager AWS) exist once a service uses them
@@ -29,6 +32,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/clock.h"
 #include "core/value.h"
@@ -66,6 +70,11 @@ class KeyStore {
   Value list_key_policies(const std::string& account, const std::string& region, const Value& input);
   Value get_key_policy(const std::string& account, const std::string& region, const Value& input);
   Value get_key_rotation_status(const std::string& account, const std::string& region, const Value& input);
+  void put_key_policy(const std::string& account, const std::string& region, const Value& input);
+  // EnableKeyRotation (enable) / DisableKeyRotation.
+  void set_key_rotation(const std::string& account, const std::string& region, const Value& input, bool enable);
+  Value rotate_key_on_demand(const std::string& account, const std::string& region, const Value& input);
+  Value list_key_rotations(const std::string& account, const std::string& region, const Value& input);
   void tag_resource(const std::string& account, const std::string& region, const Value& input);
   void untag_resource(const std::string& account, const std::string& region, const Value& input);
   Value list_resource_tags(const std::string& account, const std::string& region, const Value& input);
@@ -84,7 +93,7 @@ class KeyStore {
   struct Key {
     std::string account, region, id, arn;
     Value doc;                             // the stored JSON
-    std::optional<s3::DataKey> material;   // unsealed on first use
+    std::vector<std::optional<s3::DataKey>> materials;  // by index, unsealed on first use
   };
   struct Alias {
     std::string account, region, name;     // name: "alias/..."
@@ -98,7 +107,11 @@ class KeyStore {
   Key* key_by_id(const std::string& account, const std::string& region, const std::string& key_id);
   // Throws DisabledException / KMSInvalidStateException unless the key is Enabled.
   void require_enabled(const Key& key) const;
-  const s3::DataKey& material(Key& key);
+  const s3::DataKey& material(Key& key, size_t index);
+  // The index of the material Encrypt uses now, after any automatic rotation that is due.
+  size_t current_material(Key& key);
+  // Appends new material and a rotation entry ("AUTOMATIC" / "ON_DEMAND") dated `when`.
+  void add_material(Key& key, std::string_view type, double when);
   std::string seal_blob(Key& key, std::string_view plaintext, const Value* context);
   Value key_metadata(const Key& key) const;
   Key& create_locked(const std::string& account, const std::string& region, const std::string& id, Value doc);

@@ -50,6 +50,17 @@ KmsService::KmsService(KeyStore& keys) : Service(*protocol::embedded_model("kms"
   op("GetKeyPolicy", &KeyStore::get_key_policy);
   on("ListKeyPolicies", [this](CallContext& ctx, const Value& in) { return keys_.list_key_policies(ctx.account_id, ctx.region, in); });
   op("GetKeyRotationStatus", &KeyStore::get_key_rotation_status);
+  void_op("PutKeyPolicy", &KeyStore::put_key_policy);
+  on("EnableKeyRotation", [this](CallContext& ctx, const Value& in) {
+    keys_.set_key_rotation(ctx.account_id, ctx.region, in, true);
+    return Value::map();
+  });
+  on("DisableKeyRotation", [this](CallContext& ctx, const Value& in) {
+    keys_.set_key_rotation(ctx.account_id, ctx.region, in, false);
+    return Value::map();
+  });
+  op("RotateKeyOnDemand", &KeyStore::rotate_key_on_demand);
+  op("ListKeyRotations", &KeyStore::list_key_rotations);
   void_op("TagResource", &KeyStore::tag_resource);
   void_op("UntagResource", &KeyStore::untag_resource);
   op("ListResourceTags", &KeyStore::list_resource_tags);

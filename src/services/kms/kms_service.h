@@ -1,6 +1,6 @@
 // KMS over json 1.1 (X-Amz-Target: TrentService.*): thin handlers over the KeyStore model.
-// Operations not handled here (asymmetric and HMAC keys, grants, key policies' PutKeyPolicy,
-// rotation, imported material, custom key stores, multi-Region keys) answer
+// Operations not handled here (asymmetric and HMAC keys, grants, imported material, custom
+// key stores, multi-Region keys) answer
 // UnknownOperationException and are listed in docs/coverage.md.
 #pragma once
 
