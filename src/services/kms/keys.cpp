@@ -161,6 +161,14 @@ void check_tags(const Value* tags) {
   }
   if (keys.size() > static_cast<size_t>(kMaxTags)) throw AwsError("TagException", "Too many tags", 400);
 }
+// Where a list paged by position (tags, rotations) resumes: the Marker this store handed out.
+size_t offset_marker(const Value& input) {
+  if (!input.has("Marker")) return 0;
+  const std::string n(input.str("Marker"));
+  if (n.empty() || n.find_first_not_of("0123456789") != std::string::npos || n.size() > 6) throw validation("Invalid marker");
+  return std::stoul(n);
+}
+
 // NumberOfBytes of GenerateDataKey and GenerateRandom: 1 to 1024.
 size_t number_of_bytes(const Value& input) {
   const int64_t bytes = input.i64("NumberOfBytes", 0);
@@ -278,6 +286,12 @@ KeyStore::Key& KeyStore::resolve(const std::string& account, const std::string& 
   if (!is_uuid(id)) throw not_found("Invalid keyId '" + std::string(id) + "'");
   if (Key* key = find_locked(account, region, id)) return *key;
   throw not_found("Key '" + key_arn(account, region, id) + "' does not exist");
+}
+
+KeyStore::Key& KeyStore::changeable_key(const std::string& account, const std::string& region, const Value& input) {
+  Key& key = resolve(account, region, input.str("KeyId"), /*allow_alias=*/false);
+  if (key.doc.str("State") == "PendingDeletion") throw invalid_state(key.arn + " is pending deletion.");
+  return key;
 }
 
 void KeyStore::require_enabled(const Key& key) const {
@@ -458,24 +472,21 @@ Value KeyStore::list_keys(const std::string& account, const std::string& region,
 
 void KeyStore::update_key_description(const std::string& account, const std::string& region, const Value& input) {
   std::lock_guard lock(mutex_);
-  Key& key = resolve(account, region, input.str("KeyId"), /*allow_alias=*/false);
-  if (key.doc.str("State") == "PendingDeletion") throw invalid_state(key.arn + " is pending deletion.");
+  Key& key = changeable_key(account, region, input);
   key.doc.set("Description", std::string(input.str("Description")));
   save(key);
 }
 
 void KeyStore::enable_key(const std::string& account, const std::string& region, const Value& input) {
   std::lock_guard lock(mutex_);
-  Key& key = resolve(account, region, input.str("KeyId"), /*allow_alias=*/false);
-  if (key.doc.str("State") == "PendingDeletion") throw invalid_state(key.arn + " is pending deletion.");
+  Key& key = changeable_key(account, region, input);
   key.doc.set("State", "Enabled");
   save(key);
 }
 
 void KeyStore::disable_key(const std::string& account, const std::string& region, const Value& input) {
   std::lock_guard lock(mutex_);
-  Key& key = resolve(account, region, input.str("KeyId"), /*allow_alias=*/false);
-  if (key.doc.str("State") == "PendingDeletion") throw invalid_state(key.arn + " is pending deletion.");
+  Key& key = changeable_key(account, region, input);
   key.doc.set("State", "Disabled");
   save(key);
 }
@@ -744,8 +755,7 @@ Value KeyStore::get_key_policy(const std::string& account, const std::string& re
 
 Value KeyStore::get_key_rotation_status(const std::string& account, const std::string& region, const Value& input) {
   std::lock_guard lock(mutex_);
-  Key& key = resolve(account, region, input.str("KeyId"), /*allow_alias=*/false);
-  if (key.doc.str("State") == "PendingDeletion") throw invalid_state(key.arn + " is pending deletion.");
+  Key& key = changeable_key(account, region, input);
   current_material(key);  // a rotation that is due happens first
   Value out = Value::map();
   out.set("KeyId", key.arn);
@@ -813,12 +823,7 @@ Value KeyStore::list_key_rotations(const std::string& account, const std::string
   Key& key = resolve(account, region, input.str("KeyId"), /*allow_alias=*/false);
   current_material(key);
   const size_t limit = static_cast<size_t>(input.i64("Limit", 100));
-  size_t start = 0;
-  if (input.has("Marker")) {
-    auto n = std::string(input.str("Marker"));
-    if (n.empty() || n.find_first_not_of("0123456789") != std::string::npos || n.size() > 6) throw validation("Invalid marker");
-    start = std::stoul(n);
-  }
+  const size_t start = offset_marker(input);
   const Value* all = key.doc.get("Rotations");
   const size_t total = all ? all->size() : 0;
   Value rotations = Value::list();
@@ -842,8 +847,7 @@ Value KeyStore::list_key_rotations(const std::string& account, const std::string
 void KeyStore::tag_resource(const std::string& account, const std::string& region, const Value& input) {
   check_tags(input.get("Tags"));
   std::lock_guard lock(mutex_);
-  Key& key = resolve(account, region, input.str("KeyId"), /*allow_alias=*/false);
-  if (key.doc.str("State") == "PendingDeletion") throw invalid_state(key.arn + " is pending deletion.");
+  Key& key = changeable_key(account, region, input);
   if (key.doc.str("Manager") == "AWS") throw AwsError("TagException", "You cannot tag an AWS managed key.", 400);
   Value tags = key.doc.get("Tags") ? *key.doc.get("Tags") : Value::list();
   if (const Value* given = input.get("Tags"))
@@ -860,8 +864,7 @@ void KeyStore::tag_resource(const std::string& account, const std::string& regio
 
 void KeyStore::untag_resource(const std::string& account, const std::string& region, const Value& input) {
   std::lock_guard lock(mutex_);
-  Key& key = resolve(account, region, input.str("KeyId"), /*allow_alias=*/false);
-  if (key.doc.str("State") == "PendingDeletion") throw invalid_state(key.arn + " is pending deletion.");
+  Key& key = changeable_key(account, region, input);
   Value kept = Value::list();
   if (const Value* tags = key.doc.get("Tags"))
     for (const Value& tag : tags->as_list()) {
@@ -879,12 +882,7 @@ Value KeyStore::list_resource_tags(const std::string& account, const std::string
   std::lock_guard lock(mutex_);
   Key& key = resolve(account, region, input.str("KeyId"), /*allow_alias=*/false);
   const size_t limit = static_cast<size_t>(input.i64("Limit", 50));
-  size_t start = 0;
-  if (input.has("Marker")) {
-    auto n = std::string(input.str("Marker"));
-    if (n.empty() || n.find_first_not_of("0123456789") != std::string::npos || n.size() > 6) throw validation("Invalid marker");
-    start = std::stoul(n);
-  }
+  const size_t start = offset_marker(input);
   Value tags = Value::list();
   const Value* all = key.doc.get("Tags");
   const size_t total = all ? all->size() : 0;

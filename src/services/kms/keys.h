@@ -105,6 +105,9 @@ class KeyStore {
   Key& resolve(const std::string& account, const std::string& region, std::string_view id, bool allow_alias = true);
   Key* find_locked(const std::string& account, const std::string& region, std::string_view id);
   Key* key_by_id(const std::string& account, const std::string& region, const std::string& key_id);
+  // The key named by input's KeyId (id or ARN) for a change that AWS refuses while the key is
+  // pending deletion (KMSInvalidStateException).
+  Key& changeable_key(const std::string& account, const std::string& region, const Value& input);
   // Throws DisabledException / KMSInvalidStateException unless the key is Enabled.
   void require_enabled(const Key& key) const;
   const s3::DataKey& material(Key& key, size_t index);
