@@ -248,7 +248,11 @@ HttpResponse Dispatcher::handle_internal(const HttpRequest& request) {
     auth_result.failure = auth::AuthFailure::ContentSha256Mismatch;
     auth_result.message = "The provided 'x-amz-content-sha256' header does not match what was computed.";
   }
-  const bool anonymous = auth_result.failure == auth::AuthFailure::MissingAuthentication && service.accepts_anonymous();
+  // Anonymous: no signature at all, to a service that takes such requests; a body declared as
+  // signed chunks (STREAMING-AWS4-...) cannot be anonymous.
+  const std::string_view declared_payload = request.header("x-amz-content-sha256");
+  const bool anonymous = auth_result.failure == auth::AuthFailure::MissingAuthentication && service.accepts_anonymous() &&
+                         declared_payload.substr(0, 14) != "STREAMING-AWS4";
   if (auth_result.failure != auth::AuthFailure::None && !anonymous) {
     codec.encode_error(auth_error(auth_result, codec), response_context, response);
     return response;
@@ -260,7 +264,9 @@ HttpResponse Dispatcher::handle_internal(const HttpRequest& request) {
     p.is_anonymous = true;
     return p;
   }();
-  if (anonymous) auth_result.payload_kind = auth::PayloadKind::Unsigned;  // nothing signed it
+  if (anonymous)  // nothing signed it; an unsigned aws-chunked body is still unwrapped
+    auth_result.payload_kind = declared_payload == "STREAMING-UNSIGNED-PAYLOAD-TRAILER" ? auth::PayloadKind::StreamingUnsignedTrailer
+                                                                                         : auth::PayloadKind::Unsigned;
   context.principal = anonymous ? &kAnonymous : accounts_.find(auth_result.access_key_id);
   context.account_id = context.principal->account_id;  // anonymous: empty until the service knows whose resource it is
   context.region = anonymous ? accounts_.config().default_region : auth_result.region;

@@ -96,6 +96,17 @@ class Anonymous(ServerTestCase):
         identity = json.loads(events[0]["CloudTrailEvent"])["userIdentity"]
         self.assertEqual(identity, {"type": "AWSAccount", "principalId": "", "accountId": "anonymous"})
 
+    def test_sse_kms_objects_need_a_signed_caller(self):
+        self.s3.put_object(Bucket="public-site", Key="sealed.txt", Body=b"x", ServerSideEncryption="aws:kms")
+        self.s3.put_bucket_policy(Bucket="public-site", Policy=public_policy("public-site", ["s3:GetObject", "s3:PutObject"]))
+        self.assertEqual(self.anonymous.get_object(Bucket="public-site", Key="index.html")["Body"].read(), b"<h1>hi</h1>")
+        for call, kwargs in ((self.anonymous.get_object, {"Key": "sealed.txt"}),
+                             (self.anonymous.put_object, {"Key": "new.txt", "Body": b"x", "ServerSideEncryption": "aws:kms"})):
+            with self.assertRaises(ClientError) as ctx:
+                call(Bucket="public-site", **kwargs)
+            self.assertEqual(ctx.exception.response["Error"]["Code"], "InvalidArgument")
+            self.assertIn("require AWS Signature Version 4", ctx.exception.response["Error"]["Message"])
+
     def test_cli_no_sign_request(self):
         self.s3.put_bucket_policy(Bucket="public-site", Policy=public_policy("public-site", ["s3:GetObject", "s3:ListBucket"]))
         listed = self.server.cli("s3", "ls", "s3://public-site/", "--no-sign-request")

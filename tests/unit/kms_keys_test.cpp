@@ -187,6 +187,21 @@ TEST_F(KmsKeysTest, RotationAddsMaterialAndOldCiphertextsStillDecrypt) {
   EXPECT_FALSE(keys_->get_key_rotation_status(kAccount, kRegion, in({{"KeyId", id}})).flag("KeyRotationEnabled", true));
 }
 
+TEST_F(KmsKeysTest, ObjectsWrittenBeforeKmsStillReadWithTheManagedKey) {
+  // An object S3 encrypted with aws/s3 before the KMS service existed names the derived ARN of
+  // a key KMS has not created: reading it creates the key instead of failing.
+  objects_->set_kms(nullptr);
+  objects_->create_bucket(s3::BucketRecord{"old", kAccount, kRegion, 1});
+  s3::EncryptionRequest request;
+  request.algorithm = "aws:kms";
+  s3::ObjectRecord meta;
+  meta.encryption = objects_->resolve_encryption(*objects_->bucket("old"), request);
+  s3::ObjectRecord stored = objects_->put("old", "k", "body", meta, 1);
+  objects_->set_kms(keys_.get());
+  EXPECT_EQ(error([&] { objects_->check_kms_key(stored.encryption); }).first, "ok");
+  EXPECT_EQ(keys_->describe_key(kAccount, kRegion, in({{"KeyId", "alias/aws/s3"}})).get("KeyMetadata")->str("Arn"), stored.encryption.kms_key_arn);
+}
+
 TEST_F(KmsKeysTest, KeysAliasesAndTagsSurviveARestartAndPage) {
   std::string a = create("first"), b = create("second");
   keys_->create_alias(kAccount, kRegion, in({{"AliasName", "alias/a"}, {"TargetKeyId", a}}));
@@ -214,8 +229,10 @@ TEST_F(KmsKeysTest, S3UsesTheManagedKeyAndCustomerKeysWhileTheyAreUsable) {
   Value described = keys_->describe_key(kAccount, kRegion, in({{"KeyId", "alias/aws/s3"}}));
   EXPECT_EQ(described.get("KeyMetadata")->str("Arn"), managed);
   EXPECT_EQ(described.get("KeyMetadata")->str("KeyManager"), "AWS");
-  EXPECT_EQ(error([&] { keys_->schedule_key_deletion(kAccount, kRegion, in({{"KeyId", std::string(described.get("KeyMetadata")->str("KeyId"))}})); }).first,
-            "AccessDeniedException");
+  const std::string managed_id(described.get("KeyMetadata")->str("KeyId"));
+  for (auto change : {&KeyStore::disable_key, &KeyStore::enable_key, &KeyStore::update_key_description})
+    EXPECT_EQ(error([&] { (keys_.get()->*change)(kAccount, kRegion, in({{"KeyId", managed_id}})); }).first, "AccessDeniedException");
+  EXPECT_EQ(error([&] { keys_->schedule_key_deletion(kAccount, kRegion, in({{"KeyId", managed_id}})); }).first, "AccessDeniedException");
 
   objects_->create_bucket(s3::BucketRecord{"b", kAccount, kRegion, 1});
   const s3::BucketRecord bucket = *objects_->bucket("b");
@@ -234,13 +251,13 @@ TEST_F(KmsKeysTest, S3UsesTheManagedKeyAndCustomerKeysWhileTheyAreUsable) {
   request.kms_key_id = id;
   meta.encryption = objects_->resolve_encryption(bucket, request);
   s3::ObjectRecord stored = objects_->put("b", "k", "body", meta, 1);
-  EXPECT_EQ(error([&] { objects_->check_kms_readable(stored); }).first, "ok");
+  EXPECT_EQ(error([&] { objects_->check_kms_key(stored.encryption); }).first, "ok");
   keys_->disable_key(kAccount, kRegion, in({{"KeyId", id}}));
-  EXPECT_EQ(error([&] { objects_->check_kms_readable(stored); }).first, "KMS.DisabledException");
+  EXPECT_EQ(error([&] { objects_->check_kms_key(stored.encryption); }).first, "KMS.DisabledException");
   EXPECT_EQ(error([&] { objects_->resolve_encryption(bucket, request); }).first, "KMS.DisabledException");
   keys_->enable_key(kAccount, kRegion, in({{"KeyId", id}}));
   keys_->schedule_key_deletion(kAccount, kRegion, in({{"KeyId", id}}));
-  EXPECT_EQ(error([&] { objects_->check_kms_readable(stored); }).first, "KMS.KMSInvalidStateException");
+  EXPECT_EQ(error([&] { objects_->check_kms_key(stored.encryption); }).first, "KMS.KMSInvalidStateException");
 }
 
 }  // namespace

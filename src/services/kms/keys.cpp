@@ -161,6 +161,16 @@ void check_tags(const Value* tags) {
   }
   if (keys.size() > static_cast<size_t>(kMaxTags)) throw AwsError("TagException", "Too many tags", 400);
 }
+// A key policy must be a JSON object (it is kept, not evaluated).
+void check_policy(const std::string& policy) {
+  bool object = false;
+  try {
+    object = protocol::json_to_value(policy, nullptr).is_map();
+  } catch (const AwsError&) {  // not JSON at all
+  }
+  if (!object) throw AwsError("MalformedPolicyDocumentException", "The key policy is not a valid JSON policy document.", 400);
+}
+
 // Where a list paged by position (tags, rotations) resumes: the Marker this store handed out.
 size_t offset_marker(const Value& input) {
   if (!input.has("Marker")) return 0;
@@ -231,15 +241,14 @@ KeyStore::Key* KeyStore::key_by_id(const std::string& account, const std::string
   if (key.doc.str("State") == "PendingDeletion" && clock_.now_seconds() >= key.doc.f64("DeletionDate", 0)) {
     store::WriteBatch batch(store_);
     batch.erase(store::Keyspace::Meta, std::string(kKeyPrefix) + it->first);
-    for (auto a = aliases_.begin(); a != aliases_.end();) {
+    std::vector<std::map<std::string, Alias>::iterator> gone;
+    for (auto a = aliases_.begin(); a != aliases_.end(); ++a)
       if (a->second.account == account && a->second.region == region && a->second.doc.str("Target") == key_id) {
         batch.erase(store::Keyspace::Meta, std::string(kAliasPrefix) + a->first);
-        a = aliases_.erase(a);
-      } else {
-        ++a;
+        gone.push_back(a);
       }
-    }
-    store_.write(batch, store::Durability::Sync);
+    store_.write(batch, store::Durability::Sync);  // first: a failed write leaves memory as the store is
+    for (auto a : gone) aliases_.erase(a);
     keys_.erase(it);
     return nullptr;
   }
@@ -294,6 +303,10 @@ KeyStore::Key& KeyStore::changeable_key(const std::string& account, const std::s
   return key;
 }
 
+void KeyStore::refuse_aws_managed(const Key& key) const {
+  if (key.doc.str("Manager") == "AWS") throw AwsError("AccessDeniedException", "You cannot modify an AWS managed key: " + key.arn, 400);
+}
+
 void KeyStore::require_enabled(const Key& key) const {
   std::string_view state = key.doc.str("State");
   if (state == "Disabled") throw AwsError("DisabledException", key.arn + " is disabled.", 400);
@@ -334,14 +347,18 @@ size_t KeyStore::current_material(Key& key) {
   // Automatic rotation is due when its date has passed: done here, when the key is next used
   // (the ciphertexts it makes are the only thing that tells rotations apart), dated when due.
   if (key.doc.flag("RotationEnabled", false)) {
+    Key next = key;
     const double now = clock_.now_seconds();
     bool rotated = false;
-    for (double next = key.doc.f64("NextRotation", 0); next > 0 && next <= now; next = key.doc.f64("NextRotation", 0)) {
-      add_material(key, "AUTOMATIC", next);
-      key.doc.set("NextRotation", next + key.doc.i64("RotationPeriodInDays", 365) * kDaySeconds);
+    for (double due = next.doc.f64("NextRotation", 0); due > 0 && due <= now; due = next.doc.f64("NextRotation", 0)) {
+      add_material(next, "AUTOMATIC", due);
+      next.doc.set("NextRotation", due + next.doc.i64("RotationPeriodInDays", 365) * kDaySeconds);
       rotated = true;
     }
-    if (rotated) save(key);
+    if (rotated) {
+      save(next);  // written before it is used: a failed write leaves the key as it was
+      key = std::move(next);
+    }
   }
   return key.doc.get("Materials")->size() - 1;
 }
@@ -418,8 +435,7 @@ Value KeyStore::create_key(const std::string& account, const std::string& region
   doc.set("Created", clock_.now_seconds());
   doc.set("Manager", "CUSTOMER");
   if (const Value* policy = input.get("Policy")) {
-    Value parsed = protocol::json_to_value(policy->as_string(), nullptr);
-    if (!parsed.is_map()) throw AwsError("MalformedPolicyDocumentException", "The new key policy will not allow you to update the key policy in the future.", 400);
+    check_policy(policy->as_string());
     doc.set("Policy", policy->as_string());
   }
   Value tags = Value::list();
@@ -473,22 +489,31 @@ Value KeyStore::list_keys(const std::string& account, const std::string& region,
 void KeyStore::update_key_description(const std::string& account, const std::string& region, const Value& input) {
   std::lock_guard lock(mutex_);
   Key& key = changeable_key(account, region, input);
-  key.doc.set("Description", std::string(input.str("Description")));
-  save(key);
+  refuse_aws_managed(key);
+  Key next = key;
+  next.doc.set("Description", std::string(input.str("Description")));
+  save(next);  // written before it is used: a failed write leaves the key as it was
+  key = std::move(next);
 }
 
 void KeyStore::enable_key(const std::string& account, const std::string& region, const Value& input) {
   std::lock_guard lock(mutex_);
   Key& key = changeable_key(account, region, input);
-  key.doc.set("State", "Enabled");
-  save(key);
+  refuse_aws_managed(key);
+  Key next = key;
+  next.doc.set("State", "Enabled");
+  save(next);  // written before it is used: a failed write leaves the key as it was
+  key = std::move(next);
 }
 
 void KeyStore::disable_key(const std::string& account, const std::string& region, const Value& input) {
   std::lock_guard lock(mutex_);
   Key& key = changeable_key(account, region, input);
-  key.doc.set("State", "Disabled");
-  save(key);
+  refuse_aws_managed(key);
+  Key next = key;
+  next.doc.set("State", "Disabled");
+  save(next);  // written before it is used: a failed write leaves the key as it was
+  key = std::move(next);
 }
 
 Value KeyStore::schedule_key_deletion(const std::string& account, const std::string& region, const Value& input) {
@@ -499,10 +524,12 @@ Value KeyStore::schedule_key_deletion(const std::string& account, const std::str
   Key& key = resolve(account, region, input.str("KeyId"), /*allow_alias=*/false);
   if (key.doc.str("Manager") == "AWS") throw AwsError("AccessDeniedException", "You cannot delete an AWS managed key.", 400);
   if (key.doc.str("State") == "PendingDeletion") throw invalid_state(key.arn + " is pending deletion.");
-  key.doc.set("State", "PendingDeletion");
-  key.doc.set("DeletionDate", std::floor(clock_.now_seconds()) + days * kDaySeconds);
-  key.doc.set("PendingWindowInDays", days);
-  save(key);
+  Key next = key;
+  next.doc.set("State", "PendingDeletion");
+  next.doc.set("DeletionDate", std::floor(clock_.now_seconds()) + days * kDaySeconds);
+  next.doc.set("PendingWindowInDays", days);
+  save(next);  // written before it is used: a failed write leaves the key as it was
+  key = std::move(next);
   Value out = Value::map();
   out.set("KeyId", key.arn);
   out.set("DeletionDate", Timestamp{key.doc.f64("DeletionDate", 0)});
@@ -515,9 +542,11 @@ Value KeyStore::cancel_key_deletion(const std::string& account, const std::strin
   std::lock_guard lock(mutex_);
   Key& key = resolve(account, region, input.str("KeyId"), /*allow_alias=*/false);
   if (key.doc.str("State") != "PendingDeletion") throw invalid_state(key.arn + " is not pending deletion.");
-  key.doc.set("State", "Disabled");  // as in AWS: a key whose deletion is canceled is disabled
-  key.doc.set("DeletionDate", Value());
-  save(key);
+  Key next = key;
+  next.doc.set("State", "Disabled");  // as in AWS: a key whose deletion is canceled is disabled
+  next.doc.set("DeletionDate", Value());
+  save(next);  // written before it is used: a failed write leaves the key as it was
+  key = std::move(next);
   Value out = Value::map();
   out.set("KeyId", key.arn);
   return out;
@@ -542,6 +571,8 @@ void KeyStore::create_alias(const std::string& account, const std::string& regio
   check_alias_name(name);
   std::lock_guard lock(mutex_);
   const std::string k = scoped(account, region, name);
+  // An alias whose key passed its deletion date is gone, even if nothing looked since.
+  if (auto existing = aliases_.find(k); existing != aliases_.end()) key_by_id(account, region, std::string(existing->second.doc.str("Target")));
   if (aliases_.count(k)) throw AwsError("AlreadyExistsException", "An alias with the name " + alias_arn(account, region, name) + " already exists", 400);
   check_target(input.str("TargetKeyId"));
   Key& key = resolve(account, region, input.str("TargetKeyId"), /*allow_alias=*/false);
@@ -566,9 +597,11 @@ void KeyStore::update_alias(const std::string& account, const std::string& regio
   Key& key = resolve(account, region, input.str("TargetKeyId"), /*allow_alias=*/false);
   if (key.doc.str("State") == "PendingDeletion") throw invalid_state(key.arn + " is pending deletion.");
   if (key.doc.str("Manager") == "AWS") throw AwsError("NotAuthorizedException", "", 400);
-  it->second.doc.set("Target", key.id);
-  it->second.doc.set("Updated", clock_.now_seconds());
-  save(it->second);
+  Alias next = it->second;
+  next.doc.set("Target", key.id);
+  next.doc.set("Updated", clock_.now_seconds());
+  save(next);  // first: a failed write leaves the alias as it was
+  it->second = std::move(next);
 }
 
 void KeyStore::delete_alias(const std::string& account, const std::string& region, const Value& input) {
@@ -774,11 +807,12 @@ void KeyStore::put_key_policy(const std::string& account, const std::string& reg
   Key& key = resolve(account, region, input.str("KeyId"), /*allow_alias=*/false);
   if (policy_name != "default") throw not_found("No such policy exists");
   if (key.doc.str("Manager") == "AWS") throw AwsError("AccessDeniedException", "You cannot change the key policy of an AWS managed key.", 400);
+  Key next = key;
   const std::string policy(input.str("Policy"));
-  if (!protocol::json_to_value(policy, nullptr).is_map())
-    throw AwsError("MalformedPolicyDocumentException", "The key policy is not a JSON object.", 400);
-  key.doc.set("Policy", policy);
-  save(key);
+  check_policy(policy);
+  next.doc.set("Policy", policy);
+  save(next);  // written before it is used: a failed write leaves the key as it was
+  key = std::move(next);
 }
 
 void KeyStore::set_key_rotation(const std::string& account, const std::string& region, const Value& input, bool enable) {
@@ -789,29 +823,33 @@ void KeyStore::set_key_rotation(const std::string& account, const std::string& r
                      (days < 90 ? "greater than or equal to 90" : "less than or equal to 2560"));
   std::lock_guard lock(mutex_);
   Key& key = resolve(account, region, input.str("KeyId"), /*allow_alias=*/false);
+  Key next = key;
   require_enabled(key);
   if (key.doc.str("Manager") == "AWS") throw unsupported("changing the rotation of an AWS managed key");
-  key.doc.set("RotationEnabled", enable);
+  next.doc.set("RotationEnabled", enable);
   if (enable) {
-    key.doc.set("RotationPeriodInDays", days);
-    key.doc.set("NextRotation", std::floor(clock_.now_seconds()) + days * kDaySeconds);
+    next.doc.set("RotationPeriodInDays", days);
+    next.doc.set("NextRotation", std::floor(clock_.now_seconds()) + days * kDaySeconds);
   } else {
-    key.doc.set("NextRotation", Value());
+    next.doc.set("NextRotation", Value());
   }
-  save(key);
+  save(next);  // written before it is used: a failed write leaves the key as it was
+  key = std::move(next);
 }
 
 Value KeyStore::rotate_key_on_demand(const std::string& account, const std::string& region, const Value& input) {
   std::lock_guard lock(mutex_);
   Key& key = resolve(account, region, input.str("KeyId"), /*allow_alias=*/false);
+  Key next = key;
   require_enabled(key);
   if (key.doc.str("Manager") == "AWS") throw unsupported("rotating an AWS managed key");
   size_t on_demand = 0;
   if (const Value* rotations = key.doc.get("Rotations"))
     for (const Value& r : rotations->as_list()) on_demand += r.str("Type") == "ON_DEMAND";
   if (on_demand >= 25) throw AwsError("LimitExceededException", "The key " + key.arn + " has reached its limit of 25 on-demand rotations.", 400);
-  add_material(key, "ON_DEMAND", clock_.now_seconds());
-  save(key);
+  add_material(next, "ON_DEMAND", clock_.now_seconds());
+  save(next);  // written before it is used: a failed write leaves the key as it was
+  key = std::move(next);
   Value out = Value::map();
   out.set("KeyId", key.id);
   return out;
@@ -849,6 +887,7 @@ void KeyStore::tag_resource(const std::string& account, const std::string& regio
   std::lock_guard lock(mutex_);
   Key& key = changeable_key(account, region, input);
   if (key.doc.str("Manager") == "AWS") throw AwsError("TagException", "You cannot tag an AWS managed key.", 400);
+  Key next = key;
   Value tags = key.doc.get("Tags") ? *key.doc.get("Tags") : Value::list();
   if (const Value* given = input.get("Tags"))
     for (const Value& tag : given->as_list()) {
@@ -858,13 +897,15 @@ void KeyStore::tag_resource(const std::string& account, const std::string& regio
       if (!replaced) tags.push(tag);
     }
   if (tags.size() > static_cast<size_t>(kMaxTags)) throw AwsError("TagException", "Too many tags", 400);
-  key.doc.set("Tags", std::move(tags));
-  save(key);
+  next.doc.set("Tags", std::move(tags));
+  save(next);  // written before it is used: a failed write leaves the key as it was
+  key = std::move(next);
 }
 
 void KeyStore::untag_resource(const std::string& account, const std::string& region, const Value& input) {
   std::lock_guard lock(mutex_);
   Key& key = changeable_key(account, region, input);
+  Key next = key;
   Value kept = Value::list();
   if (const Value* tags = key.doc.get("Tags"))
     for (const Value& tag : tags->as_list()) {
@@ -873,8 +914,9 @@ void KeyStore::untag_resource(const std::string& account, const std::string& reg
         for (const Value& k : keys->as_list()) removed = removed || (k.is_string() && k.as_string() == tag.str("TagKey"));
       if (!removed) kept.push(tag);
     }
-  key.doc.set("Tags", std::move(kept));
-  save(key);
+  next.doc.set("Tags", std::move(kept));
+  save(next);  // written before it is used: a failed write leaves the key as it was
+  key = std::move(next);
 }
 
 Value KeyStore::list_resource_tags(const std::string& account, const std::string& region, const Value& input) {

@@ -108,6 +108,8 @@ class KeyStore {
   // The key named by input's KeyId (id or ARN) for a change that AWS refuses while the key is
   // pending deletion (KMSInvalidStateException).
   Key& changeable_key(const std::string& account, const std::string& region, const Value& input);
+  // AccessDeniedException for an AWS managed key: its state and description are AWS's.
+  void refuse_aws_managed(const Key& key) const;
   // Throws DisabledException / KMSInvalidStateException unless the key is Enabled.
   void require_enabled(const Key& key) const;
   const s3::DataKey& material(Key& key, size_t index);

@@ -466,13 +466,18 @@ std::string ObjectStore::usable_kms_key(std::string_view id, std::string_view ac
 void ObjectStore::check_kms_usable(const std::string& key_arn) const {
   if (!kms_) return;
   auto state = kms_->key_state(key_arn);
+  if (!state) {
+    auto arn = split_arn(key_arn);
+    if (arn && key_arn == aws_managed_kms_key(arn->account, arn->region))
+      state = kms_->key_state(kms_->managed_key(std::string(arn->account), std::string(arn->region), "s3"));
+  }
   if (!state) throw AwsError("KMS.NotFoundException", "Key '" + key_arn + "' does not exist", 400);
   if (*state == "Disabled") throw AwsError("KMS.DisabledException", key_arn + " is disabled.", 400);
   if (*state == "PendingDeletion") throw AwsError("KMS.KMSInvalidStateException", key_arn + " is pending deletion.", 400);
 }
 
-void ObjectStore::check_kms_readable(const ObjectRecord& object) const {
-  if (object.encryption.algorithm == "aws:kms" && !object.encryption.kms_key_arn.empty()) check_kms_usable(object.encryption.kms_key_arn);
+void ObjectStore::check_kms_key(const ObjectEncryption& encryption) const {
+  if (encryption.algorithm == "aws:kms" && !encryption.kms_key_arn.empty()) check_kms_usable(encryption.kms_key_arn);
 }
 
 std::string resolve_kms_key(std::string_view id, std::string_view account, std::string_view region, const std::string& managed_arn) {

@@ -236,9 +236,11 @@ class ObjectStore {
   std::string aws_managed_kms_key(std::string_view account, std::string_view region) const;
   // The KMS keys SSE-KMS may name (the app's KMS service). Unset (unit tests): only aws/s3 exists.
   void set_kms(kms::KeyStore* keys) { kms_ = keys; }
-  // Throws S3's KMS.* error unless the object's KMS key (if any) can decrypt it now: GetObject
-  // and a copy's source fail while their key is disabled, pending deletion or deleted.
-  void check_kms_readable(const ObjectRecord& object) const;
+  // Throws S3's KMS.* error unless the encryption's KMS key (if any) can be used now: GetObject,
+  // a copy's source, UploadPart and CompleteMultipartUpload fail while it is disabled, pending
+  // deletion or deleted. An ARN of an account's aws/s3 key that KMS has not created yet (objects
+  // written before KMS existed) creates it.
+  void check_kms_key(const ObjectEncryption& encryption) const;
   const MasterKey& master_key() const { return master_; }
   // The encryption of an object written to `bucket` with `request`'s headers: their algorithm
   // or else the bucket's default (else AES256); for aws:kms, the request's key (or, when the

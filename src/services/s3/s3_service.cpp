@@ -15,6 +15,7 @@
 
 #include "core/aws_error.h"
 #include "core/encoding.h"
+#include "core/arn.h"
 #include "core/iam_policy.h"
 #include "core/ids.h"
 #include "protocol/json_codec.h"
@@ -547,12 +548,23 @@ namespace {
 // becomes the bucket owner's once the bucket is known, so its CloudTrail record reaches the owner).
 const std::string& caller_account(const CallContext& ctx) { return ctx.principal ? ctx.principal->account_id : ctx.account_id; }
 bool is_anonymous(const CallContext& ctx) { return ctx.principal && ctx.principal->is_anonymous; }
+
+// SSE-KMS needs a signed caller of the key's own account: Vigil does not evaluate key policies,
+// so a key serves the account that owns it, as its default key policy (and an AWS managed
+// key's) says. An anonymous request gets S3's answer for unsigned SSE-KMS requests.
+void check_kms_caller(const CallContext& ctx, const ObjectEncryption& e) {
+  if (e.algorithm != "aws:kms" || e.kms_key_arn.empty()) return;
+  if (is_anonymous(ctx))
+    throw AwsError("InvalidArgument", "Requests specifying Server Side Encryption with AWS KMS managed keys require AWS Signature Version 4.", 400);
+  auto arn = split_arn(e.kms_key_arn);
+  if (arn && arn->account != caller_account(ctx)) throw access_denied();
+}
 }  // namespace
 
 BucketRecord S3Service::existing_bucket(CallContext& ctx, std::string_view name) const {
   auto b = objects_.bucket(name);
   if (!b) throw no_such_bucket(name);
-  if (is_anonymous(ctx)) {
+  if (is_anonymous(ctx) && ctx.account_id.empty()) {  // the first bucket named (a copy's destination) owns the record
     ctx.account_id = b->owner_account;
     ctx.region = b->region;
   }
@@ -666,6 +678,7 @@ Value S3Service::put_object(CallContext& ctx, const Value& in) {
   ObjectRecord meta;
   take_metadata(in, meta);
   meta.encryption = objects_.resolve_encryption(b, encryption);
+  check_kms_caller(ctx, meta.encryption);
   ChecksumRequest checksum = requested_checksum(in, ctx.request_file ? ctx.auth : nullptr);
   // An object uploaded without a checksum gets S3's default one (since 2025): CRC64NVME.
   if (checksum.algorithm == ChecksumAlgorithm::None) checksum.algorithm = ChecksumAlgorithm::CRC64NVME;
@@ -737,7 +750,10 @@ Value S3Service::get_object(CallContext& ctx, const Value& in, bool with_body) {
       return out;
     case Precondition::Proceed: break;
   }
-  if (with_body) objects_.check_kms_readable(*object);  // GET decrypts with the object's KMS key; HEAD does not
+  if (with_body) {  // GET decrypts with the object's KMS key; HEAD does not
+    check_kms_caller(ctx, object->encryption);
+    objects_.check_kms_key(object->encryption);
+  }
   out.set("AcceptRanges", "bytes").set("ContentType", object->content_type);
   // Objects stored before encryption at rest (records without a data key) are plaintext
   // files: S3 would call them unencrypted, and so does this.
@@ -905,7 +921,8 @@ ObjectRecord S3Service::copy_source(CallContext& ctx, const Value& in, std::stri
   c.if_unmodified_since = time_member(in, "CopySourceIfUnmodifiedSince");
   if (evaluate_conditions(c, *object) != Precondition::Proceed)
     throw precondition_failed("");
-  objects_.check_kms_readable(*object);  // the copy decrypts its source
+  check_kms_caller(ctx, object->encryption);  // the copy decrypts its source
+  objects_.check_kms_key(object->encryption);
   return *object;
 }
 
@@ -939,6 +956,7 @@ Value S3Service::copy_object(CallContext& ctx, const Value& in) {
   // The copy is encrypted as the request says, else by the destination bucket's default (not
   // as its source), as in S3.
   meta.encryption = objects_.resolve_encryption(dest, encryption);
+  check_kms_caller(ctx, meta.encryption);
   // The copy's checksum is computed as its bytes are written: with x-amz-checksum-algorithm if
   // given, else the source's algorithm where it can describe the whole object (a composite SHA
   // checksum of parts cannot: the copy is one piece), else S3's default, CRC64NVME.
@@ -977,6 +995,7 @@ Value S3Service::create_multipart_upload(CallContext& ctx, const Value& in) {
   u.initiated = ctx.time;
   take_metadata(in, u.meta);  // what the completed object will carry
   u.meta.encryption = objects_.resolve_encryption(b, encryption);
+  check_kms_caller(ctx, u.meta.encryption);
   // The upload's checksum: its algorithm and whether the object's is the composite of the
   // parts' or one over the whole object (only CRCs can be combined into one; CRC64NVME only so).
   auto algorithm_name = string_member(in, "ChecksumAlgorithm");
@@ -1005,6 +1024,8 @@ Value S3Service::upload_part(CallContext& ctx, const Value& in, bool copy) {
   if (number < 1 || number > kMaxPartNumber) throw bad_part_number(in);
   UploadRecord upload = upload_of(b, in);
   ctx.resources.emplace_back("AWS::S3::Object", "arn:aws:s3:::" + b.name + "/" + upload.key);
+  check_kms_caller(ctx, upload.meta.encryption);  // each part is encrypted with the upload's key
+  objects_.check_kms_key(upload.meta.encryption);
   if (!copy) {
     // A part's checksum is of the upload's algorithm: computed when the request gives none,
     // refused when it gives another. An upload without one keeps what its parts were sent with.
@@ -1054,6 +1075,8 @@ Value S3Service::complete_multipart_upload(CallContext& ctx, const Value& in) {
   BucketRecord b = authorize(ctx, in.str("Bucket"), "s3:PutObject", &key, write_conditions(in));
   const WriteCondition condition = write_condition_of(in);
   UploadRecord upload = upload_of(b, in);
+  check_kms_caller(ctx, upload.meta.encryption);
+  objects_.check_kms_key(upload.meta.encryption);
   std::vector<CompletedPart> parts;
   const Value* mpu = in.get("MultipartUpload");
   const Value* list = mpu ? mpu->get("Parts") : nullptr;
