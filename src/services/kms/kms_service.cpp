@@ -16,12 +16,15 @@ KmsService::KmsService(KeyStore& keys) : Service(*protocol::embedded_model("kms"
     }
     return out;
   };
-  auto op = [this, with_key](const char* name, Value (KeyStore::*method)(const std::string&, const std::string&, const Value&)) {
-    on(name, [this, with_key, method](CallContext& ctx, const Value& in) { return with_key(ctx, (keys_.*method)(ctx.account_id, ctx.region, in)); });
+  // The handlers capture the KeyStore itself, not `this` through a nested lambda (GCC 12 gave
+  // UBSan's vptr check a `this` it rejected there).
+  KeyStore* store = &keys_;
+  auto op = [this, store, with_key](const char* name, Value (KeyStore::*method)(const std::string&, const std::string&, const Value&)) {
+    on(name, [store, with_key, method](CallContext& ctx, const Value& in) { return with_key(ctx, (store->*method)(ctx.account_id, ctx.region, in)); });
   };
-  auto void_op = [this](const char* name, void (KeyStore::*method)(const std::string&, const std::string&, const Value&)) {
-    on(name, [this, method](CallContext& ctx, const Value& in) {
-      (keys_.*method)(ctx.account_id, ctx.region, in);
+  auto void_op = [this, store](const char* name, void (KeyStore::*method)(const std::string&, const std::string&, const Value&)) {
+    on(name, [store, method](CallContext& ctx, const Value& in) {
+      (store->*method)(ctx.account_id, ctx.region, in);
       return Value::map();
     });
   };
