@@ -227,6 +227,11 @@ void KeyStore::save(const Key& key) {
   store_.write(batch, store::Durability::Sync);
 }
 
+void KeyStore::commit(Key& key, Key next) {
+  save(next);  // written before it is used: a failed write leaves the key as it was
+  key = std::move(next);
+}
+
 void KeyStore::save(const Alias& alias) {
   store::WriteBatch batch(store_);
   batch.put(store::Keyspace::Meta, std::string(kAliasPrefix) + scoped(alias.account, alias.region, alias.name), protocol::value_to_json(alias.doc));
@@ -355,10 +360,7 @@ size_t KeyStore::current_material(Key& key) {
       next.doc.set("NextRotation", due + next.doc.i64("RotationPeriodInDays", 365) * kDaySeconds);
       rotated = true;
     }
-    if (rotated) {
-      save(next);  // written before it is used: a failed write leaves the key as it was
-      key = std::move(next);
-    }
+    if (rotated) commit(key, std::move(next));
   }
   return key.doc.get("Materials")->size() - 1;
 }
@@ -486,34 +488,26 @@ Value KeyStore::list_keys(const std::string& account, const std::string& region,
   return out;
 }
 
-void KeyStore::update_key_description(const std::string& account, const std::string& region, const Value& input) {
+void KeyStore::set_customer_key_member(const std::string& account, const std::string& region, const Value& input, const char* member,
+                                       std::string value) {
   std::lock_guard lock(mutex_);
   Key& key = changeable_key(account, region, input);
   refuse_aws_managed(key);
   Key next = key;
-  next.doc.set("Description", std::string(input.str("Description")));
-  save(next);  // written before it is used: a failed write leaves the key as it was
-  key = std::move(next);
+  next.doc.set(member, std::move(value));
+  commit(key, std::move(next));
+}
+
+void KeyStore::update_key_description(const std::string& account, const std::string& region, const Value& input) {
+  set_customer_key_member(account, region, input, "Description", std::string(input.str("Description")));
 }
 
 void KeyStore::enable_key(const std::string& account, const std::string& region, const Value& input) {
-  std::lock_guard lock(mutex_);
-  Key& key = changeable_key(account, region, input);
-  refuse_aws_managed(key);
-  Key next = key;
-  next.doc.set("State", "Enabled");
-  save(next);  // written before it is used: a failed write leaves the key as it was
-  key = std::move(next);
+  set_customer_key_member(account, region, input, "State", "Enabled");
 }
 
 void KeyStore::disable_key(const std::string& account, const std::string& region, const Value& input) {
-  std::lock_guard lock(mutex_);
-  Key& key = changeable_key(account, region, input);
-  refuse_aws_managed(key);
-  Key next = key;
-  next.doc.set("State", "Disabled");
-  save(next);  // written before it is used: a failed write leaves the key as it was
-  key = std::move(next);
+  set_customer_key_member(account, region, input, "State", "Disabled");
 }
 
 Value KeyStore::schedule_key_deletion(const std::string& account, const std::string& region, const Value& input) {
@@ -528,8 +522,7 @@ Value KeyStore::schedule_key_deletion(const std::string& account, const std::str
   next.doc.set("State", "PendingDeletion");
   next.doc.set("DeletionDate", std::floor(clock_.now_seconds()) + days * kDaySeconds);
   next.doc.set("PendingWindowInDays", days);
-  save(next);  // written before it is used: a failed write leaves the key as it was
-  key = std::move(next);
+  commit(key, std::move(next));
   Value out = Value::map();
   out.set("KeyId", key.arn);
   out.set("DeletionDate", Timestamp{key.doc.f64("DeletionDate", 0)});
@@ -545,8 +538,7 @@ Value KeyStore::cancel_key_deletion(const std::string& account, const std::strin
   Key next = key;
   next.doc.set("State", "Disabled");  // as in AWS: a key whose deletion is canceled is disabled
   next.doc.set("DeletionDate", Value());
-  save(next);  // written before it is used: a failed write leaves the key as it was
-  key = std::move(next);
+  commit(key, std::move(next));
   Value out = Value::map();
   out.set("KeyId", key.arn);
   return out;
@@ -811,8 +803,7 @@ void KeyStore::put_key_policy(const std::string& account, const std::string& reg
   const std::string policy(input.str("Policy"));
   check_policy(policy);
   next.doc.set("Policy", policy);
-  save(next);  // written before it is used: a failed write leaves the key as it was
-  key = std::move(next);
+  commit(key, std::move(next));
 }
 
 void KeyStore::set_key_rotation(const std::string& account, const std::string& region, const Value& input, bool enable) {
@@ -833,8 +824,7 @@ void KeyStore::set_key_rotation(const std::string& account, const std::string& r
   } else {
     next.doc.set("NextRotation", Value());
   }
-  save(next);  // written before it is used: a failed write leaves the key as it was
-  key = std::move(next);
+  commit(key, std::move(next));
 }
 
 Value KeyStore::rotate_key_on_demand(const std::string& account, const std::string& region, const Value& input) {
@@ -848,8 +838,7 @@ Value KeyStore::rotate_key_on_demand(const std::string& account, const std::stri
     for (const Value& r : rotations->as_list()) on_demand += r.str("Type") == "ON_DEMAND";
   if (on_demand >= 25) throw AwsError("LimitExceededException", "The key " + key.arn + " has reached its limit of 25 on-demand rotations.", 400);
   add_material(next, "ON_DEMAND", clock_.now_seconds());
-  save(next);  // written before it is used: a failed write leaves the key as it was
-  key = std::move(next);
+  commit(key, std::move(next));
   Value out = Value::map();
   out.set("KeyId", key.id);
   return out;
@@ -898,8 +887,7 @@ void KeyStore::tag_resource(const std::string& account, const std::string& regio
     }
   if (tags.size() > static_cast<size_t>(kMaxTags)) throw AwsError("TagException", "Too many tags", 400);
   next.doc.set("Tags", std::move(tags));
-  save(next);  // written before it is used: a failed write leaves the key as it was
-  key = std::move(next);
+  commit(key, std::move(next));
 }
 
 void KeyStore::untag_resource(const std::string& account, const std::string& region, const Value& input) {
@@ -915,8 +903,7 @@ void KeyStore::untag_resource(const std::string& account, const std::string& reg
       if (!removed) kept.push(tag);
     }
   next.doc.set("Tags", std::move(kept));
-  save(next);  // written before it is used: a failed write leaves the key as it was
-  key = std::move(next);
+  commit(key, std::move(next));
 }
 
 Value KeyStore::list_resource_tags(const std::string& account, const std::string& region, const Value& input) {

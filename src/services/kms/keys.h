@@ -122,6 +122,10 @@ class KeyStore {
   Key& create_locked(const std::string& account, const std::string& region, const std::string& id, Value doc);
   void save(const Key& key);
   void save(const Alias& alias);
+  // Writes `next` (synced), then makes it `key`: a failed write leaves the key as it was.
+  void commit(Key& key, Key next);
+  // Update/Enable/DisableKey: one member of a customer managed key's document.
+  void set_customer_key_member(const std::string& account, const std::string& region, const Value& input, const char* member, std::string value);
   Key& managed_locked(const std::string& account, const std::string& region, std::string_view service);
 
   store::Store& store_;
