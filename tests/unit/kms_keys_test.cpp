@@ -260,5 +260,60 @@ TEST_F(KmsKeysTest, S3UsesTheManagedKeyAndCustomerKeysWhileTheyAreUsable) {
   EXPECT_EQ(error([&] { objects_->check_kms_key(stored.encryption); }).first, "KMS.KMSInvalidStateException");
 }
 
+TEST_F(KmsKeysTest, SseKmsObjectsDataKeysAreWrappedByTheirKmsKey) {
+  // Envelope encryption: the file's data key is wrapped by the object's KMS key, so the master
+  // key alone no longer opens it, a disabled key stops reads, rotation keeps old objects
+  // readable and deleting the key shreds them.
+  objects_->create_bucket(s3::BucketRecord{"b", kAccount, kRegion, 1});
+  const s3::BucketRecord bucket = *objects_->bucket("b");
+  const std::string id = create();
+  s3::EncryptionRequest request;
+  request.algorithm = "aws:kms";
+  request.kms_key_id = id;
+  s3::ObjectRecord meta;
+  meta.encryption = objects_->resolve_encryption(bucket, request);
+  s3::ObjectRecord stored = objects_->put("b", "k", "secret body", meta, 1);
+  ASSERT_FALSE(stored.sse.empty());
+  EXPECT_EQ(stored.sse[0], '\x02');
+  EXPECT_NE(stored.sse.find(meta.encryption.kms_key_arn), std::string::npos);
+  EXPECT_EQ(objects_->head("b", "k")->sse, stored.sse);  // what was committed is the wrapped form
+  EXPECT_EQ(objects_->read(stored, 0, 11), "secret body");
+  EXPECT_EQ(objects_->read(stored, 7, 4), "body");  // ranges still decrypt on their own
+
+  // SSE-S3 objects keep the master-sealed key; a copy re-encrypts under the destination's choice.
+  s3::ObjectRecord plain_meta;
+  plain_meta.encryption = objects_->resolve_encryption(bucket, {});
+  s3::ObjectRecord copied = objects_->copy("b", "copy", stored, plain_meta, 2, s3::ChecksumAlgorithm::None);
+  EXPECT_EQ(copied.sse[0], '\x01');
+  EXPECT_EQ(objects_->read(copied, 0, 11), "secret body");
+
+  objects_->set_kms(nullptr);  // the master key alone cannot open it
+  EXPECT_ANY_THROW(objects_->read(stored, 0, 11));
+  objects_->set_kms(keys_.get());
+
+  keys_->disable_key(kAccount, kRegion, in({{"KeyId", id}}));
+  EXPECT_EQ(error([&] { objects_->read(stored, 0, 11); }).first, "KMS.DisabledException");
+  keys_->enable_key(kAccount, kRegion, in({{"KeyId", id}}));
+  keys_->rotate_key_on_demand(kAccount, kRegion, in({{"KeyId", id}}));
+  s3::ObjectRecord after_rotation = objects_->put("b", "k2", "newer", meta, 3);
+  open();  // a restart: the wrapped keys are in the records, the materials in the store
+  EXPECT_EQ(objects_->read(stored, 0, 11), "secret body");
+  EXPECT_EQ(objects_->read(after_rotation, 0, 5), "newer");
+
+  // A blob moved to another key's object does not unwrap.
+  const std::string other = create();
+  request.kms_key_id = other;
+  s3::ObjectRecord other_meta;
+  other_meta.encryption = objects_->resolve_encryption(bucket, request);
+  s3::ObjectRecord forged = objects_->put("b", "k3", "other", other_meta, 4);
+  forged.sse = stored.sse.substr(0, 2) + forged.encryption.kms_key_arn + stored.sse.substr(2 + stored.encryption.kms_key_arn.size());
+  EXPECT_ANY_THROW(objects_->read(forged, 0, 5));
+
+  keys_->schedule_key_deletion(kAccount, kRegion, in({{"KeyId", id}, {"PendingWindowInDays", 7}}));
+  clock_.advance(std::chrono::hours(24 * 7 + 1));
+  EXPECT_EQ(error([&] { objects_->read(stored, 0, 11); }).first, "KMS.NotFoundException");
+  EXPECT_EQ(objects_->read(copied, 0, 11), "secret body");  // the SSE-S3 copy is its own
+}
+
 }  // namespace
 }  // namespace vigil::kms

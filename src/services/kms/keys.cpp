@@ -945,4 +945,30 @@ std::optional<std::string> KeyStore::key_state(std::string_view arn) {
   return std::string(key->doc.str("State"));
 }
 
+KeyStore::Key& KeyStore::usable_by_arn(std::string_view key_arn) {
+  auto parts = split_arn(key_arn);
+  Key* key = parts && parts->resource.substr(0, 4) == "key/"
+                 ? key_by_id(std::string(parts->account), std::string(parts->region), std::string(parts->resource.substr(4)))
+                 : nullptr;
+  if (!key) throw AwsError("NotFoundException", "Key '" + std::string(key_arn) + "' does not exist", 400);
+  require_enabled(*key);
+  return *key;
+}
+
+std::string KeyStore::wrap_data_key(std::string_view key_arn, std::string_view plaintext, const Value& context) {
+  std::lock_guard lock(mutex_);
+  return seal_blob(usable_by_arn(key_arn), plaintext, &context);
+}
+
+std::optional<std::string> KeyStore::unwrap_data_key(std::string_view key_arn, std::string_view blob, const Value& context) {
+  std::lock_guard lock(mutex_);
+  Key& key = usable_by_arn(key_arn);
+  if (blob.size() < 1 + kIdSize + 4 || blob[0] != kBlobVersion || blob.substr(1, kIdSize) != key.id) return std::nullopt;
+  size_t index = 0;
+  for (size_t i = 0; i < 4; ++i) index = (index << 8) | static_cast<unsigned char>(blob[1 + kIdSize + i]);
+  const Value* all = key.doc.get("Materials");
+  if (!all || !all->is_list() || index >= all->size()) return std::nullopt;
+  return gcm_open(material(key, index), blob.substr(1 + kIdSize + 4), context_aad(&context));
+}
+
 }  // namespace vigil::kms

@@ -88,6 +88,13 @@ class KeyStore {
   std::optional<std::string> find_key(const std::string& account, const std::string& region, std::string_view id);
   // "Enabled", "Disabled" or "PendingDeletion" of a key by ARN; nullopt: no such key (deleted).
   std::optional<std::string> key_state(std::string_view key_arn);
+  // Envelope encryption for other services (S3 SSE-KMS object data keys): `plaintext` sealed
+  // by the key's current material with `context` as authenticated data, as Encrypt does.
+  // Throws KMS's NotFoundException / DisabledException / KMSInvalidStateException.
+  std::string wrap_data_key(std::string_view key_arn, std::string_view plaintext, const Value& context);
+  // The inverse, by the key that sealed it (named by the blob); the same errors while the key
+  // is not usable, nullopt if the blob or context is not one wrap_data_key made with this key.
+  std::optional<std::string> unwrap_data_key(std::string_view key_arn, std::string_view blob, const Value& context);
 
  private:
   struct Key {
@@ -105,6 +112,8 @@ class KeyStore {
   Key& resolve(const std::string& account, const std::string& region, std::string_view id, bool allow_alias = true);
   Key* find_locked(const std::string& account, const std::string& region, std::string_view id);
   Key* key_by_id(const std::string& account, const std::string& region, const std::string& key_id);
+  // The usable (Enabled) key of an ARN, for wrap/unwrap_data_key; throws KMS's errors.
+  Key& usable_by_arn(std::string_view key_arn);
   // The key named by input's KeyId (id or ARN) for a change that AWS refuses while the key is
   // pending deletion (KMSInvalidStateException).
   Key& changeable_key(const std::string& account, const std::string& region, const Value& input);

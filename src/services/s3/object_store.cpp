@@ -4,6 +4,7 @@
 #include "services/kms/keys.h"
 
 #include <fcntl.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <unistd.h>
 
@@ -476,6 +477,49 @@ void ObjectStore::check_kms_usable(const std::string& key_arn) const {
   if (*state == "PendingDeletion") throw AwsError("KMS.KMSInvalidStateException", key_arn + " is pending deletion.", 400);
 }
 
+namespace {
+constexpr char kKmsWrapped = '\x02';
+// The encryption context of a wrapped object data key: binds the blob to its purpose, so a
+// KMS ciphertext made by Encrypt can never stand in for one.
+const Value& object_key_context() {
+  static const Value context = [] {
+    Value c = Value::map();
+    c.set("vigil:purpose", "s3-object-data-key");
+    return c;
+  }();
+  return context;
+}
+}  // namespace
+
+std::string ObjectStore::wrap_for_kms(const std::string& sealed, const std::string& key_arn) const {
+  const DataKey key = master_.unseal(sealed);
+  std::string plain(reinterpret_cast<const char*>(key.key.data()), key.key.size());
+  plain.append(reinterpret_cast<const char*>(key.iv.data()), key.iv.size());
+  if (key_arn.size() > 255) throw internal_error("KMS key ARN too long");
+  std::string out(1, kKmsWrapped);
+  out += static_cast<char>(key_arn.size());
+  out += key_arn;
+  out += kms_->wrap_data_key(key_arn, plain, object_key_context());
+  OPENSSL_cleanse(plain.data(), plain.size());
+  return out;
+}
+
+std::optional<DataKey> ObjectStore::data_key(const std::string& sealed) const {
+  if (sealed.empty()) return std::nullopt;
+  if (sealed[0] != kKmsWrapped) return master_.unseal(sealed);
+  const size_t arn_size = sealed.size() > 1 ? static_cast<unsigned char>(sealed[1]) : 0;
+  if (!kms_ || sealed.size() < 2 + arn_size) throw internal_error("an SSE-KMS data key that cannot be unwrapped here");
+  const std::string key_arn = sealed.substr(2, arn_size);
+  check_kms_usable(key_arn);
+  auto plain = kms_->unwrap_data_key(key_arn, std::string_view(sealed).substr(2 + arn_size), object_key_context());
+  DataKey key;
+  if (!plain || plain->size() != key.key.size() + key.iv.size()) throw internal_error("an SSE-KMS data key that does not unwrap");
+  std::copy(plain->begin(), plain->begin() + key.key.size(), key.key.begin());
+  std::copy(plain->begin() + key.key.size(), plain->end(), key.iv.begin());
+  OPENSSL_cleanse(plain->data(), plain->size());
+  return key;
+}
+
 void ObjectStore::check_kms_key(const ObjectEncryption& encryption) const {
   if (encryption.algorithm == "aws:kms" && !encryption.kms_key_arn.empty()) check_kms_usable(encryption.kms_key_arn);
 }
@@ -689,6 +733,9 @@ ObjectRecord ObjectStore::commit_object(std::string_view bucket, ObjectRecord re
     // A write that chose no encryption (CloudTrail's and Lake's deliveries, say) gets the
     // bucket's default, as in S3.
     if (record.encryption.algorithm.empty()) record.encryption = resolve_encryption(*bucket_record, {});
+    if (kms_ && record.encryption.algorithm == "aws:kms" && !record.encryption.kms_key_arn.empty() && !record.sse.empty() &&
+        record.sse[0] != kKmsWrapped)
+      record.sse = wrap_for_kms(record.sse, record.encryption.kms_key_arn);
     previous = head(bucket, record.key);
     // Under the lock that serialises every write of the key: nothing can change it between
     // this check and the batch below.

@@ -303,11 +303,10 @@ class ObjectStore {
     return {k, master_.seal(k)};
   }
   // The data key of a record's file (`sealed` from ObjectRecord::sse or PartRecord::sse);
-  // nullopt for a plaintext (pre-encryption) file. Throws if the blob does not unseal.
-  std::optional<DataKey> data_key(const std::string& sealed) const {
-    if (sealed.empty()) return std::nullopt;
-    return master_.unseal(sealed);
-  }
+  // nullopt for a plaintext (pre-encryption) file. Throws if the blob does not unseal. An
+  // SSE-KMS object's key is wrapped by its KMS key (wrap_for_kms): unwrapping it needs the
+  // key usable (S3's KMS.* errors otherwise), as reading an SSE-KMS object in S3 does.
+  std::optional<DataKey> data_key(const std::string& sealed) const;
   // Where the HTTP listener spools large request bodies: inside the object directory, so on
   // its filesystem (a rename moves a body into place), but never listed or cleared as objects.
   // Emptied when the store opens (bodies of requests a crash interrupted).
@@ -347,6 +346,12 @@ class ObjectStore {
   // An SSE-KMS key id as a write names it, resolved to the ARN of a usable key (throws S3's KMS.* errors).
   std::string usable_kms_key(std::string_view id, std::string_view account, std::string_view region) const;
   void check_kms_usable(const std::string& key_arn) const;
+  // Envelope encryption of an SSE-KMS object (DESIGN.md): the file's data key, sealed by the
+  // master key when the file was written, re-wrapped by the object's KMS key, so that only
+  // that key (while usable) opens the file and deleting the key shreds the object:
+  //   0x02 | ARN length (1) | key ARN | KMS blob of key || iv (keys.h)
+  // One KMS call (AES-GCM over 48 bytes) per write and per read.
+  std::string wrap_for_kms(const std::string& sealed, const std::string& key_arn) const;
   kms::KeyStore* kms_ = nullptr;
   MasterKey master_;  // loaded (or created) from <dir>/.master-key; after dir_: built from it
   // Serialises record changes that read before they write: object put/remove with their file
