@@ -52,6 +52,16 @@ rocksdb::ColumnFamilyOptions keyspace_options(Keyspace space) {
     options.bottommost_compression_opts.enabled = true;
   }
   options.write_buffer_size = space == Keyspace::LogEvents ? 64 << 20 : 16 << 20;
+  if (space == Keyspace::Audit || space == Keyspace::AuditIndex) {
+    // Every API call writes here, so compaction is most of what a record costs after it is
+    // written (audit_history_bench record-cost over 1.2 M calls, settled: 18.8 us per call
+    // with the defaults). Larger memtables and a first level of 512 MB that is compacted only
+    // once 8 files wait rewrite each record fewer times: 12.6 us per call, for up to 64 MB
+    // more memory per keyspace under load and at most 8 L0 files for a lookup to merge.
+    options.write_buffer_size = 32 << 20;
+    options.level0_file_num_compaction_trigger = 8;
+    options.max_bytes_for_level_base = 512 << 20;
+  }
   return options;
 }
 }  // namespace

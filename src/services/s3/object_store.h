@@ -30,7 +30,8 @@ struct BucketRecord {
 };
 
 // How an object is encrypted, as S3 answers about it. Whatever the algorithm, its bytes at rest
-// are encrypted the same way (sse.h: a data key per file, sealed by the server's master key).
+// are encrypted the same way (sse.h: a data key per file, sealed by the server's master key);
+// an SSE-KMS object's data key is then wrapped by its KMS key instead (wrap_for_kms).
 // SSE-KMS names a KMS key (the KMS service's KeyStore, set_kms; the account's AWS managed key
 // aws/s3 when none is named): S3 checks the key is usable when an object is written, read or
 // copied (a disabled key or one pending deletion fails the request as KMS.DisabledException /
