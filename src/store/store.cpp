@@ -64,17 +64,65 @@ rocksdb::ColumnFamilyOptions keyspace_options(Keyspace space) {
   }
   return options;
 }
+
+// A put in the deferred queue's format (Store::DeferredShard::puts): family id (u32) | key
+// size (varint) | key | value size (varint) | value.
+void append_queued_put(std::string& out, uint32_t family, std::string_view key, std::string_view value) {
+  char id[4];
+  std::memcpy(id, &family, 4);
+  out.append(id, 4);
+  append_varint(out, key.size());
+  out.append(key);
+  append_varint(out, value.size());
+  out.append(value);
+}
+
+// Calls f(family, key, value) for each put of a queue-format buffer, in order; false if the
+// buffer is malformed.
+template <typename F>
+bool for_each_queued_put(std::string_view buffer, F&& f) {
+  for (size_t at = 0; at < buffer.size();) {
+    uint32_t family = 0;
+    uint64_t key_size = 0, value_size = 0;
+    if (buffer.size() - at < 4) return false;
+    std::memcpy(&family, buffer.data() + at, 4);
+    at += 4;
+    if (!read_varint(buffer, at, key_size) || key_size > buffer.size() - at) return false;
+    std::string_view key = buffer.substr(at, key_size);
+    at += key_size;
+    if (!read_varint(buffer, at, value_size) || value_size > buffer.size() - at) return false;
+    std::string_view value = buffer.substr(at, value_size);
+    at += value_size;
+    if (!f(family, key, value)) return false;
+  }
+  return true;
+}
 }  // namespace
 
-WriteBatch::WriteBatch(const Store& store) : store_(&store), batch_(std::make_unique<rocksdb::WriteBatch>()) {}
+WriteBatch::WriteBatch(const Store& store, bool deferred)
+    : store_(&store), batch_(std::make_unique<rocksdb::WriteBatch>()), deferred_(deferred) {}
 WriteBatch::~WriteBatch() = default;
 WriteBatch::WriteBatch(WriteBatch&&) noexcept = default;
 
 void WriteBatch::put(Keyspace space, std::string_view key, std::string_view value) {
+  if (deferred_) return append_queued_put(queued_puts_, store_->handle(space)->GetID(), key, value);
   check(batch_->Put(store_->handle(space), slice(key), slice(value)), "batch put");
 }
-void WriteBatch::erase(Keyspace space, std::string_view key) { check(batch_->Delete(store_->handle(space), slice(key)), "batch delete"); }
+void WriteBatch::convert_queued_puts() {
+  deferred_ = false;
+  const bool ok = for_each_queued_put(queued_puts_, [&](uint32_t family, std::string_view key, std::string_view value) {
+    return family < store_->handles_by_id_.size() && store_->handles_by_id_[family] &&
+           batch_->Put(store_->handles_by_id_[family], slice(key), slice(value)).ok();
+  });
+  queued_puts_.clear();
+  if (!ok) throw std::runtime_error("batch put of queued puts failed");
+}
+void WriteBatch::erase(Keyspace space, std::string_view key) {
+  if (deferred_) convert_queued_puts();  // the delete must follow the puts before it
+  check(batch_->Delete(store_->handle(space), slice(key)), "batch delete");
+}
 void WriteBatch::erase_range(Keyspace space, std::string_view begin, std::string_view end) {
+  if (deferred_) convert_queued_puts();
   check(batch_->DeleteRange(store_->handle(space), slice(begin), slice(end)), "batch delete range");
 }
 void WriteBatch::add_posting(Keyspace space, std::string_view list, std::string_view item, size_t shared_prefix) {
@@ -85,8 +133,10 @@ void WriteBatch::add_posting(Keyspace space, std::string_view list, std::string_
   postings_.entries.push_back({space, static_cast<uint32_t>(shared_prefix), at, static_cast<uint32_t>(list.size()),
                                static_cast<uint32_t>(at + list.size()), static_cast<uint32_t>(item.size())});
 }
-size_t WriteBatch::size_bytes() const { return batch_->GetDataSize() + postings_.text.size() + postings_.entries.size() * sizeof(Posting); }
-bool WriteBatch::empty() const { return batch_->Count() == 0 && postings_.entries.empty(); }
+size_t WriteBatch::size_bytes() const {
+  return batch_->GetDataSize() + queued_puts_.size() + postings_.text.size() + postings_.entries.size() * sizeof(Posting);
+}
+bool WriteBatch::empty() const { return batch_->Count() == 0 && queued_puts_.empty() && postings_.entries.empty(); }
 
 // A pack's value: per item, its length (LEB128) then its bytes.
 bool decode_pack(std::string_view value, std::vector<std::string_view>& items) {
@@ -193,13 +243,7 @@ class AppendPuts : public rocksdb::WriteBatch::Handler {
  public:
   explicit AppendPuts(std::string& out) : out_(out) {}
   rocksdb::Status PutCF(uint32_t id, const rocksdb::Slice& key, const rocksdb::Slice& value) override {
-    char family[4];
-    std::memcpy(family, &id, 4);
-    out_.append(family, 4);
-    append_varint(out_, key.size());
-    out_.append(key.data(), key.size());
-    append_varint(out_, value.size());
-    out_.append(value.data(), value.size());
+    append_queued_put(out_, id, std::string_view(key.data(), key.size()), std::string_view(value.data(), value.size()));
     return rocksdb::Status::OK();
   }
 
@@ -222,20 +266,11 @@ bool put_sorted(const Buffers& buffers, rocksdb::WriteBatch& group, const std::v
   };
   std::vector<Entry> entries;
   for (const std::string& buffer : buffers) {
-    for (size_t at = 0; at < buffer.size();) {
-      Entry e{};
-      uint64_t key_size = 0, value_size = 0;
-      if (buffer.size() - at < 4) return false;
-      std::memcpy(&e.family, buffer.data() + at, 4);
-      at += 4;
-      if (!read_varint(buffer, at, key_size) || key_size > buffer.size() - at) return false;
-      e.key = std::string_view(buffer).substr(at, key_size);
-      at += key_size;
-      if (!read_varint(buffer, at, value_size) || value_size > buffer.size() - at) return false;
-      e.value = std::string_view(buffer).substr(at, value_size);
-      at += value_size;
-      entries.push_back(e);
-    }
+    const bool ok = for_each_queued_put(buffer, [&](uint32_t family, std::string_view key, std::string_view value) {
+      entries.push_back({family, key, value});
+      return true;
+    });
+    if (!ok) return false;
   }
   std::stable_sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
     return a.family != b.family ? a.family < b.family : a.key < b.key;
@@ -449,8 +484,11 @@ void Store::write(WriteBatch& batch, Durability durability) {
     {
       DeferredShard& s = deferred_shards_[shard];
       std::lock_guard shard_lock(s.mutex);
-      AppendPuts append(s.puts);
-      batch.batch_->Iterate(&append);
+      if (batch.batch_->Count() > 0) {
+        AppendPuts append(s.puts);
+        batch.batch_->Iterate(&append);
+      }
+      s.puts += batch.queued_puts_;
       const auto base = static_cast<uint32_t>(s.postings.text.size());
       s.postings.text += batch.postings_.text;
       for (Posting p : batch.postings_.entries) {
@@ -464,6 +502,7 @@ void Store::write(WriteBatch& batch, Durability durability) {
     }
     // Emptied, its memory kept for the caller's next use (or freed by the caller's thread).
     batch.batch_->Clear();
+    batch.queued_puts_.clear();
     batch.postings_.text.clear();
     batch.postings_.entries.clear();
     const int64_t before = deferred_bytes_.fetch_add(bytes);
@@ -480,6 +519,7 @@ void Store::write(WriteBatch& batch, Durability durability) {
   // comparison then bumps a thread-local counter nobody here reads. Off, once per thread.
   thread_local bool perf_counters_off = (rocksdb::SetPerfLevel(rocksdb::PerfLevel::kDisable), true);
   (void)perf_counters_off;
+  if (!batch.queued_puts_.empty()) batch.convert_queued_puts();
   if (!batch.postings_.entries.empty()) {  // packed within this batch only
     if (!put_packs(posting_refs({&batch.postings_}), *batch.batch_, handles_)) throw std::runtime_error("batch put of postings failed");
     batch.postings_ = Postings();

@@ -73,6 +73,38 @@ TEST(StoreDeferred, TheLastQueuedValueOfAKeyWinsWithinAGroup) {
   }
 }
 
+TEST(StoreDeferred, ABatchBuiltForDeferredKeepsItsOrderWhateverItsDurability) {
+  // A deferred batch keeps its puts in the queue's format; an erase after them, or a write that
+  // is not Deferred, must still apply them first and in order.
+  TempDir dir;
+  auto store = Store::open(dir.path);
+  WriteBatch queued(*store, /*deferred=*/true);
+  queued.put(Keyspace::Audit, "a", "1");
+  queued.put(Keyspace::Meta, "b", "2");
+  EXPECT_FALSE(queued.empty());
+  EXPECT_GT(queued.size_bytes(), 4u);
+  store->write(queued, Durability::Deferred);
+  EXPECT_TRUE(queued.empty());
+  store->wait_for_deferred();
+  EXPECT_EQ(store->get(Keyspace::Audit, "a"), "1");
+  EXPECT_EQ(store->get(Keyspace::Meta, "b"), "2");
+
+  WriteBatch mixed(*store, /*deferred=*/true);
+  mixed.put(Keyspace::Meta, "c", "3");
+  mixed.put(Keyspace::Meta, "d", "4");
+  mixed.erase(Keyspace::Meta, "c");  // after the put of c: c ends up absent
+  mixed.put(Keyspace::Meta, "c", "5");
+  mixed.erase(Keyspace::Meta, "d");
+  store->write(mixed, Durability::Deferred);
+  EXPECT_EQ(store->get(Keyspace::Meta, "c"), "5");
+  EXPECT_FALSE(store->get(Keyspace::Meta, "d"));
+
+  WriteBatch synced(*store, /*deferred=*/true);
+  synced.put(Keyspace::Meta, "e", "6");
+  store->write(synced, Durability::Sync);
+  EXPECT_EQ(store->get(Keyspace::Meta, "e"), "6");
+}
+
 TEST(StoreDeferred, ABatchWithMoreThanPutsIsWrittenAfterWhatIsQueued) {
   TempDir dir;
   auto store = Store::open(dir.path);

@@ -422,7 +422,7 @@ void EventHistory::record(const server::ApiCall& call) {
   append_u64(suffix, inverted(millis));
   suffix += event_id;
   const std::string scope = scope_prefix(ctx.account_id, ctx.region);
-  store::WriteBatch batch(store_);
+  store::WriteBatch batch(store_, /*deferred=*/true);
   std::string stored = stored_record(scope, millis, json, holes, batch);
   // Then one "type\tname" line per resource for LookupEvents' Resources.
   stored += '\n';
