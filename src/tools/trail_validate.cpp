@@ -33,6 +33,7 @@
 #include "services/cloudtrail/log_validator.h"
 #include "services/cloudtrail/signing_keys.h"
 #include "services/cloudtrail/trails.h"
+#include "services/kms/keys.h"
 #include "services/s3/object_store.h"
 #include "store/store.h"
 
@@ -325,9 +326,14 @@ class StoreSource final : public cloudtrail::ValidationSource {
   StoreSource(const std::string& dir, std::string account, std::string region)
       : store_(store::Store::open(dir)),
         objects_(*store_, dir + "/s3"),
+        kms_keys_(*store_, clock_, objects_.master_key()),
         trails_(*store_, clock_, objects_),
         account_(std::move(account)),
         region_(std::move(region)) {
+    // The log files of a trail with a KmsKeyId are SSE-KMS: their data keys are wrapped by the
+    // KMS key (object_store.h), so reading them needs the server's KMS keys too.
+    kms_keys_.load();
+    objects_.set_kms(&kms_keys_);
     trails_.load();
   }
 
@@ -380,6 +386,7 @@ class StoreSource final : public cloudtrail::ValidationSource {
   SystemClock clock_;
   std::unique_ptr<store::Store> store_;
   s3::ObjectStore objects_;
+  kms::KeyStore kms_keys_;
   cloudtrail::TrailStore trails_;
   std::string account_, region_;
 };

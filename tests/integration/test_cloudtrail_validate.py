@@ -206,7 +206,8 @@ class ValidateLogsTest(ServerTestCase):
 
 class OfflineDataDirTest(unittest.TestCase):
     """`vigil trail validate --data-dir` reads a stopped server's data directory in place, and
-    agrees with `--endpoint` on the same data."""
+    agrees with `--endpoint` on the same data. The trail has a KMS key: its log files are
+    SSE-KMS, their data keys wrapped by that key, which the offline reader must open too."""
 
     def test_data_dir_of_a_stopped_server(self):
         server = VigilServer(("--trail-delivery-interval", "1", "--trail-digest-interval", "3")).start()
@@ -217,7 +218,9 @@ class OfflineDataDirTest(unittest.TestCase):
         start = utc_text(time.time() - 120)
         s3.create_bucket(Bucket=BUCKET)
         allow_cloudtrail(s3, BUCKET, prefix="audit")
-        arn = ct.create_trail(Name=TRAIL, S3BucketName=BUCKET, S3KeyPrefix="audit", EnableLogFileValidation=True)["TrailARN"]
+        key_arn = server.client("kms").create_key(Description="trail logs")["KeyMetadata"]["Arn"]
+        arn = ct.create_trail(Name=TRAIL, S3BucketName=BUCKET, S3KeyPrefix="audit", EnableLogFileValidation=True,
+                              KmsKeyId=key_arn)["TrailARN"]
         ct.start_logging(Name=TRAIL)
         for i in range(4):
             logs.create_log_group(logGroupName="/offline/%d" % i)
@@ -233,6 +236,8 @@ class OfflineDataDirTest(unittest.TestCase):
             time.sleep(0.5)
         ct.stop_logging(Name=TRAIL)
         time.sleep(5)  # the last digest of the chain
+        head = s3.head_object(Bucket=BUCKET, Key=log_files[-1])
+        self.assertEqual((head["ServerSideEncryption"], head["SSEKMSKeyId"]), ("aws:kms", key_arn))
         changed = log_files[0]
         s3.put_object(Bucket=BUCKET, Key=changed, Body=gzip.compress(b'{"Records":[]}'))
         end = utc_text(time.time() + 60)
