@@ -95,6 +95,7 @@ class WriteBatch {
   void add_posting(Keyspace space, std::string_view list, std::string_view item, size_t shared_prefix);
   size_t size_bytes() const;
   bool empty() const;
+  const Store& store() const { return *store_; }
 
  private:
   friend class Store;

@@ -300,7 +300,11 @@ TEST_F(KmsKeysTest, SseKmsObjectsDataKeysAreWrappedByTheirKmsKey) {
   EXPECT_EQ(objects_->read(stored, 0, 11), "secret body");
   EXPECT_EQ(objects_->read(after_rotation, 0, 5), "newer");
 
-  // A blob moved to another key's object does not unwrap.
+  // A wrapped key copied to another object of the same key does not unwrap (it is bound to
+  // its file), nor does one moved to another key's object.
+  s3::ObjectRecord moved = after_rotation;
+  moved.sse = stored.sse;
+  EXPECT_ANY_THROW(objects_->read(moved, 0, 5));
   const std::string other = create();
   request.kms_key_id = other;
   s3::ObjectRecord other_meta;

@@ -422,7 +422,12 @@ void EventHistory::record(const server::ApiCall& call) {
   append_u64(suffix, inverted(millis));
   suffix += event_id;
   const std::string scope = scope_prefix(ctx.account_id, ctx.region);
-  store::WriteBatch batch(store_, /*deferred=*/true);
+  // One batch per thread, reused: write(Deferred) empties it and keeps its buffers, so a call
+  // allocates none of them (the batch is bound to this store; a store at the same address
+  // later is harmless, as the batch is empty between calls).
+  thread_local std::unique_ptr<store::WriteBatch> t_batch;
+  if (!t_batch || !t_batch->empty() || &t_batch->store() != &store_) t_batch = std::make_unique<store::WriteBatch>(store_, /*deferred=*/true);
+  store::WriteBatch& batch = *t_batch;
   std::string stored = stored_record(scope, millis, json, holes, batch);
   // Then one "type\tname" line per resource for LookupEvents' Resources.
   stored += '\n';
@@ -433,8 +438,15 @@ void EventHistory::record(const server::ApiCall& call) {
     stored += '\n';
   }
   batch.put(store::Keyspace::Audit, scope + suffix, stored);
+  thread_local std::string t_list;  // index_prefix's bytes, built in place (no allocation per entry)
   auto index = [&](std::string_view attribute, std::string_view value) {
-    if (!value.empty()) batch.add_posting(store::Keyspace::AuditIndex, index_prefix(ctx.account_id, ctx.region, attribute, value), suffix, kWindowBytes);
+    if (value.empty()) return;
+    t_list.assign(scope);
+    t_list += attribute;
+    t_list += '\0';
+    t_list += value;
+    t_list += '\0';
+    batch.add_posting(store::Keyspace::AuditIndex, t_list, suffix, kWindowBytes);
   };
   index("EventName", call.operation);
   index("ReadOnly", server::is_read_only_operation(call.operation) ? "true" : "false");

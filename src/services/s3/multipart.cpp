@@ -324,7 +324,7 @@ ObjectRecord MultipartUploads::assemble(const UploadRecord& upload, const std::v
   for (const PartRecord* p : chosen) {
     try {
       // Each part decrypted with its key and re-encrypted with the object's, 1 MiB at a time.
-      auto key = objects_.data_key(p->sse);
+      auto key = objects_.data_key(p->sse, p->file);
       file.append_file(objects_.path_of(p->file), 0, p->size, key ? &*key : nullptr);
     } catch (const AwsError&) {
       // The part was replaced or the upload ended while we read it.

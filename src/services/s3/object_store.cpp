@@ -479,19 +479,33 @@ void ObjectStore::check_kms_usable(const std::string& key_arn) const {
 
 namespace {
 constexpr char kKmsWrapped = '\x02';
-// The encryption context of a wrapped object data key: binds the blob to its purpose, so a
-// KMS ciphertext made by Encrypt can never stand in for one.
-const Value& object_key_context() {
-  static const Value context = [] {
-    Value c = Value::map();
-    c.set("vigil:purpose", "s3-object-data-key");
-    return c;
-  }();
-  return context;
+// The encryption context of a wrapped object data key: its purpose and the object file it
+// opens, so a wrapped key copied to another object's record does not unwrap there.
+Value object_key_context(std::string_view file) {
+  Value c = Value::map();
+  c.set("vigil:purpose", "s3-object-data-key");
+  c.set("vigil:file", std::string(file));
+  return c;
+}
+// KMS's own errors (a key disabled or deleted since the request checked it) as S3 answers
+// them: KMS.DisabledException, KMS.NotFoundException...
+template <typename F>
+auto as_s3_kms_error(F&& f) {
+  try {
+    return f();
+  } catch (const AwsError& e) {
+    if (e.code().rfind("KMS.", 0) == 0) throw;
+    throw AwsError("KMS." + e.code(), e.message(), 400);
+  }
 }
 }  // namespace
 
-std::string ObjectStore::wrap_for_kms(const std::string& sealed, const std::string& key_arn) const {
+bool ObjectStore::needs_kms_wrap(const ObjectRecord& record) const {
+  return kms_ && record.encryption.algorithm == "aws:kms" && !record.encryption.kms_key_arn.empty() && !record.sse.empty() &&
+         record.sse[0] != kKmsWrapped;
+}
+
+std::string ObjectStore::wrap_for_kms(const std::string& sealed, const std::string& key_arn, std::string_view file) const {
   const DataKey key = master_.unseal(sealed);
   std::string plain(reinterpret_cast<const char*>(key.key.data()), key.key.size());
   plain.append(reinterpret_cast<const char*>(key.iv.data()), key.iv.size());
@@ -499,19 +513,21 @@ std::string ObjectStore::wrap_for_kms(const std::string& sealed, const std::stri
   std::string out(1, kKmsWrapped);
   out += static_cast<char>(key_arn.size());
   out += key_arn;
-  out += kms_->wrap_data_key(key_arn, plain, object_key_context());
+  check_kms_usable(key_arn);
+  out += as_s3_kms_error([&] { return kms_->wrap_data_key(key_arn, plain, object_key_context(file)); });
   OPENSSL_cleanse(plain.data(), plain.size());
   return out;
 }
 
-std::optional<DataKey> ObjectStore::data_key(const std::string& sealed) const {
+std::optional<DataKey> ObjectStore::data_key(const std::string& sealed, std::string_view file) const {
   if (sealed.empty()) return std::nullopt;
   if (sealed[0] != kKmsWrapped) return master_.unseal(sealed);
   const size_t arn_size = sealed.size() > 1 ? static_cast<unsigned char>(sealed[1]) : 0;
   if (!kms_ || sealed.size() < 2 + arn_size) throw internal_error("an SSE-KMS data key that cannot be unwrapped here");
   const std::string key_arn = sealed.substr(2, arn_size);
   check_kms_usable(key_arn);
-  auto plain = kms_->unwrap_data_key(key_arn, std::string_view(sealed).substr(2 + arn_size), object_key_context());
+  auto plain = as_s3_kms_error(
+      [&] { return kms_->unwrap_data_key(key_arn, std::string_view(sealed).substr(2 + arn_size), object_key_context(file)); });
   DataKey key;
   if (!plain || plain->size() != key.key.size() + key.iv.size()) throw internal_error("an SSE-KMS data key that does not unwrap");
   std::copy(plain->begin(), plain->begin() + key.key.size(), key.key.begin());
@@ -678,7 +694,7 @@ std::string ObjectStore::read(const ObjectRecord& object, uint64_t offset, uint6
   }
   ::close(fd);
   if (done != length) throw internal_error("object file truncated");
-  if (auto key = data_key(object.sse)) key->apply(offset, out.data(), out.size());
+  if (auto key = data_key(object.sse, object.file)) key->apply(offset, out.data(), out.size());
   return out;
 }
 
@@ -727,15 +743,16 @@ ObjectRecord ObjectStore::commit_object(std::string_view bucket, ObjectRecord re
   std::optional<ObjectRecord> previous;
   record.parts_count = parts.size();
   try {
+    // Outside the write lock when the encryption is known: KMS may sync a write (a rotation
+    // that is due) and every S3 write would wait for it.
+    if (needs_kms_wrap(record)) record.sse = wrap_for_kms(record.sse, record.encryption.kms_key_arn, record.file);
     std::lock_guard lock(write_mutex_);
     auto bucket_record = this->bucket(bucket);
     if (!bucket_record) throw no_such_bucket(bucket);
     // A write that chose no encryption (CloudTrail's and Lake's deliveries, say) gets the
     // bucket's default, as in S3.
     if (record.encryption.algorithm.empty()) record.encryption = resolve_encryption(*bucket_record, {});
-    if (kms_ && record.encryption.algorithm == "aws:kms" && !record.encryption.kms_key_arn.empty() && !record.sse.empty() &&
-        record.sse[0] != kKmsWrapped)
-      record.sse = wrap_for_kms(record.sse, record.encryption.kms_key_arn);
+    if (needs_kms_wrap(record)) record.sse = wrap_for_kms(record.sse, record.encryption.kms_key_arn, record.file);
     previous = head(bucket, record.key);
     // Under the lock that serialises every write of the key: nothing can change it between
     // this check and the batch below.
@@ -769,7 +786,7 @@ void ObjectStore::remove_bucket_cleanup(const void* owner) {
 
 void ObjectStore::append_object(DurableFile& file, const ObjectRecord& source, uint64_t offset, uint64_t length) const {
   try {
-    auto key = data_key(source.sse);
+    auto key = data_key(source.sse, source.file);
     file.append_file(path_of(source.file), offset, length, key ? &*key : nullptr);
   } catch (const AwsError&) {
     // Overwritten or deleted since the caller looked it up: its file went with it.

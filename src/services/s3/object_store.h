@@ -307,7 +307,8 @@ class ObjectStore {
   // nullopt for a plaintext (pre-encryption) file. Throws if the blob does not unseal. An
   // SSE-KMS object's key is wrapped by its KMS key (wrap_for_kms): unwrapping it needs the
   // key usable (S3's KMS.* errors otherwise), as reading an SSE-KMS object in S3 does.
-  std::optional<DataKey> data_key(const std::string& sealed) const;
+  // `file`: the record's file (a wrapped key is bound to it).
+  std::optional<DataKey> data_key(const std::string& sealed, std::string_view file = {}) const;
   // Where the HTTP listener spools large request bodies: inside the object directory, so on
   // its filesystem (a rename moves a body into place), but never listed or cleared as objects.
   // Emptied when the store opens (bodies of requests a crash interrupted).
@@ -351,8 +352,11 @@ class ObjectStore {
   // master key when the file was written, re-wrapped by the object's KMS key, so that only
   // that key (while usable) opens the file and deleting the key shreds the object:
   //   0x02 | ARN length (1) | key ARN | KMS blob of key || iv (keys.h)
-  // One KMS call (AES-GCM over 48 bytes) per write and per read.
-  std::string wrap_for_kms(const std::string& sealed, const std::string& key_arn) const;
+  // with the purpose and `file` (the object's file name) as encryption context. Objects
+  // written before envelope encryption keep their master-sealed key (0x01). One KMS call
+  // (AES-GCM over 48 bytes) per write and per read; S3's KMS.* errors for an unusable key.
+  std::string wrap_for_kms(const std::string& sealed, const std::string& key_arn, std::string_view file) const;
+  bool needs_kms_wrap(const ObjectRecord& record) const;  // SSE-KMS with a master-sealed key
   kms::KeyStore* kms_ = nullptr;
   MasterKey master_;  // loaded (or created) from <dir>/.master-key; after dir_: built from it
   // Serialises record changes that read before they write: object put/remove with their file

@@ -825,7 +825,7 @@ Value S3Service::get_object(CallContext& ctx, const Value& in, bool with_body) {
       file->set_range(first, length);
       // The listener decrypts each chunk after reading it, at its offset (CTR: no need to start
       // from the beginning of the file for a range).
-      if (auto key = objects_.data_key(object->sse))
+      if (auto key = objects_.data_key(object->sse, object->file))
         file->set_transform([key = *key](char* data, size_t n, uint64_t offset) { key.apply(offset, data, n); });
       ctx.response_file = std::move(file);
     }
