@@ -28,12 +28,18 @@ std::string scope_prefix(const std::string& account, const std::string& region) 
   return key;
 }
 
+// An index list's key prefix: scope (scope_prefix) | attribute \0 | value \0, into `out`.
+void assign_index_prefix(std::string& out, std::string_view scope, std::string_view attribute, std::string_view value) {
+  out.assign(scope);
+  out += attribute;
+  out += '\0';
+  out += value;
+  out += '\0';
+}
+
 std::string index_prefix(const std::string& account, const std::string& region, std::string_view attribute, std::string_view value) {
-  std::string key = scope_prefix(account, region);
-  key += attribute;
-  key += '\0';
-  key += value;
-  key += '\0';
+  std::string key;
+  assign_index_prefix(key, scope_prefix(account, region), attribute, value);
   return key;
 }
 
@@ -441,11 +447,7 @@ void EventHistory::record(const server::ApiCall& call) {
   thread_local std::string t_list;  // index_prefix's bytes, built in place (no allocation per entry)
   auto index = [&](std::string_view attribute, std::string_view value) {
     if (value.empty()) return;
-    t_list.assign(scope);
-    t_list += attribute;
-    t_list += '\0';
-    t_list += value;
-    t_list += '\0';
+    assign_index_prefix(t_list, scope, attribute, value);
     batch.add_posting(store::Keyspace::AuditIndex, t_list, suffix, kWindowBytes);
   };
   index("EventName", call.operation);

@@ -78,6 +78,14 @@ std::string context_aad(const Value* context) {
   return aad;
 }
 
+// The material index a ciphertext blob names (its big-endian u32 after the key id); the blob
+// is at least 1 + kIdSize + 4 bytes long.
+size_t blob_material_index(std::string_view blob) {
+  size_t index = 0;
+  for (size_t i = 0; i < 4; ++i) index = (index << 8) | static_cast<unsigned char>(blob[1 + kIdSize + i]);
+  return index;
+}
+
 struct CipherCtx {
   EVP_CIPHER_CTX* ctx = EVP_CIPHER_CTX_new();
   ~CipherCtx() { EVP_CIPHER_CTX_free(ctx); }
@@ -693,8 +701,7 @@ Value KeyStore::decrypt(const std::string& account, const std::string& region, c
   if (input.has("KeyId") && resolve(account, region, input.str("KeyId")).id != key->id)
     throw AwsError("IncorrectKeyException", "The key ID in the request does not identify a CMK that can perform this operation.", 400);
   require_enabled(*key);
-  size_t index = 0;
-  for (size_t i = 0; i < 4; ++i) index = (index << 8) | static_cast<unsigned char>(blob[1 + kIdSize + i]);
+  const size_t index = blob_material_index(blob);
   auto plaintext = gcm_open(material(*key, index), blob.substr(1 + kIdSize + 4), context_aad(input.get("EncryptionContext")));
   if (!plaintext) throw invalid_ciphertext();
   Value out = Value::map();
@@ -964,8 +971,7 @@ std::optional<std::string> KeyStore::unwrap_data_key(std::string_view key_arn, s
   std::lock_guard lock(mutex_);
   Key& key = usable_by_arn(key_arn);
   if (blob.size() < 1 + kIdSize + 4 || blob[0] != kBlobVersion || blob.substr(1, kIdSize) != key.id) return std::nullopt;
-  size_t index = 0;
-  for (size_t i = 0; i < 4; ++i) index = (index << 8) | static_cast<unsigned char>(blob[1 + kIdSize + i]);
+  const size_t index = blob_material_index(blob);
   const Value* all = key.doc.get("Materials");
   if (!all || !all->is_list() || index >= all->size()) return std::nullopt;
   return gcm_open(material(key, index), blob.substr(1 + kIdSize + 4), context_aad(&context));
