@@ -61,7 +61,7 @@ enum class AuditClass { Management, Data, NotRecorded };
 
 class Service {
  public:
-  explicit Service(const protocol::ServiceModel& model) : model_(model) {}
+  explicit Service(const protocol::ServiceModel& model) : model_(model), event_source_(model.endpoint_prefix + ".amazonaws.com") {}
   virtual ~Service() = default;
 
   const protocol::ServiceModel& model() const { return model_; }
@@ -81,7 +81,8 @@ class Service {
   // for (S3 GetObjectAttributes without attributes); throws AwsError.
   virtual void precheck_input(std::string_view operation, const Value& input) const {}
   // "logs.amazonaws.com": the eventSource of this service's CloudTrail records.
-  virtual std::string event_source() const { return model_.endpoint_prefix + ".amazonaws.com"; }
+  // Built once: the recorder reads it up to three times per call.
+  const std::string& event_source() const { return event_source_; }
   virtual AuditClass audit_class(std::string_view operation) const { return AuditClass::Management; }
   // The requestParameters of the CloudTrail record. Services leave out payloads AWS does not
   // record (log event contents, object bodies), which also keeps the hot path cheap.
@@ -123,6 +124,7 @@ class Service {
 
  private:
   const protocol::ServiceModel& model_;
+  const std::string event_source_;
   std::unordered_map<std::string, Handler> handlers_;
   std::unordered_map<std::string, RawHandler> raw_handlers_;  // by "protocol operation"
 };

@@ -10,6 +10,7 @@
 
 #include <pthread.h>
 
+#include "core/encoding.h"
 #include "core/ids.h"
 
 #include <algorithm>
@@ -36,7 +37,10 @@ void check(const rocksdb::Status& status, const char* what) {
 rocksdb::ColumnFamilyOptions keyspace_options(Keyspace space) {
   rocksdb::ColumnFamilyOptions options;
   rocksdb::BlockBasedTableOptions table;
-  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  // Bloom filters answer point reads of keys that may be absent. The audit keyspaces are read
+  // by seeks and by gets of keys their index just named (present): a filter there only costs
+  // a hash per key at every flush and compaction, on the recorder's path.
+  if (space != Keyspace::Audit && space != Keyspace::AuditIndex) table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
   // Log events are scanned sequentially: big blocks mean fewer block transitions per event.
   table.block_size = space == Keyspace::LogEvents ? 64 * 1024 : 4 * 1024;
   options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
@@ -273,7 +277,7 @@ bool put_sorted(const Buffers& buffers, rocksdb::WriteBatch& group, const std::v
     if (!ok) return false;
   }
   std::stable_sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
-    return a.family != b.family ? a.family < b.family : a.key < b.key;
+    return a.family != b.family ? a.family < b.family : bytes_less(a.key, b.key);
   });
   for (const Entry& e : entries)
     if (e.family >= handles.size() || !handles[e.family] || !group.Put(handles[e.family], slice(e.key), slice(e.value)).ok()) return false;
@@ -294,17 +298,6 @@ std::vector<PostingRef> posting_refs(const std::vector<const Postings*>& sources
   return refs;
 }
 
-// Byte order of two items, reading their first 8 bytes as one big-endian number: items begin
-// with an inverted time, so most pairs differ there and need no memcmp call.
-bool item_less(std::string_view a, std::string_view b) {
-  if (a.size() >= 8 && b.size() >= 8) {
-    uint64_t x, y;
-    std::memcpy(&x, a.data(), 8);
-    std::memcpy(&y, b.data(), 8);
-    if (x != y) return __builtin_bswap64(x) < __builtin_bswap64(y);
-  }
-  return a < b;
-}
 
 // Writes postings as packs (WriteBatch::add_posting): grouped by keyspace and list, lists in
 // key order, each list's items sorted, then cut wherever the item's shared prefix changes or a
@@ -329,7 +322,7 @@ bool put_packs(const std::vector<PostingRef>& postings, rocksdb::WriteBatch& out
   std::sort(lists.begin(), lists.end(), [](const List& a, const List& b) { return a.space != b.space ? a.space < b.space : a.name < b.name; });
   std::string key, value;
   for (List& list : lists) {
-    std::sort(list.items.begin(), list.items.end(), item_less);
+    std::sort(list.items.begin(), list.items.end(), [](std::string_view a, std::string_view b) { return bytes_less(a, b); });
     const auto& items = list.items;
     for (size_t i = 0; i < items.size();) {
       const std::string_view shared = items[i].substr(0, list.shared_prefix);

@@ -8,6 +8,7 @@
 
 #include "core/aws_error.h"
 #include "core/clock.h"
+#include "protocol/json_codec.h"
 #include "services/cloudtrail/event_history.h"
 #include "services/logs/log_store.h"
 #include "services/logs/logs_service.h"
@@ -270,6 +271,56 @@ TEST_F(Fixture, TheRecordIsAwsJsonWithItsMembersInOrderAndHugeParametersOmitted)
   EXPECT_EQ(record.get("resources")->as_list()[0].str("ARN"), "arn:aws:logs:eu-west-1:000000000000:log-group:/g");
   EXPECT_EQ(record.str("eventCategory"), "Data");
   EXPECT_FALSE(record.flag("managementEvent", true));
+}
+
+// record_json reuses, per thread, the JSON it wrote for the last caller and origin: it must
+// follow every change of principal, key, region, address or agent, and come back unchanged.
+TEST_F(Fixture, TheCallersPartsOfARecordFollowEachCallersOwnValues) {
+  vigil::server::Principal alice{"000000000000", "alice", "AKIAALICE", "x", false};
+  vigil::server::Principal alice_other_key{"000000000000", "alice", "AKIAALICE2", "x", false};
+  vigil::server::Principal bob{"111111111111", "bob", "AKIABOB", "x", false};
+  auto context = [](const vigil::server::Principal& who, std::string region, std::string ip, std::string agent) {
+    vigil::server::CallContext ctx;
+    ctx.principal = &who;
+    ctx.account_id = who.account_id;
+    ctx.region = std::move(region);
+    ctx.request_id = "req";
+    ctx.source_ip = std::move(ip);
+    ctx.user_agent = std::move(agent);
+    ctx.time = 1'800'000'000;
+    return ctx;
+  };
+  vigil::Value input = vigil::Value::map();
+  auto record = [&](const vigil::server::CallContext& ctx) {
+    return vigil::cloudtrail::record_json({&ctx, &logs, "DescribeLogGroups", &input, nullptr, nullptr}, "id", ctx.time);
+  };
+  const auto a = context(alice, "eu-west-1", "10.0.0.1", "agent-a");
+  const std::string first = record(a);
+  struct Case {
+    vigil::server::CallContext ctx;
+    std::string arn, key, region, ip, agent;
+  };
+  const std::vector<Case> cases = {
+      {context(root, "eu-west-1", "10.0.0.1", "agent-a"), "arn:aws:iam::000000000000:root", "test", "eu-west-1", "10.0.0.1", "agent-a"},
+      {context(alice_other_key, "eu-west-1", "10.0.0.1", "agent-a"), "arn:aws:iam::000000000000:user/alice", "AKIAALICE2", "eu-west-1", "10.0.0.1", "agent-a"},
+      {context(bob, "us-east-2", "10.0.0.1", "agent-a"), "arn:aws:iam::111111111111:user/bob", "AKIABOB", "us-east-2", "10.0.0.1", "agent-a"},
+      {context(bob, "us-east-2", "10.0.0.9", "agent-a"), "arn:aws:iam::111111111111:user/bob", "AKIABOB", "us-east-2", "10.0.0.9", "agent-a"},
+      {context(bob, "us-east-2", "10.0.0.9", "agent \"b\""), "arn:aws:iam::111111111111:user/bob", "AKIABOB", "us-east-2", "10.0.0.9", "agent \"b\""},
+  };
+  for (const Case& c : cases) {
+    const vigil::Value r = vigil::protocol::json_to_value(record(c.ctx), nullptr);
+    const vigil::Value* identity = r.get("userIdentity");
+    ASSERT_TRUE(identity);
+    EXPECT_EQ(identity->str("arn"), c.arn);
+    EXPECT_EQ(identity->str("accessKeyId"), c.key);
+    EXPECT_EQ(identity->str("accountId"), c.ctx.account_id);
+    EXPECT_EQ(identity->has("userName"), !c.ctx.principal->is_root);
+    EXPECT_EQ(r.str("awsRegion"), c.region);
+    EXPECT_EQ(r.str("sourceIPAddress"), c.ip);
+    EXPECT_EQ(r.str("userAgent"), c.agent);
+    EXPECT_EQ(r.str("recipientAccountId"), c.ctx.account_id);
+  }
+  EXPECT_EQ(record(a), first);
 }
 
 namespace {

@@ -5,11 +5,13 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <random>
 #include <filesystem>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "core/encoding.h"
 #include "store/store.h"
 #include "temp_dir.h"
 
@@ -251,6 +253,22 @@ TEST(StorePostings, DecodePackRejectsWhatIsNotAPack) {
   const std::string pack("\x02" "ab" "\x00\x01" "c", 6);
   ASSERT_TRUE(vigil::store::decode_pack(pack, items));
   EXPECT_EQ(items, (std::vector<std::string_view>{"ab", "", "c"}));
+}
+
+// The writer sorts keys and posting items with bytes_less (8 bytes at a time): it must be
+// exactly std::string_view's byte order, bytes above 0x7F included, whatever the lengths.
+TEST(StorePostings, BytesLessIsStringViewByteOrder) {
+  std::mt19937 random(7);
+  const std::string alphabet("\x00\x01\x7f\x80\xfe\xff" "az", 8);
+  std::vector<std::string> keys;
+  for (int i = 0; i < 400; ++i) {
+    // Shared prefixes of every length around the 8-byte words, then a short random tail.
+    std::string key(static_cast<size_t>(random() % 20), 'p');
+    for (size_t n = random() % 12; n > 0; --n) key += alphabet[random() % alphabet.size()];
+    keys.push_back(key);
+  }
+  for (const auto& a : keys)
+    for (const auto& b : keys) ASSERT_EQ(vigil::bytes_less(a, b), std::string_view(a) < std::string_view(b)) << a << " / " << b;
 }
 
 }  // namespace

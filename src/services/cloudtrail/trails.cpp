@@ -291,6 +291,7 @@ void TrailStore::load() {
     t.insight_types = insight_mask(t.state);
     trails_.emplace(key, std::move(t));
   }
+  trail_count_.store(trails_.size(), std::memory_order_release);
   if (insights_) {
     std::set<std::string> accounts;
     for (const auto& [k, t] : trails_) accounts.insert(t.account);
@@ -513,6 +514,7 @@ Value TrailStore::create(const std::string& account, const std::string& region, 
   Value out = trail_view(t);
   for (const char* drop : {"HomeRegion", "HasCustomEventSelectors", "HasInsightSelectors"}) erase_member(out, drop);
   trails_.emplace(key, std::move(t));
+  trail_count_.store(trails_.size(), std::memory_order_release);
   return out;
 }
 
@@ -591,6 +593,7 @@ void TrailStore::remove(const std::string& account, const std::string& region, s
   batch.erase_range(store::Keyspace::Meta, pending_base(key, kPendingInsightPrefix), pending_end(key, kPendingInsightPrefix));
   store_.write(batch);
   trails_.erase(key);
+  trail_count_.store(trails_.size(), std::memory_order_release);
   sync_insights(account);
 }
 
@@ -959,10 +962,7 @@ bool TrailStore::wants_data_events(const std::string& account) const {
 void TrailStore::on_event(const BusEvent& event) {
   if (event.detail_type == kInsightDetailType) return on_insight(event);
   if (event.detail_type != "AWS API Call via CloudTrail") return;
-  {
-    std::lock_guard lock(mutex_);
-    if (trails_.empty()) return;  // every API call: no parse
-  }
+  if (trail_count_.load(std::memory_order_acquire) == 0) return;  // every API call: no lock, no parse
   Value parsed;
   const Value& record = call_record(event, parsed);
   std::vector<Key> targets;
