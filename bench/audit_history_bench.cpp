@@ -10,16 +10,18 @@
 //       One logging trail; N recorded events reach it through the event bus, then ONE
 //       TrailStore::deliver() writes them as gzip log files to its bucket. Prints JSON: events,
 //       record_seconds, deliver_seconds, files, bytes (compressed), events_per_s.
-//   audit_history_bench record-cost --events N [--work DIR]
+//   audit_history_bench record-cost --events N [--threads T] [--work DIR]
 //       The recorder's CPU cost per call, the steady figure behind the HTTP benchmark's noisy
 //       on/off ratio: N read-only management calls (DescribeLogGroups by the root user, as the
 //       HTTP benchmark sends) go through EventHistory::record with the bus subscribers the
 //       server has (trails and Lake, none configured). Prints JSON: caller_us_per_call (the
 //       request thread's CPU) and total_us_per_call (the whole process: also the store's
-//       background writer and flushes).
+//       background writer and flushes). With T threads (default 1) the calls are recorded by T
+//       threads at once, as the server's worker pool does: caller_us_per_call is their CPU.
 //
 // Why in-process: loading 10 M events through HTTP would take the benchmark's whole budget;
 // what the figures are about (the store's write path, the lookup index, delivery) is the same.
+#include <atomic>
 #include <chrono>
 #include <ctime>
 #include <cstdio>
@@ -27,6 +29,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "core/clock.h"
@@ -177,7 +180,7 @@ double cpu_seconds(clockid_t clock) {
   return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
 }
 
-int record_cost(const std::string& dir, uint64_t events) {
+int record_cost(const std::string& dir, uint64_t events, unsigned threads) {
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   Services services(dir);  // trails subscribed, as in the server
@@ -191,20 +194,34 @@ int record_cost(const std::string& dir, uint64_t events) {
   Value input = Value::map();
   Value output = Value::map();
   output.set("logGroups", Value::list());
-  const double caller0 = cpu_seconds(CLOCK_THREAD_CPUTIME_ID), total0 = cpu_seconds(CLOCK_PROCESS_CPUTIME_ID);
+  std::atomic<uint64_t> next{0};
+  std::vector<double> thread_cpu(threads, 0);
+  auto record_some = [&](unsigned t) {
+    const double cpu0 = cpu_seconds(CLOCK_THREAD_CPUTIME_ID);
+    for (uint64_t i; (i = next.fetch_add(1, std::memory_order_relaxed)) < events;) {
+      server::CallContext ctx;
+      ctx.principal = &root;
+      ctx.account_id = kAccount;
+      ctx.region = kRegion;
+      ctx.request_id = "0f5c2a4e-3b1d-4c8e-9a7f-" + std::to_string(100000000000 + i);
+      ctx.source_ip = "127.0.0.1";
+      ctx.user_agent = "Boto3/1.43.0 md/Botocore#1.43.0 ua/2.1 os/linux#6.1.0 md/arch#x86_64 lang/python#3.11.7 cfg/retry-mode#legacy Botocore/1.43.0";
+      ctx.time = clock.now_seconds();
+      history.record({&ctx, &logs, "DescribeLogGroups", &input, &output, nullptr});
+    }
+    thread_cpu[t] = cpu_seconds(CLOCK_THREAD_CPUTIME_ID) - cpu0;
+  };
+  const double total0 = cpu_seconds(CLOCK_PROCESS_CPUTIME_ID);
   auto t0 = std::chrono::steady_clock::now();
-  for (uint64_t i = 0; i < events; ++i) {
-    server::CallContext ctx;
-    ctx.principal = &root;
-    ctx.account_id = kAccount;
-    ctx.region = kRegion;
-    ctx.request_id = "0f5c2a4e-3b1d-4c8e-9a7f-" + std::to_string(100000000000 + i);
-    ctx.source_ip = "127.0.0.1";
-    ctx.user_agent = "Boto3/1.43.0 md/Botocore#1.43.0 ua/2.1 os/linux#6.1.0 md/arch#x86_64 lang/python#3.11.7 cfg/retry-mode#legacy Botocore/1.43.0";
-    ctx.time = clock.now_seconds();
-    history.record({&ctx, &logs, "DescribeLogGroups", &input, &output, nullptr});
+  if (threads <= 1) {
+    record_some(0);
+  } else {
+    std::vector<std::thread> pool;
+    for (unsigned t = 0; t < threads; ++t) pool.emplace_back(record_some, t);
+    for (auto& th : pool) th.join();
   }
-  const double caller = cpu_seconds(CLOCK_THREAD_CPUTIME_ID) - caller0;
+  double caller = 0;
+  for (double c : thread_cpu) caller += c;
   store->wait_for_deferred();
   const double total = cpu_seconds(CLOCK_PROCESS_CPUTIME_ID) - total0;
   // And with the background work those writes left: memtable flushes and compactions.
@@ -226,16 +243,19 @@ int main(int argc, char** argv) {
   }
   std::string mode = argv[1], dir = "/tmp/vigil-audit-bench";
   uint64_t events = 1'000'000;
+  unsigned threads = 1;
   for (int i = 2; i + 1 < argc; i += 2) {
     std::string flag = argv[i];
     if (flag == "--data-dir" || flag == "--work")
       dir = argv[i + 1];
     else if (flag == "--events")
       events = std::strtoull(argv[i + 1], nullptr, 10);
+    else if (flag == "--threads")
+      threads = static_cast<unsigned>(std::strtoul(argv[i + 1], nullptr, 10));
   }
   if (mode == "load") return load(dir, events);
   if (mode == "deliver") return deliver(dir, events);
-  if (mode == "record-cost") return record_cost(dir, events);
+  if (mode == "record-cost") return record_cost(dir, events, threads);
   std::fprintf(stderr, "unknown mode %s\n", mode.c_str());
   return 2;
 }
