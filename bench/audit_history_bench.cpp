@@ -21,6 +21,7 @@
 //
 // Why in-process: loading 10 M events through HTTP would take the benchmark's whole budget;
 // what the figures are about (the store's write path, the lookup index, delivery) is the same.
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <ctime>
@@ -251,7 +252,7 @@ int main(int argc, char** argv) {
     else if (flag == "--events")
       events = std::strtoull(argv[i + 1], nullptr, 10);
     else if (flag == "--threads")
-      threads = static_cast<unsigned>(std::strtoul(argv[i + 1], nullptr, 10));
+      threads = std::max(1u, static_cast<unsigned>(std::strtoul(argv[i + 1], nullptr, 10)));
   }
   if (mode == "load") return load(dir, events);
   if (mode == "deliver") return deliver(dir, events);

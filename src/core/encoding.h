@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include <algorithm>
+#include <bit>
 
 #include <optional>
 #include <string>
@@ -46,6 +47,7 @@ void append_epoch_number(std::string& out, double epoch_seconds);  // the same, 
 // millisecond (hundreds under load) differ only in their event ids' random tail, words 3 to 5
 // of a 44-byte item, and record keys share their scope's ~24 bytes: a memcmp call per
 // comparison in the writer's sorts was its largest cost (perf, audit_history_bench).
+static_assert(std::endian::native == std::endian::little, "bytes_less reads words with a byte swap");
 inline bool bytes_less(std::string_view a, std::string_view b) {
   const size_t common = std::min(a.size(), b.size());
   size_t at = 0;

@@ -37,10 +37,7 @@ void check(const rocksdb::Status& status, const char* what) {
 rocksdb::ColumnFamilyOptions keyspace_options(Keyspace space) {
   rocksdb::ColumnFamilyOptions options;
   rocksdb::BlockBasedTableOptions table;
-  // Bloom filters answer point reads of keys that may be absent. The audit keyspaces are read
-  // by seeks and by gets of keys their index just named (present): a filter there only costs
-  // a hash per key at every flush and compaction, on the recorder's path.
-  if (space != Keyspace::Audit && space != Keyspace::AuditIndex) table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
   // Log events are scanned sequentially: big blocks mean fewer block transitions per event.
   table.block_size = space == Keyspace::LogEvents ? 64 * 1024 : 4 * 1024;
   options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
@@ -63,6 +60,12 @@ rocksdb::ColumnFamilyOptions keyspace_options(Keyspace space) {
     // once 8 files wait rewrite each record fewer times: 12.6 us per call, for up to 64 MB
     // more memory per keyspace under load and at most 8 L0 files for a lookup to merge.
     options.write_buffer_size = 32 << 20;
+    // Reads here are mostly seeks and gets of keys an index just named, but a get must probe
+    // every L0 file whose range covers its key (up to 8, each spanning all scopes), and some
+    // gets are for keys often absent (a new template, an Insights event's trail entry, an
+    // EventId a caller typed): filters stay on L0 and the upper levels, not on the bottom
+    // level, where most keys are and most of the hashing at compaction was.
+    options.optimize_filters_for_hits = true;
     options.level0_file_num_compaction_trigger = 8;
     options.max_bytes_for_level_base = 512 << 20;
   }
@@ -324,7 +327,7 @@ bool put_packs(const std::vector<PostingRef>& postings, rocksdb::WriteBatch& out
   for (const PostingRef& p : postings) {
     auto [it, added] = by_name[static_cast<size_t>(p.space)].try_emplace(p.list, lists.size());
     if (added) lists.push_back({p.space, p.shared_prefix, p.list, {}});
-    uint64_t head = 0;
+    uint64_t head = 0;  // little-endian host (static_assert at bytes_less)
     std::memcpy(&head, p.item.data(), std::min<size_t>(8, p.item.size()));
     lists[it->second].items.push_back({__builtin_bswap64(head), p.item});
   }

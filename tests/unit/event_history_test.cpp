@@ -279,6 +279,8 @@ TEST_F(Fixture, TheCallersPartsOfARecordFollowEachCallersOwnValues) {
   vigil::server::Principal alice{"000000000000", "alice", "AKIAALICE", "x", false};
   vigil::server::Principal alice_other_key{"000000000000", "alice", "AKIAALICE2", "x", false};
   vigil::server::Principal bob{"111111111111", "bob", "AKIABOB", "x", false};
+  vigil::server::Principal robert{"111111111111", "robert", "AKIABOB", "x", false};  // only the name differs
+  vigil::server::Principal anonymous{"111111111111", "", "", "", false, /*is_anonymous=*/true};
   auto context = [](const vigil::server::Principal& who, std::string region, std::string ip, std::string agent) {
     vigil::server::CallContext ctx;
     ctx.principal = &who;
@@ -306,6 +308,9 @@ TEST_F(Fixture, TheCallersPartsOfARecordFollowEachCallersOwnValues) {
       {context(bob, "us-east-2", "10.0.0.1", "agent-a"), "arn:aws:iam::111111111111:user/bob", "AKIABOB", "us-east-2", "10.0.0.1", "agent-a"},
       {context(bob, "us-east-2", "10.0.0.9", "agent-a"), "arn:aws:iam::111111111111:user/bob", "AKIABOB", "us-east-2", "10.0.0.9", "agent-a"},
       {context(bob, "us-east-2", "10.0.0.9", "agent \"b\""), "arn:aws:iam::111111111111:user/bob", "AKIABOB", "us-east-2", "10.0.0.9", "agent \"b\""},
+      {context(robert, "us-east-2", "10.0.0.9", "agent \"b\""), "arn:aws:iam::111111111111:user/robert", "AKIABOB", "us-east-2", "10.0.0.9", "agent \"b\""},
+      {context(anonymous, "us-east-2", "10.0.0.9", "agent \"b\""), "", "", "us-east-2", "10.0.0.9", "agent \"b\""},
+      {context(bob, "us-east-2", "10.0.0.9", "agent \"b\""), "arn:aws:iam::111111111111:user/bob", "AKIABOB", "us-east-2", "10.0.0.9", "agent \"b\""},
   };
   for (const Case& c : cases) {
     const vigil::Value r = vigil::protocol::json_to_value(record(c.ctx), nullptr);
@@ -313,8 +318,13 @@ TEST_F(Fixture, TheCallersPartsOfARecordFollowEachCallersOwnValues) {
     ASSERT_TRUE(identity);
     EXPECT_EQ(identity->str("arn"), c.arn);
     EXPECT_EQ(identity->str("accessKeyId"), c.key);
-    EXPECT_EQ(identity->str("accountId"), c.ctx.account_id);
-    EXPECT_EQ(identity->has("userName"), !c.ctx.principal->is_root);
+    const bool anonymous_call = c.ctx.principal->is_anonymous;
+    EXPECT_EQ(identity->str("accountId"), anonymous_call ? "anonymous" : c.ctx.account_id);
+    EXPECT_EQ(identity->str("type"), anonymous_call ? "AWSAccount" : c.ctx.principal->is_root ? "Root" : "IAMUser");
+    EXPECT_EQ(identity->has("userName"), !c.ctx.principal->is_root && !anonymous_call);
+    if (!anonymous_call && !c.ctx.principal->is_root) {
+      EXPECT_EQ(identity->str("userName"), c.ctx.principal->user_name);
+    }
     EXPECT_EQ(r.str("awsRegion"), c.region);
     EXPECT_EQ(r.str("sourceIPAddress"), c.ip);
     EXPECT_EQ(r.str("userAgent"), c.agent);

@@ -163,12 +163,13 @@ struct RenderedParts {
   bool has_origin = false;
   std::string origin_json;
 
-  // Whether caller_json is this principal's; if not, takes its inputs (the caller rewrites it).
+  // Whether caller_json is this principal's; if not, takes its inputs, and the caller rewrites
+  // it and then sets has_caller (a rewrite that throws leaves the cache empty, not wrong).
   bool same_caller(const server::Principal& who) {
     if (has_caller && who.account_id == account_id && who.user_name == user_name && who.access_key_id == access_key_id &&
         who.is_root == is_root && who.is_anonymous == is_anonymous)
       return true;
-    has_caller = true;
+    has_caller = false;
     account_id = who.account_id;
     user_name = who.user_name;
     access_key_id = who.access_key_id;
@@ -176,9 +177,9 @@ struct RenderedParts {
     is_anonymous = who.is_anonymous;
     return false;
   }
-  bool same_origin(const server::CallContext& ctx) {
+  bool same_origin(const server::CallContext& ctx) {  // the same for origin_json and has_origin
     if (has_origin && ctx.region == region && ctx.source_ip == source_ip && ctx.user_agent == user_agent) return true;
-    has_origin = true;
+    has_origin = false;
     region = ctx.region;
     source_ip = ctx.source_ip;
     user_agent = ctx.user_agent;
@@ -226,6 +227,7 @@ std::string record_json(const server::ApiCall& call, const std::string& event_id
       if (!who.is_root) string_member(json, "userName", who.user_name);
     }
     json += '}';
+    parts.has_caller = true;
   }
   out += parts.caller_json;
   variable_string("eventTime", format_iso8601(std::floor(event_time)));
@@ -239,6 +241,7 @@ std::string record_json(const server::ApiCall& call, const std::string& event_id
     string_member(json, "sourceIPAddress", ctx.source_ip);
     string_member(json, "userAgent", ctx.user_agent);
     json.erase(0, 1);
+    parts.has_origin = true;
   }
   out += parts.origin_json;
   if (call.error) {

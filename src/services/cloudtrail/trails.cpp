@@ -280,6 +280,7 @@ TrailStore::Key TrailStore::key_of(const std::string& account, const std::string
 void TrailStore::load() {
   std::lock_guard lock(mutex_);
   trails_.clear();
+  trail_count_.store(0, std::memory_order_release);
   std::string end(kTrailPrefix);
   end.back() = static_cast<char>(end.back() + 1);
   auto it = store_.iterate(store::Keyspace::Meta, kTrailPrefix, end);
@@ -290,8 +291,8 @@ void TrailStore::load() {
     Trail t{key.substr(0, a), key.substr(a + 1, b - a - 1), key.substr(b + 1), protocol::json_to_value(it->value(), nullptr)};
     t.insight_types = insight_mask(t.state);
     trails_.emplace(key, std::move(t));
+    trail_count_.store(trails_.size(), std::memory_order_release);  // right even if a later entry throws
   }
-  trail_count_.store(trails_.size(), std::memory_order_release);
   if (insights_) {
     std::set<std::string> accounts;
     for (const auto& [k, t] : trails_) accounts.insert(t.account);
