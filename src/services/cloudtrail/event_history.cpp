@@ -467,8 +467,8 @@ void EventHistory::record(const server::ApiCall& call) {
     // subscriber that records a call in turn gets an event of its own.
     thread_local BusEvent reused;
     thread_local bool publishing = false;
-    BusEvent fresh;
-    BusEvent& event = publishing ? fresh : reused;
+    std::optional<BusEvent> nested;  // built only in that rare case, not on every call
+    BusEvent& event = publishing ? nested.emplace() : reused;
     const bool outer = !publishing;
     publishing = true;
     struct Done {
