@@ -143,7 +143,14 @@ def recorder_rounds(args):
     work = tempfile.mkdtemp(prefix="vigil-recorder-bench-")
     try:
         on = vigil_target(args, work, "vigil", os.path.join(work, "on"))
-        off = vigil_target(args, work, "vigil_off", os.path.join(work, "off"), "record_api_calls = false\n")
+        if args.against:
+            # Two builds, both recording: "off" is the other build, and the loss is what this
+            # build costs more per call than it (negative: it costs less).
+            other = argparse.Namespace(**dict(vars(args), vigil=args.against))
+            off = vigil_target(other, work, "vigil_other", os.path.join(work, "off"))
+            print("this build: %s; against: %s (both recording)" % (args.vigil, args.against))
+        else:
+            off = vigil_target(args, work, "vigil_off", os.path.join(work, "off"), "record_api_calls = false\n")
         for target in (on, off):
             target.start()
             client(target.endpoint, "logs").create_log_group(logGroupName="/bench/group")
@@ -188,6 +195,7 @@ def main():
     parser.add_argument("--skip-moto", action="store_true", help="while iterating: Vigil only (the recorded run has both)")
     parser.add_argument("--recorder-rounds", type=int, default=0,
                         help="only the recorder's cost: this many rounds loading two servers at once, recorder on and off")
+    parser.add_argument("--against", help="with --recorder-rounds: compare --vigil with this other build (both recording) instead")
     args = parser.parse_args()
     if args.recorder_rounds:
         return recorder_rounds(args)

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "core/ids.h"
+#include "http/worker_pool.h"
 
 namespace vigil::http {
 
@@ -107,7 +108,7 @@ struct HttpServer::Impl {
   ServerOptions options;
   RequestHandler handler;
   asio::io_context io{1};
-  asio::thread_pool workers{static_cast<size_t>(options.worker_threads)};
+  WorkerPool workers{static_cast<size_t>(options.worker_threads)};
   tcp::acceptor acceptor{io};
 
   Impl(ServerOptions o, RequestHandler h) : options(std::move(o)), handler(std::move(h)) {}
@@ -232,7 +233,7 @@ struct HttpServer::Impl {
       }
       const size_t got = spool_->buffer.size() - spool_->parser->get().body().size;
       const bool done = spool_->parser->is_done();
-      asio::post(server_.workers, [self = shared_from_this(), got, done] { self->spool_write(got, done); });
+      server_.workers.post([self = shared_from_this(), got, done] { self->spool_write(got, done); });
     }
 
     // On a worker thread.
@@ -302,7 +303,7 @@ struct HttpServer::Impl {
       unsigned version = request.version();
       bool keep_alive = request.keep_alive();
       auto converted = std::make_shared<HttpRequest>(to_request(std::move(request), remote_));
-      asio::post(server_.workers, [self = shared_from_this(), converted, version, keep_alive] { self->respond(converted, version, keep_alive); });
+      server_.workers.post([self = shared_from_this(), converted, version, keep_alive] { self->respond(converted, version, keep_alive); });
     }
 
     // On a worker thread: runs the handler and hands its answer to the I/O thread.
@@ -393,7 +394,7 @@ struct HttpServer::Impl {
         if (ec) return self->fail(ec);
         if (!transfer->serializer->is_done()) {
           auto* server = &self->server_;
-          return asio::post(server->workers, [self = std::move(self), transfer = std::move(transfer)]() mutable { self->read_file_chunk(std::move(transfer)); });
+          return server->workers.post([self = std::move(self), transfer = std::move(transfer)]() mutable { self->read_file_chunk(std::move(transfer)); });
         }
         const bool eof = transfer->message.need_eof();
         transfer.reset();  // closes the file

@@ -1,0 +1,79 @@
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <future>
+#include <memory>
+#include <set>
+#include <thread>
+#include <vector>
+
+#include "http/worker_pool.h"
+
+using namespace std::chrono_literals;
+using vigil::http::WorkerPool;
+
+namespace {
+void wait_until_all_idle(WorkerPool& pool) {
+  while (pool.idle_threads() != pool.size()) std::this_thread::yield();
+}
+}  // namespace
+
+TEST(WorkerPool, RunsEveryTaskPostedFromManyThreadsIncludingMoveOnlyOnes) {
+  std::atomic<int> ran{0};
+  {
+    WorkerPool pool(8);
+    std::vector<std::thread> posters;
+    for (int p = 0; p < 4; ++p)
+      posters.emplace_back([&] {
+        for (int i = 0; i < 5000; ++i) {
+          auto owned = std::make_unique<int>(1);  // a move-only capture
+          pool.post([&ran, owned = std::move(owned)] { ran += *owned; });
+        }
+      });
+    for (auto& t : posters) t.join();
+    pool.join();  // runs what is queued before the threads end
+    EXPECT_EQ(ran.load(), 20000);
+    pool.join();  // again: nothing to do
+  }
+  EXPECT_EQ(ran.load(), 20000);
+}
+
+TEST(WorkerPool, BlockedTasksDoNotStopOthersFromRunning) {
+  // Handlers block on fsyncs: a task queued behind blocked ones must wake another thread.
+  WorkerPool pool(4);
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  for (int i = 0; i < 3; ++i) pool.post([released] { released.wait(); });
+  std::promise<void> ran;
+  pool.post([&ran] { ran.set_value(); });
+  EXPECT_EQ(ran.get_future().wait_for(60s), std::future_status::ready);
+  release.set_value();
+}
+
+TEST(WorkerPool, AQueuedTaskIsTakenByAThreadThatFinishesEvenWithNoneIdle) {
+  WorkerPool pool(2);
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  pool.post([released] { released.wait(); });
+  pool.post([released] { released.wait(); });
+  std::atomic<int> later{0};
+  for (int i = 0; i < 100; ++i) pool.post([&later] { ++later; });
+  release.set_value();
+  pool.join();
+  EXPECT_EQ(later.load(), 100);
+}
+
+TEST(WorkerPool, WakesTheThreadThatWentIdleLast) {
+  // One task at a time, each posted once every thread is asleep: the thread that ran the
+  // last task is the warmest and runs them all. (asio's pool rotated through every thread.)
+  WorkerPool pool(16);
+  std::set<std::thread::id> runners;
+  for (int i = 0; i < 200; ++i) {
+    wait_until_all_idle(pool);
+    std::promise<std::thread::id> who;
+    pool.post([&who] { who.set_value(std::this_thread::get_id()); });
+    runners.insert(who.get_future().get());
+  }
+  EXPECT_EQ(runners.size(), 1u);
+}
