@@ -407,6 +407,88 @@ class BucketPolicyEnforcement(TrailTestCase):
         self.assertIn("/denied", [r["requestParameters"].get("logGroupName") for r in records if r["eventName"] == "CreateLogGroup"])
 
 
+class AdvancedSelectors(TrailTestCase):
+    """Advanced event selectors on a trail: management writes only, and S3 object data events
+    under one prefix; GetEventSelectors shows them in place of the basic ones."""
+
+    SELECTORS = [
+        {"Name": "management writes", "FieldSelectors": [
+            {"Field": "eventCategory", "Equals": ["Management"]},
+            {"Field": "readOnly", "Equals": ["false"]}]},
+        {"Name": "watched objects", "FieldSelectors": [
+            {"Field": "eventCategory", "Equals": ["Data"]},
+            {"Field": "resources.type", "Equals": ["AWS::S3::Object"]},
+            {"Field": "resources.ARN", "StartsWith": ["arn:aws:s3:::watched-bucket/logs/"]}]},
+    ]
+
+    def test_selectors_choose_what_is_delivered(self):
+        self.s3.create_bucket(Bucket="trail-bucket")
+        allow_cloudtrail(self.s3, "trail-bucket")
+        self.s3.create_bucket(Bucket="watched-bucket")
+        self.ct.create_trail(Name="main", S3BucketName="trail-bucket")
+        put = self.ct.put_event_selectors(TrailName="main", AdvancedEventSelectors=self.SELECTORS)
+        self.assertEqual(put["AdvancedEventSelectors"], self.SELECTORS)
+        got = self.ct.get_event_selectors(TrailName="main")
+        self.assertEqual(got["AdvancedEventSelectors"], self.SELECTORS)
+        self.assertNotIn("EventSelectors", got)
+        self.assertTrue(self.ct.get_trail(Name="main")["Trail"]["HasCustomEventSelectors"])
+        self.ct.start_logging(Name="main")
+        self.logs.create_log_group(logGroupName="/written")
+        self.logs.describe_log_groups()  # a read: not logged
+        self.s3.put_object(Bucket="watched-bucket", Key="logs/a.txt", Body=b"a")
+        self.s3.put_object(Bucket="watched-bucket", Key="other/b.txt", Body=b"b")
+        self.logs.create_log_group(logGroupName="/last")
+        _, records = self.wait_for_records("trail-bucket", "CreateLogGroup")
+        deadline = time.time() + 15
+        while "/last" not in [r.get("requestParameters", {}).get("logGroupName") for r in records] and time.time() < deadline:
+            time.sleep(0.25)
+            _, records = self.delivered_records("trail-bucket")
+        names = sorted((r["eventName"], (r.get("requestParameters") or {}).get("logGroupName") or (r.get("requestParameters") or {}).get("Key", ""))
+                       for r in records if r["eventSource"] in ("logs.amazonaws.com", "s3.amazonaws.com"))
+        self.assertEqual(names, [("CreateLogGroup", "/last"), ("CreateLogGroup", "/written"), ("PutObject", "logs/a.txt")])
+        put = [r for r in records if r["eventName"] == "PutObject"][0]
+        self.assertIn({"accountId": ACCOUNT, "type": "AWS::S3::Bucket", "ARN": "arn:aws:s3:::watched-bucket"}, put["resources"])
+        self.assertNotIn("GetTrailStatus", [r["eventName"] for r in records])  # reads are not selected
+        for r in records:
+            self.assertFalse(r["readOnly"], r["eventName"])
+
+        # Basic selectors replace them again.
+        self.ct.put_event_selectors(TrailName="main", EventSelectors=[{"ReadWriteType": "All", "IncludeManagementEvents": True}])
+        got = self.ct.get_event_selectors(TrailName="main")
+        self.assertNotIn("AdvancedEventSelectors", got)
+        self.assertEqual(got["EventSelectors"][0]["ReadWriteType"], "All")
+
+    def test_errors(self):
+        self.s3.create_bucket(Bucket="trail-bucket")
+        allow_cloudtrail(self.s3, "trail-bucket")
+        self.ct.create_trail(Name="main", S3BucketName="trail-bucket")
+        cases = [
+            ([{"FieldSelectors": [{"Field": "eventCategory", "Equals": ["Management"]},
+                                  {"Field": "eventName", "Equals": ["CreateLogGroup"]}]}], "InvalidEventSelectorsException"),
+            ([{"FieldSelectors": [{"Field": "eventCategory", "Equals": ["Data"]},
+                                  {"Field": "eventName", "Equals": ["PutObject"]}]}], "InvalidEventSelectorsException"),
+            ([{"FieldSelectors": [{"Field": "eventCategory", "Equals": ["NetworkActivity"]}]}], "UnsupportedOperationException"),
+        ]
+        for selectors, code in cases:
+            with self.assertRaises(ClientError) as ctx:
+                self.ct.put_event_selectors(TrailName="main", AdvancedEventSelectors=selectors)
+            self.assertEqual(error_code(ctx), code, selectors)
+        with self.assertRaises(ClientError) as ctx:
+            self.ct.put_event_selectors(TrailName="main", AdvancedEventSelectors=self.SELECTORS,
+                                        EventSelectors=[{"ReadWriteType": "All"}])
+        self.assertEqual(error_code(ctx), "InvalidParameterCombinationException")
+        self.assertIn("EventSelectors", self.ct.get_event_selectors(TrailName="main"))
+
+    def test_cli(self):
+        self.s3.create_bucket(Bucket="trail-bucket")
+        allow_cloudtrail(self.s3, "trail-bucket")
+        self.ct.create_trail(Name="main", S3BucketName="trail-bucket")
+        self.server.cli("cloudtrail", "put-event-selectors", "--trail-name", "main",
+                        "--advanced-event-selectors", json.dumps(self.SELECTORS))
+        got = self.server.cli_json("cloudtrail", "get-event-selectors", "--trail-name", "main")
+        self.assertEqual(got["AdvancedEventSelectors"], self.SELECTORS)
+
+
 class Cli(TrailTestCase):
     def test_cli_trail_and_delivery(self):
         self.server.cli("s3api", "create-bucket", "--bucket", "cli-trail-bucket")

@@ -176,7 +176,8 @@ TEST(LakeSelectors, Validation) {
                           R"([{"FieldSelectors":[{"Field":"eventCategory","Equals":["Nope"]}]}])",
                           R"([{"FieldSelectors":[{"Field":"eventCategory","Equals":["Management"]},{"Field":"bogus","Equals":["x"]}]}])",
                           R"([{"FieldSelectors":[{"Field":"eventCategory","Equals":["Management"]},{"Field":"readOnly","Equals":["maybe"]}]}])",
-                          R"([{"FieldSelectors":[{"Field":"eventCategory","Equals":["Management"]},{"Field":"resources.type","Equals":["x"]}]}])"}) {
+                          R"([{"FieldSelectors":[{"Field":"eventCategory","Equals":["Management"]},{"Field":"resources.type","Equals":["x"]}]}])",
+                          R"([{"FieldSelectors":[{"Field":"eventCategory","Equals":["Data"]},{"Field":"resources.type","StartsWith":["AWS::S3"]}]}])"}) {
     EXPECT_EQ(error_code([&] { validate_lake_selectors(json(bad)); }), "InvalidEventSelectorsException") << bad;
   }
   EXPECT_EQ(error_code([&] { validate_lake_selectors(json(R"([{"FieldSelectors":[{"Field":"eventCategory","Equals":["Insight"]}]}])")); }),

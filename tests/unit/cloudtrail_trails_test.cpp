@@ -331,6 +331,114 @@ TEST_F(TrailsTest, S3ObjectDataEventsBySelectorPrefix) {
   EXPECT_FALSE(r.flag("managementEvent", true));
 }
 
+TEST_F(TrailsTest, AdvancedEventSelectorsReplaceBasicOnesAndChooseTheRecords) {
+  bucket("trail-bucket");
+  create("adv", "trail-bucket");
+  Value put = protocol::json_to_value(
+      R"({"TrailName":"adv","AdvancedEventSelectors":[)"
+      R"({"Name":"writes","FieldSelectors":[{"Field":"eventCategory","Equals":["Management"]},{"Field":"readOnly","Equals":["false"]}]},)"
+      R"({"Name":"watched objects","FieldSelectors":[{"Field":"eventCategory","Equals":["Data"]},)"
+      R"({"Field":"resources.type","Equals":["AWS::S3::Object"]},{"Field":"resources.ARN","StartsWith":["arn:aws:s3:::watched/logs/"]}]}]})",
+      nullptr);
+  Value answer = trails_->put_event_selectors(kAccount, kRegion, put);
+  EXPECT_EQ(answer.get("AdvancedEventSelectors")->size(), 2u);
+  Value got = trails_->get_event_selectors(kAccount, kRegion, "adv");
+  EXPECT_EQ(got.get("EventSelectors"), nullptr);  // replaced, as in AWS
+  ASSERT_NE(got.get("AdvancedEventSelectors"), nullptr);
+  EXPECT_EQ(got.get("AdvancedEventSelectors")->as_list()[1].str("Name"), "watched objects");
+  EXPECT_TRUE(trails_->get(kAccount, kRegion, "adv").get("Trail")->flag("HasCustomEventSelectors", false));
+  EXPECT_FALSE(trails_->wants_data_events(kAccount));  // not logging yet
+  trails_->set_logging(kAccount, kRegion, "adv", true);
+  EXPECT_TRUE(trails_->wants_data_events(kAccount));
+
+  s3::MultipartUploads uploads(*store_, *objects_);
+  s3::S3Service s3_service(*objects_, uploads);
+  auto put_object = [&](const char* b, const char* key) {
+    server::CallContext ctx;
+    ctx.principal = &root_;
+    ctx.account_id = kAccount;
+    ctx.region = kRegion;
+    ctx.request_id = "r";
+    ctx.time = clock_.now_seconds();
+    ctx.resources.emplace_back("AWS::S3::Object", std::string("arn:aws:s3:::") + b + "/" + key);
+    Value input = Value::map();
+    input.set("Bucket", b);
+    input.set("Key", key);
+    Value output = Value::map();
+    history_->record({&ctx, &s3_service, "PutObject", &input, &output, nullptr});
+  };
+  call("CreateLogGroup");
+  call("DescribeLogGroups");  // a read: no selector takes it
+  put_object("watched", "logs/a.txt");
+  put_object("watched", "other/b.txt");
+  clock_.advance(std::chrono::seconds(300));
+  scheduler_->run_due();
+  auto files = objects("trail-bucket");
+  ASSERT_EQ(files.size(), 1u);
+  std::vector<std::string> names;
+  const Value doc = records_of("trail-bucket", files[0]);
+  for (const Value& r : doc.get("Records")->as_list()) {
+    const Value* params = r.get("requestParameters");
+    names.push_back(std::string(r.str("eventName")) + ":" + std::string(params && params->is_map() ? params->str("Key") : ""));
+  }
+  std::sort(names.begin(), names.end());
+  EXPECT_EQ(names, (std::vector<std::string>{"CreateLogGroup:", "PutObject:logs/a.txt"}));
+
+  // Insights' call rate needs write management events: a reads-only trail cannot have it.
+  Value reads = protocol::json_to_value(
+      R"({"TrailName":"adv","AdvancedEventSelectors":[{"FieldSelectors":[{"Field":"eventCategory","Equals":["Management"]},{"Field":"readOnly","Equals":["true"]}]}]})",
+      nullptr);
+  trails_->put_event_selectors(kAccount, kRegion, reads);
+  Value rate = protocol::json_to_value(R"({"TrailName":"adv","InsightSelectors":[{"InsightType":"ApiCallRateInsight"}]})", nullptr);
+  EXPECT_EQ(code_of([&] { trails_->put_insight_selectors(kAccount, kRegion, rate); }), "InvalidInsightSelectorsException");
+
+  // Basic selectors replace advanced ones in turn.
+  Value basic = protocol::json_to_value(R"({"TrailName":"adv","EventSelectors":[{"ReadWriteType":"All","IncludeManagementEvents":true}]})", nullptr);
+  trails_->put_event_selectors(kAccount, kRegion, basic);
+  got = trails_->get_event_selectors(kAccount, kRegion, "adv");
+  EXPECT_EQ(got.get("AdvancedEventSelectors"), nullptr);
+  EXPECT_EQ(got.get("EventSelectors")->size(), 1u);
+}
+
+TEST_F(TrailsTest, AdvancedEventSelectorsOfATrailAreCheckedAsAwsDoes) {
+  bucket("trail-bucket");
+  create("adv", "trail-bucket");
+  auto code = [&](const std::string& selectors) {
+    Value in = protocol::json_to_value(R"({"TrailName":"adv",)" + selectors + "}", nullptr);
+    return code_of([&] { trails_->put_event_selectors(kAccount, kRegion, in); });
+  };
+  const std::string mgmt = R"({"Field":"eventCategory","Equals":["Management"]})";
+  const std::string data = R"({"Field":"eventCategory","Equals":["Data"]})";
+  EXPECT_EQ(code(R"("AdvancedEventSelectors":[{"FieldSelectors":[)" + mgmt + R"(,{"Field":"eventSource","NotEquals":["kms.amazonaws.com"]}]}])"), "");
+  EXPECT_EQ(code(R"("AdvancedEventSelectors":[{"FieldSelectors":[)" + mgmt + R"(,{"Field":"eventSource","Equals":["kms.amazonaws.com"]}]}])"),
+            "InvalidEventSelectorsException");
+  EXPECT_EQ(code(R"("AdvancedEventSelectors":[{"FieldSelectors":[)" + mgmt + R"(,{"Field":"eventSource","NotEquals":["logs.amazonaws.com"]}]}])"),
+            "InvalidEventSelectorsException");
+  EXPECT_EQ(code(R"("AdvancedEventSelectors":[{"FieldSelectors":[)" + mgmt + R"(,{"Field":"eventName","Equals":["CreateLogGroup"]}]}])"),
+            "InvalidEventSelectorsException");
+  EXPECT_EQ(code(R"("AdvancedEventSelectors":[{"FieldSelectors":[)" + data + R"(,{"Field":"eventName","Equals":["PutObject"]}]}])"),
+            "InvalidEventSelectorsException");  // data selectors name their resources.type
+  EXPECT_EQ(code(R"("AdvancedEventSelectors":[{"FieldSelectors":[)" + data + R"(,{"Field":"resources.type","Equals":["AWS::S3::Object","AWS::Lambda::Function"]}]}])"),
+            "InvalidEventSelectorsException");
+  EXPECT_EQ(code(R"("AdvancedEventSelectors":[{"FieldSelectors":[)" + data + R"(,{"Field":"resources.type","StartsWith":["AWS::S3"]}]}])"),
+            "InvalidEventSelectorsException");
+  EXPECT_EQ(code(R"("AdvancedEventSelectors":[{"FieldSelectors":[{"Field":"eventCategory","Equals":["Insight"]}]}])"), "InvalidEventSelectorsException");
+  EXPECT_EQ(code(R"("AdvancedEventSelectors":[{"FieldSelectors":[{"Field":"eventCategory","Equals":["NetworkActivity"]}]}])"),
+            "UnsupportedOperationException");
+  EXPECT_EQ(code(R"("EventSelectors":[{"ReadWriteType":"All"}],"AdvancedEventSelectors":[{"FieldSelectors":[)" + mgmt + "]}]"),
+            "InvalidParameterCombinationException");
+  auto with_arns = [&](int n) {  // eventCategory and resources.type count too: n + 2 values
+    std::string out = R"("AdvancedEventSelectors":[{"FieldSelectors":[)" + data +
+                      R"(,{"Field":"resources.type","Equals":["AWS::S3::Object"]},{"Field":"resources.ARN","StartsWith":[)";
+    for (int i = 0; i < n; ++i) out += std::string(i ? "," : "") + "\"arn:aws:s3:::b" + std::to_string(i) + "/\"";
+    return out + "]}]}]";
+  };
+  EXPECT_EQ(code(with_arns(498)), "");
+  EXPECT_EQ(code(with_arns(499)), "InvalidEventSelectorsException");
+  // Nothing invalid was stored: the trail keeps its last good selectors.
+  EXPECT_NE(trails_->get_event_selectors(kAccount, kRegion, "adv").get("AdvancedEventSelectors"), nullptr);
+}
+
 TEST_F(TrailsTest, StopLoggingIsItselfDelivered) {
   bucket("trail-bucket");
   create("trail1", "trail-bucket");

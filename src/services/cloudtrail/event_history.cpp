@@ -282,8 +282,12 @@ std::string record_json(const server::ApiCall& call, const std::string& event_id
       out += '{';
       string_member(out, "accountId", ctx.account_id);
       string_member(out, "type", type);
+      // A plain name is made an ARN of the call's service; S3's carry neither region nor
+      // account (arn:aws:s3:::bucket), as in AWS's records.
+      const std::string& service = call.service->model().endpoint_prefix;
       string_member(out, "ARN", name.rfind("arn:", 0) == 0 ? name
-                                    : "arn:aws:" + call.service->model().endpoint_prefix + ":" + ctx.region + ":" + ctx.account_id + ":" + name);
+                                : service == "s3" ? "arn:aws:s3:::" + name
+                                                  : "arn:aws:" + service + ":" + ctx.region + ":" + ctx.account_id + ":" + name);
       out += '}';
     }
     out += ']';

@@ -59,7 +59,20 @@ bool field_selector_matches(const Value& fs, const Value& record) {
 
 }  // namespace
 
-void validate_lake_selectors(const Value& selectors) {
+namespace {
+
+enum class Owner { EventDataStore, Trail };
+
+// The values of one operator of a field selector (empty when absent).
+const std::vector<Value>& operands(const Value& fs, const char* op) {
+  static const std::vector<Value> none;
+  const Value* v = fs.get(op);
+  return v && v->is_list() ? v->as_list() : none;
+}
+
+void validate_selectors(const Value& selectors, Owner owner) {
+  const bool trail = owner == Owner::Trail;
+  const char* owner_name = trail ? "a trail" : "an event data store";
   if (!selectors.is_list() || selectors.size() == 0) throw invalid("AdvancedEventSelectors must contain at least one selector.");
   size_t conditions = 0;
   for (const Value& selector : selectors.as_list()) {
@@ -71,7 +84,9 @@ void validate_lake_selectors(const Value& selectors) {
       std::string field(fs.str("Field"));
       bool known = false;
       for (const char* f : kFields) known = known || field == f;
-      if (!known) throw invalid("Field " + field + " is not valid for an advanced event selector of an event data store.");
+      if (!known && trail && (field == "sessionCredentialFromConsole" || field == "vpcEndpointId"))
+        throw AwsError("UnsupportedOperationException", "Vigil does not support the " + field + " field in advanced event selectors yet (see docs/coverage.md).", 400);
+      if (!known) throw invalid("Field " + field + " is not valid for an advanced event selector of " + owner_name + ".");
       for (const std::string& s : seen)
         if (s == field) throw invalid("Field " + field + " appears more than once in an advanced event selector.");
       seen.push_back(field);
@@ -79,33 +94,68 @@ void validate_lake_selectors(const Value& selectors) {
       for (const char* op : kPositive) operators += fs.has(op) ? 1 : 0;
       for (const char* op : kNegative) operators += fs.has(op) ? 1 : 0;
       if (operators == 0) throw invalid("Field selector " + field + " must have at least one condition.");
-      for (const char* op : kPositive)
-        if (const Value* v = fs.get(op); v && v->is_list()) conditions += v->size();
-      for (const char* op : kNegative)
-        if (const Value* v = fs.get(op); v && v->is_list()) conditions += v->size();
+      for (const char* op : kPositive) conditions += operands(fs, op).size();
+      for (const char* op : kNegative) conditions += operands(fs, op).size();
+      const std::vector<Value>& equals = operands(fs, "Equals");
       if (field == "eventCategory") {
-        const Value* equals = fs.get("Equals");
-        if (!equals || !equals->is_list() || equals->size() != 1 || operators != 1)
+        if (equals.size() != 1 || operators != 1)
           throw invalid("The eventCategory field selector must use Equals with exactly one value.");
-        category = std::string(equals->as_list()[0].is_string() ? equals->as_list()[0].as_string() : "");
+        category = std::string(equals[0].is_string() ? equals[0].as_string() : "");
       }
       if (field == "readOnly") {
-        const Value* equals = fs.get("Equals");
-        if (!equals || operators != 1 || equals->size() != 1 || !equals->as_list()[0].is_string() ||
-            (equals->as_list()[0].as_string() != "true" && equals->as_list()[0].as_string() != "false"))
+        if (operators != 1 || equals.size() != 1 || !equals[0].is_string() ||
+            (equals[0].as_string() != "true" && equals[0].as_string() != "false"))
           throw invalid("The readOnly field selector must use Equals with true or false.");
       }
+      if (field == "resources.type" && (operators != 1 || equals.empty()))
+        throw invalid("The resources.type field selector must use Equals.");
+      if (trail && field == "resources.type" && equals.size() != 1)
+        throw invalid("The resources.type field selector of a trail must use Equals with exactly one value.");
     }
     if (category.empty()) throw invalid("Each advanced event selector must have an eventCategory field selector.");
-    if (category == "ConfigurationItem" || category == "ActivityAuditLog" || category == "Insight" || category == "NetworkActivity")
-      throw AwsError("UnsupportedOperationException", "Vigil event data stores collect Management and Data events only (see docs/coverage.md).", 400);
-    if (category != "Management" && category != "Data") throw invalid("Event category " + category + " is not valid.");
-    if (category == "Management")
+    if (trail) {
+      if (category == "NetworkActivity")
+        throw AwsError("UnsupportedOperationException", "Vigil trails log Management and Data events only (see docs/coverage.md).", 400);
+      if (category != "Management" && category != "Data")
+        throw invalid("Event category " + category + " is not valid for a trail. Valid values are Management, Data and NetworkActivity.");
+    } else {
+      if (category == "ConfigurationItem" || category == "ActivityAuditLog" || category == "Insight" || category == "NetworkActivity")
+        throw AwsError("UnsupportedOperationException", "Vigil event data stores collect Management and Data events only (see docs/coverage.md).", 400);
+      if (category != "Management" && category != "Data") throw invalid("Event category " + category + " is not valid.");
+    }
+    if (category == "Management") {
       for (const std::string& f : seen)
         if (f == "resources.type" || f == "resources.ARN") throw invalid("Field " + f + " is only valid for data events.");
+      if (trail) {
+        for (const Value& fs : fields->as_list()) {
+          std::string_view field = fs.str("Field");
+          if (field == "eventCategory" || field == "readOnly") continue;
+          if (field != "eventSource")
+            throw invalid("Field " + std::string(field) + " is not valid for management events of a trail: use eventCategory, readOnly and eventSource.");
+          for (const char* op : {"Equals", "StartsWith", "EndsWith", "NotStartsWith", "NotEndsWith"})
+            if (fs.has(op)) throw invalid("For management events of a trail, eventSource can only use NotEquals.");
+          for (const Value& v : operands(fs, "NotEquals")) {
+            std::string_view source = v.is_string() ? v.as_string() : std::string_view();
+            if (source != "kms.amazonaws.com" && source != "rdsdata.amazonaws.com")
+              throw invalid("For management events of a trail, eventSource can only be NotEquals kms.amazonaws.com or rdsdata.amazonaws.com.");
+          }
+        }
+      }
+    }
+    if (trail && category == "Data") {
+      bool typed = false;
+      for (const std::string& f : seen) typed = typed || f == "resources.type";
+      if (!typed) throw invalid("An advanced event selector for data events must have a resources.type field selector.");
+    }
   }
-  if (conditions > 500) throw invalid("The advanced event selectors of an event data store can have at most 500 conditions.");
+  if (conditions > 500)
+    throw invalid(std::string("The advanced event selectors of ") + owner_name + " can have at most 500 " + (trail ? "values." : "conditions."));
 }
+
+}  // namespace
+
+void validate_lake_selectors(const Value& selectors) { validate_selectors(selectors, Owner::EventDataStore); }
+void validate_trail_selectors(const Value& selectors) { validate_selectors(selectors, Owner::Trail); }
 
 bool lake_selectors_match(const Value& selectors, const Value& record) {
   if (!selectors.is_list()) return false;
@@ -128,6 +178,24 @@ bool lake_selectors_want_data(const Value& selectors) {
           if (const Value* eq = fs.get("Equals"); eq && eq->is_list())
             for (const Value& v : eq->as_list())
               if (v.is_string() && v.as_string() == "Data") return true;
+  return false;
+}
+
+bool lake_selectors_want_management(const Value& selectors, bool write) {
+  if (!selectors.is_list()) return false;
+  for (const Value& selector : selectors.as_list()) {
+    const Value* fields = selector.get("FieldSelectors");
+    if (!fields || !fields->is_list()) continue;
+    bool management = false, reads_only = false;
+    for (const Value& fs : fields->as_list()) {
+      const std::vector<Value>& equals = operands(fs, "Equals");
+      if (fs.str("Field") == "eventCategory")
+        for (const Value& v : equals) management = management || (v.is_string() && v.as_string() == "Management");
+      if (fs.str("Field") == "readOnly")
+        for (const Value& v : equals) reads_only = reads_only || (v.is_string() && v.as_string() == "true");
+    }
+    if (management && (!write || !reads_only)) return true;
+  }
   return false;
 }
 

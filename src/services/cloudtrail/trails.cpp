@@ -1,4 +1,6 @@
 #include "services/cloudtrail/trails.h"
+
+#include "services/cloudtrail/lake_selectors.h"
 #include "services/cloudtrail/event_history.h"
 
 #include <zlib.h>
@@ -696,9 +698,20 @@ void TrailStore::set_logging(const std::string& account, const std::string& regi
 
 Value TrailStore::put_event_selectors(const std::string& account, const std::string& region, const Value& input) {
   const Value* selectors = input.get("EventSelectors");
-  if (input.has("AdvancedEventSelectors")) {
+  if (const Value* advanced = input.get("AdvancedEventSelectors")) {
     if (selectors) throw AwsError("InvalidParameterCombinationException", "You cannot specify both EventSelectors and AdvancedEventSelectors.", 400);
-    throw AwsError("UnsupportedOperationException", "Vigil does not support AdvancedEventSelectors yet (see docs/coverage.md).", 400);
+    validate_trail_selectors(*advanced);
+    std::lock_guard lock(mutex_);
+    Trail& t = find_in_home(account, region, input.str("TrailName"));
+    // As in AWS, advanced selectors replace the basic ones (and the other way round).
+    erase_member(t.state, "EventSelectors");
+    t.state.set("AdvancedEventSelectors", *advanced);
+    t.state.set("HasCustomEventSelectors", true);
+    save(t);
+    Value out = Value::map();
+    out.set("TrailARN", std::string(t.state.str("TrailARN")));
+    out.set("AdvancedEventSelectors", *advanced);
+    return out;
   }
   if (!selectors || !selectors->is_list() || selectors->size() == 0 || selectors->size() > kMaxSelectors)
     throw AwsError("InvalidEventSelectorsException", "Specify between 1 and 5 event selectors.", 400);
@@ -744,6 +757,7 @@ Value TrailStore::put_event_selectors(const std::string& account, const std::str
   if (values > 250) throw AwsError("InvalidEventSelectorsException", "A trail can have at most 250 data resource values.", 400);
   std::lock_guard lock(mutex_);
   Trail& t = find_in_home(account, region, input.str("TrailName"));
+  erase_member(t.state, "AdvancedEventSelectors");
   t.state.set("EventSelectors", stored);
   t.state.set("HasCustomEventSelectors", true);
   save(t);
@@ -758,6 +772,10 @@ Value TrailStore::get_event_selectors(const std::string& account, const std::str
   const Trail& t = find(account, region, name);
   Value out = Value::map();
   out.set("TrailARN", std::string(t.state.str("TrailARN")));
+  if (const Value* advanced = t.state.get("AdvancedEventSelectors")) {
+    out.set("AdvancedEventSelectors", *advanced);
+    return out;
+  }
   const Value* s = t.state.get("EventSelectors");
   out.set("EventSelectors", s ? *s : default_selectors());
   return out;
@@ -767,6 +785,7 @@ namespace {
 
 // Whether the trail's event selectors log management events: any, or write ones.
 bool logs_management(const Value& state, bool write) {
+  if (const Value* advanced = state.get("AdvancedEventSelectors")) return lake_selectors_want_management(*advanced, write);
   const Value* selectors = state.get("EventSelectors");
   if (!selectors || !selectors->is_list()) return true;  // the default selector: all management events
   for (const Value& sel : selectors->as_list()) {
@@ -912,6 +931,7 @@ bool TrailStore::selects(const Trail& trail, const BusEvent& event, const Value&
                     s.f64("StopLoggingTime", 0) >= event.time - 0.001;
     if (!own_stop) return false;
   }
+  if (const Value* advanced = s.get("AdvancedEventSelectors")) return lake_selectors_match(*advanced, record);
   bool management = bool_member(record, "managementEvent", true);
   bool read_only = bool_member(record, "readOnly", false);
   std::string_view source = record.str("eventSource");
@@ -953,6 +973,7 @@ bool TrailStore::wants_data_events(const std::string& account) const {
   std::lock_guard lock(mutex_);
   for (const auto& [key, t] : trails_) {
     if (t.account != account || !bool_member(t.state, "IsLogging", false)) continue;
+    if (const Value* advanced = t.state.get("AdvancedEventSelectors"); advanced && lake_selectors_want_data(*advanced)) return true;
     if (const Value* sels = t.state.get("EventSelectors"); sels && sels->is_list())
       for (const Value& sel : sels->as_list())
         if (const Value* drs = sel.get("DataResources"); drs && drs->is_list() && drs->size() > 0) return true;
