@@ -84,9 +84,18 @@ class Service {
   // Built once: the recorder reads it up to three times per call.
   const std::string& event_source() const { return event_source_; }
   virtual AuditClass audit_class(std::string_view operation) const { return AuditClass::Management; }
-  // The requestParameters of the CloudTrail record. Services leave out payloads AWS does not
-  // record (log event contents, object bodies), which also keeps the hot path cheap.
-  virtual Value audit_parameters(std::string_view operation, const Value& input) const { return input; }
+  // The requestParameters of the CloudTrail record: `input` itself, or what the service keeps
+  // of it, built in `scratch` (no copy per call when nothing is left out). Services leave out
+  // payloads AWS does not record (log event contents, object bodies), which also keeps the
+  // hot path cheap. Members keep their model names unless audit_names_from_model() is false.
+  virtual const Value& audit_parameters(std::string_view operation, const Value& input, Value& scratch) const { return input; }
+  // The responseElements of the record (of a call that is not read-only), the same way.
+  virtual const Value& audit_elements(std::string_view operation, const Value& output, Value& scratch) const { return output; }
+  // true: the record names structure members as AWS's records do, from the model's names with
+  // the first letter lowercased ("LogGroupName" -> "logGroupName", "TrailARN" -> "trailARN");
+  // false: audit_parameters/audit_elements already give AWS's names (S3: bucketName, key, the
+  // wire names of query and x-amz-* header members).
+  virtual bool audit_names_from_model() const { return true; }
   // Whether the record's responseElements carry the output (of a call that is not read-only).
   // false for outputs AWS never records: KMS plaintexts and ciphertexts.
   virtual bool audit_response(std::string_view operation) const { return true; }

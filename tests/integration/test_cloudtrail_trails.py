@@ -98,6 +98,13 @@ class TrailManagement(TrailTestCase):
         with self.assertRaises(ClientError) as ctx:
             west.start_logging(Name=arn)
         self.assertEqual(error_code(ctx), "InvalidHomeRegionException")
+        # The CreateTrail record names its parameters and response as AWS's records do.
+        events = self.ct.lookup_events(LookupAttributes=[{"AttributeKey": "EventName", "AttributeValue": "CreateTrail"}])["Events"]
+        record = json.loads(events[0]["CloudTrailEvent"])
+        self.assertEqual(record["requestParameters"]["name"], "main")
+        self.assertEqual(record["requestParameters"]["s3BucketName"], "trail-bucket")
+        self.assertEqual(record["requestParameters"]["tagsList"], [{"key": "team", "value": "sec"}])
+        self.assertEqual(record["responseElements"]["trailARN"], arn)
         selectors = self.ct.get_event_selectors(TrailName="main")["EventSelectors"]
         self.assertEqual(selectors[0]["ReadWriteType"], "All")
         self.ct.put_event_selectors(TrailName="main", EventSelectors=[{"ReadWriteType": "WriteOnly", "IncludeManagementEvents": True}])
@@ -443,10 +450,12 @@ class AdvancedSelectors(TrailTestCase):
         while "/last" not in [r.get("requestParameters", {}).get("logGroupName") for r in records] and time.time() < deadline:
             time.sleep(0.25)
             _, records = self.delivered_records("trail-bucket")
-        names = sorted((r["eventName"], (r.get("requestParameters") or {}).get("logGroupName") or (r.get("requestParameters") or {}).get("Key", ""))
+        names = sorted((r["eventName"], (r.get("requestParameters") or {}).get("logGroupName") or (r.get("requestParameters") or {}).get("key", ""))
                        for r in records if r["eventSource"] in ("logs.amazonaws.com", "s3.amazonaws.com"))
         self.assertEqual(names, [("CreateLogGroup", "/last"), ("CreateLogGroup", "/written"), ("PutObject", "logs/a.txt")])
         put = [r for r in records if r["eventName"] == "PutObject"][0]
+        # S3 records name the bucket and key as AWS's do, and leave out bodies, checksums and lengths.
+        self.assertEqual(put["requestParameters"], {"bucketName": "watched-bucket", "key": "logs/a.txt"})
         self.assertIn({"accountId": ACCOUNT, "type": "AWS::S3::Bucket", "ARN": "arn:aws:s3:::watched-bucket"}, put["resources"])
         self.assertNotIn("GetTrailStatus", [r["eventName"] for r in records])  # reads are not selected
         for r in records:

@@ -161,8 +161,8 @@ class Crypto(KmsTestCase):
         events = ct.lookup_events(LookupAttributes=[{"AttributeKey": "EventName", "AttributeValue": "Encrypt"}])["Events"]
         record = json.loads(events[0]["CloudTrailEvent"])
         self.assertEqual(record["eventSource"], "kms.amazonaws.com")
-        self.assertEqual(record["requestParameters"]["KeyId"], "alias/app")
-        self.assertNotIn("Plaintext", record["requestParameters"])
+        self.assertEqual(record["requestParameters"]["keyId"], "alias/app")  # AWS's record names: keyId, not KeyId
+        self.assertNotIn("plaintext", record["requestParameters"])
         self.assertNotIn("s3cr3t", events[0]["CloudTrailEvent"])
         self.assertNotIn(base64.b64encode(b"s3cr3t").decode(), events[0]["CloudTrailEvent"])
         self.assertIsNone(record["responseElements"])  # AWS never records what Encrypt returns

@@ -327,7 +327,7 @@ TEST_F(TrailsTest, S3ObjectDataEventsBySelectorPrefix) {
   ASSERT_EQ(doc.get("Records")->size(), 1u);
   const Value& r = doc.get("Records")->as_list()[0];
   EXPECT_EQ(r.str("eventName"), "PutObject");
-  EXPECT_EQ(r.get("requestParameters")->str("Key"), "logs/a.txt");
+  EXPECT_EQ(r.get("requestParameters")->str("key"), "logs/a.txt");  // S3 names it as AWS: bucketName, key
   EXPECT_FALSE(r.flag("managementEvent", true));
 }
 
@@ -379,7 +379,7 @@ TEST_F(TrailsTest, AdvancedEventSelectorsReplaceBasicOnesAndChooseTheRecords) {
   const Value doc = records_of("trail-bucket", files[0]);
   for (const Value& r : doc.get("Records")->as_list()) {
     const Value* params = r.get("requestParameters");
-    names.push_back(std::string(r.str("eventName")) + ":" + std::string(params && params->is_map() ? params->str("Key") : ""));
+    names.push_back(std::string(r.str("eventName")) + ":" + std::string(params && params->is_map() ? params->str("key") : ""));
   }
   std::sort(names.begin(), names.end());
   EXPECT_EQ(names, (std::vector<std::string>{"CreateLogGroup:", "PutObject:logs/a.txt"}));

@@ -105,7 +105,7 @@ class PutLogEventsFastPathTest : public ::testing::Test {
     } catch (const AwsError& e) {
       out.body = error_text(e);
     }
-    out.audit = decoded ? protocol::value_to_json(service.audit_parameters("PutLogEvents", input)) : "<none>";
+    out.audit = decoded ? protocol::value_to_json([&] { Value scratch; return Value(service.audit_parameters("PutLogEvents", input, scratch)); }()) : "<none>";
     out.resources = ctx.resources;
     return out;
   }
@@ -131,7 +131,7 @@ class PutLogEventsFastPathTest : public ::testing::Test {
     } catch (const AwsError& e) {
       out.body = error_text(e);
     }
-    out.audit = input.is_null() ? "<none>" : protocol::value_to_json(service.audit_parameters("PutLogEvents", input));
+    out.audit = input.is_null() ? "<none>" : protocol::value_to_json([&] { Value scratch; return Value(service.audit_parameters("PutLogEvents", input, scratch)); }());
     out.resources = ctx.resources;
     return out;
   }

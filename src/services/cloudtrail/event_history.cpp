@@ -11,6 +11,8 @@
 #include "core/encoding.h"
 #include "core/ids.h"
 #include "protocol/json_codec.h"
+#include "protocol/schema.h"
+#include "services/cloudtrail/record_parameters.h"
 
 namespace vigil::cloudtrail {
 
@@ -189,6 +191,14 @@ struct RenderedParts {
 thread_local RenderedParts t_rendered_parts;
 }  // namespace
 
+// The shape whose member names the record's requestParameters (input) or responseElements
+// take in AWS's form (record_parameters.h); nullptr when the service names them itself.
+const protocol::Shape* audit_shape(const server::ApiCall& call, bool input) {
+  if (!call.service->audit_names_from_model()) return nullptr;
+  const protocol::Operation* op = call.service->model().operation(call.operation);
+  return op ? (input ? op->input : op->output) : nullptr;
+}
+
 std::string record_json(const server::ApiCall& call, const std::string& event_id, double event_time, RecordHoles* holes) {
   const server::CallContext& ctx = *call.context;
   const server::Principal& who = *ctx.principal;
@@ -252,7 +262,8 @@ std::string record_json(const server::ApiCall& call, const std::string& event_id
   variable([&] {
     if (call.input && !(call.input->is_map() && call.input->size() == 0)) {
       const size_t at = out.size();
-      protocol::value_to_json(call.service->audit_parameters(call.operation, *call.input), nullptr, out, /*keep_nulls=*/true);
+      thread_local Value scratch;  // what a service keeps of the input, when it leaves some out
+      append_record_parameters(call.service->audit_parameters(call.operation, *call.input, scratch), audit_shape(call, true), out);
       if (out.size() - at > kMaxParametersBytes) {  // omitted, as AWS does
         out.resize(at);
         out += "null";
@@ -263,10 +274,14 @@ std::string record_json(const server::ApiCall& call, const std::string& event_id
   });
   member(out, "responseElements");
   variable([&] {
-    if (call.output && !read_only && call.output->is_map() && call.output->size() > 0 && call.service->audit_response(call.operation))
-      protocol::value_to_json(*call.output, nullptr, out, /*keep_nulls=*/true);
-    else
+    if (call.output && !read_only && call.output->is_map() && call.output->size() > 0 && call.service->audit_response(call.operation)) {
+      thread_local Value scratch;
+      const Value& elements = call.service->audit_elements(call.operation, *call.output, scratch);
+      if (elements.is_map() && elements.size() > 0) append_record_parameters(elements, audit_shape(call, false), out);
+      else out += "null";
+    } else {
       out += "null";
+    }
   });
   variable_string("requestID", ctx.request_id);
   variable_string("eventID", event_id);

@@ -925,7 +925,7 @@ bool TrailStore::selects(const Trail& trail, const BusEvent& event, const Value&
     // As in AWS, the StopLogging call that stopped the trail is still in its logs (the record is
     // made after the call, when the trail has already stopped).
     const Value* params = record.get("requestParameters");
-    std::string_view target = params && params->is_map() ? params->str("Name") : std::string_view();
+    std::string_view target = params && params->is_map() ? params->str("name") : std::string_view();
     bool own_stop = record.str("eventSource") == "cloudtrail.amazonaws.com" && record.str("eventName") == "StopLogging" &&
                     !record.has("errorCode") && (target == trail.name || target == s.str("TrailARN")) &&
                     s.f64("StopLoggingTime", 0) >= event.time - 0.001;
@@ -956,8 +956,8 @@ bool TrailStore::selects(const Trail& trail, const BusEvent& event, const Value&
     if (const Value* resources = record.get("resources"); resources && resources->is_list())
       for (const Value& r : resources->as_list()) touched.emplace_back(r.str("type"), r.str("ARN"));
     if (source == "s3.amazonaws.com")
-      if (const Value* params = record.get("requestParameters"); params && params->is_map() && !params->str("Bucket").empty())
-        touched.emplace_back("AWS::S3::Object", "arn:aws:s3:::" + std::string(params->str("Bucket")) + "/" + std::string(params->str("Key")));
+      if (const Value* params = record.get("requestParameters"); params && params->is_map() && !params->str("bucketName").empty())
+        touched.emplace_back("AWS::S3::Object", "arn:aws:s3:::" + std::string(params->str("bucketName")) + "/" + std::string(params->str("key")));
     for (const Value& dr : drs->as_list())
       for (const auto& [type, arn] : touched) {
         if (type != dr.str("Type")) continue;

@@ -91,11 +91,11 @@ server::AuditClass CloudWatchService::audit_class(std::string_view operation) co
   return server::AuditClass::Management;
 }
 
-Value CloudWatchService::audit_parameters(std::string_view operation, const Value& input) const {
+const Value& CloudWatchService::audit_parameters(std::string_view operation, const Value& input, Value& scratch) const {
   if (operation != "PutMetricData") return input;
-  Value out = Value::map();  // which namespace was written, not the data points
-  if (const Value* ns = input.get("Namespace")) out.set("namespace", *ns);
-  return out;
+  scratch = Value::map();  // which namespace was written, not the data points
+  if (const Value* ns = input.get("Namespace")) scratch.set("Namespace", *ns);
+  return scratch;
 }
 
 std::optional<HttpRequest> CloudWatchService::unwrap_payload(const HttpRequest& request, const auth::AuthResult&) const {
@@ -126,7 +126,7 @@ std::optional<Value> CloudWatchService::put_metric_data_raw(CallContext& ctx, st
   } trim{in};
   if (!decode(body, in)) return std::nullopt;
   audit_input = Value::map();  // what audit_parameters keeps of a PutMetricData input
-  audit_input.set("namespace", in.namespace_);
+  audit_input.set("Namespace", in.namespace_);
   return store_metric_data(ctx, in);
 }
 

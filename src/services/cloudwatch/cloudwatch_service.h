@@ -25,7 +25,7 @@ class CloudWatchService : public server::Service {
   // Model constraint violations: CloudWatch's query-compatible "ValidationError".
   std::string validation_error_code() const override { return "ValidationError"; }
   server::AuditClass audit_class(std::string_view operation) const override;
-  Value audit_parameters(std::string_view operation, const Value& input) const override;
+  const Value& audit_parameters(std::string_view operation, const Value& input, Value& scratch) const override;
   // Inflates gzip request bodies (botocore compresses PutMetricData of 10 KiB or more) after
   // authentication, since the signature covers the compressed bytes.
   std::optional<HttpRequest> unwrap_payload(const HttpRequest& request, const auth::AuthResult& auth) const override;

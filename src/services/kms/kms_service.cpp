@@ -75,12 +75,12 @@ bool KmsService::audit_response(std::string_view operation) const {
   return true;
 }
 
-Value KmsService::audit_parameters(std::string_view, const Value& input) const {
-  if (!input.is_map()) return input;
-  Value kept = Value::map();
+const Value& KmsService::audit_parameters(std::string_view, const Value& input, Value& scratch) const {
+  if (!input.is_map() || (!input.has("Plaintext") && !input.has("CiphertextBlob"))) return input;
+  scratch = Value::map();
   for (const auto& [name, value] : input.as_map())
-    if (name != "Plaintext" && name != "CiphertextBlob") kept.set(name, value);
-  return kept;
+    if (name != "Plaintext" && name != "CiphertextBlob") scratch.set(name, value);
+  return scratch;
 }
 
 }  // namespace vigil::kms

@@ -13,7 +13,7 @@ class KmsService : public server::Service {
  public:
   explicit KmsService(KeyStore& keys);
   // CloudTrail never records plaintexts or ciphertexts, only which key and context.
-  Value audit_parameters(std::string_view operation, const Value& input) const override;
+  const Value& audit_parameters(std::string_view operation, const Value& input, Value& scratch) const override;
   // responseElements null for the cryptographic operations (their outputs are key material).
   bool audit_response(std::string_view operation) const override;
   void reset() override { keys_.reset(); }

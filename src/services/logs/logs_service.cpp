@@ -306,13 +306,13 @@ server::AuditClass LogsService::audit_class(std::string_view operation) const {
   return server::AuditClass::Management;
 }
 
-Value LogsService::audit_parameters(std::string_view operation, const Value& input) const {
+const Value& LogsService::audit_parameters(std::string_view operation, const Value& input, Value& scratch) const {
   // CloudTrail records which stream was written, not the log data itself.
   if (operation != "PutLogEvents") return input;
-  Value out = Value::map();
+  scratch = Value::map();
   for (const char* member : {"logGroupName", "logStreamName"})
-    if (const Value* v = input.get(member)) out.set(member, *v);
-  return out;
+    if (const Value* v = input.get(member)) scratch.set(member, *v);
+  return scratch;
 }
 
 Value LogsService::describe_log_groups(CallContext& ctx, const Value& in) {

@@ -19,7 +19,7 @@ class LogsService : public server::Service {
   LogsService(LogStore& store, const Clock& clock, int64_t parallel_scan_min_bytes = 8 << 20);
   std::string validation_error_code() const override { return "InvalidParameterException"; }
   server::AuditClass audit_class(std::string_view operation) const override;
-  Value audit_parameters(std::string_view operation, const Value& input) const override;
+  const Value& audit_parameters(std::string_view operation, const Value& input, Value& scratch) const override;
   void reset() override { store_.load(); }
 
  private:

@@ -527,13 +527,60 @@ server::AuditClass S3Service::audit_class(std::string_view operation) const {
   return server::AuditClass::Management;
 }
 
-Value S3Service::audit_parameters(std::string_view, const Value& input) const {
-  // CloudTrail never records object bodies (nor server-side-encryption keys).
-  Value out = Value::map();
-  if (input.is_map())
-    for (const auto& [k, v] : input.as_map())
-      if (k != "Body" && k != "SSECustomerKey" && k != "CopySourceSSECustomerKey") out.as_map().emplace_back(k, v);
-  return out;
+namespace {
+// The name AWS's S3 records give a member: the bucket and key as bucketName and key, query
+// parameters and x-amz-* headers by their wire names ("list-type", "x-amz-acl"), payload
+// members by their element name; "" for what the records leave out: bodies, other headers
+// (Content-Type, Range, conditions), checksums, customer keys and user metadata.
+std::string audit_member_name(const protocol::MemberRef& m, bool request) {
+  if (m.location == "uri") return m.name == "Bucket" ? "bucketName" : m.name == "Key" ? "key" : m.wire_name();
+  if (m.location == "querystring") return m.wire_name();
+  if (m.location == "header") {
+    std::string wire = m.wire_name();
+    std::transform(wire.begin(), wire.end(), wire.begin(), [](unsigned char c) { return std::tolower(c); });
+    if (wire.rfind("x-amz-", 0) != 0 || wire.rfind("x-amz-checksum", 0) == 0 || wire.find("customer-key") != std::string::npos ||
+        wire == "x-amz-sdk-checksum-algorithm" || wire == "x-amz-content-sha256" || wire == "x-amz-expected-bucket-owner")
+      return "";
+    return wire;
+  }
+  if (m.location.empty() && !(m.shape && m.shape->type == protocol::ShapeType::Blob)) {  // bodies are never recorded
+    if (request) return m.name == "Policy" ? "bucketPolicy" : m.wire_name();
+    std::string name = m.wire_name();  // output body members: as AWS shows CreateMultipartUpload's bucket, key, uploadId
+    if (!name.empty()) name[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(name[0])));
+    return name;
+  }
+  return "";
+}
+
+const Value& audit_members(const protocol::Shape* shape, const Value& in, Value& scratch, bool request) {
+  scratch = Value::map();
+  if (!shape || !in.is_map()) return scratch;
+  for (const auto& [k, v] : in.as_map()) {
+    const protocol::MemberRef* m = shape->member(k);
+    if (!m) continue;  // status overrides and other internal members
+    std::string name = audit_member_name(*m, request);
+    if (name.empty()) continue;
+    if (name == "bucketPolicy" && v.is_string()) {
+      try {
+        scratch.set(name, protocol::json_to_value(v.as_string(), nullptr));  // recorded as the policy document
+        continue;
+      } catch (const std::exception&) {
+      }
+    }
+    scratch.set(name, v);
+  }
+  return scratch;
+}
+}  // namespace
+
+const Value& S3Service::audit_parameters(std::string_view operation, const Value& input, Value& scratch) const {
+  const protocol::Operation* op = model().operation(operation);
+  return audit_members(op ? op->input : nullptr, input, scratch, true);
+}
+
+const Value& S3Service::audit_elements(std::string_view operation, const Value& output, Value& scratch) const {
+  const protocol::Operation* op = model().operation(operation);
+  return audit_members(op ? op->output : nullptr, output, scratch, false);
 }
 
 void S3Service::precheck_input(std::string_view operation, const Value& input) const {

@@ -35,7 +35,9 @@ class S3Service : public server::Service {
   std::string validation_error_code() const override { return "InvalidArgument"; }
   void precheck_input(std::string_view operation, const Value& input) const override;
   server::AuditClass audit_class(std::string_view operation) const override;
-  Value audit_parameters(std::string_view operation, const Value& input) const override;
+  const Value& audit_parameters(std::string_view operation, const Value& input, Value& scratch) const override;
+  const Value& audit_elements(std::string_view operation, const Value& output, Value& scratch) const override;
+  bool audit_names_from_model() const override { return false; }
   void reset() override { objects_.clear_files(); }
   AwsError unsupported_operation(const std::string& operation) const override {
     return AwsError("NotImplemented", "A header you provided implies functionality that is not implemented", 501);
