@@ -4,7 +4,13 @@ namespace vigil::http {
 
 WorkerPool::WorkerPool(size_t threads) : sleepers_(threads) {
   threads_.reserve(threads);
-  for (size_t i = 0; i < threads; ++i) threads_.emplace_back([this, i] { work(sleepers_[i]); });
+  idle_.reserve(threads);  // work() never allocates under the lock
+  try {
+    for (size_t i = 0; i < threads; ++i) threads_.emplace_back([this, i] { work(sleepers_[i]); });
+  } catch (...) {
+    join();  // the threads already started (a thread limit was hit): the caller gets the error
+    throw;
+  }
 }
 
 WorkerPool::~WorkerPool() { join(); }

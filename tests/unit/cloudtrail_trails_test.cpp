@@ -422,6 +422,13 @@ TEST_F(TrailsTest, AdvancedEventSelectorsOfATrailAreCheckedAsAwsDoes) {
             "InvalidEventSelectorsException");
   EXPECT_EQ(code(R"("AdvancedEventSelectors":[{"FieldSelectors":[)" + data + R"(,{"Field":"resources.type","StartsWith":["AWS::S3"]}]}])"),
             "InvalidEventSelectorsException");
+  EXPECT_EQ(code(R"("AdvancedEventSelectors":[{"FieldSelectors":[)" + data + R"(,{"Field":"resources.type","Equals":["bogus"]}]}])"),
+            "InvalidEventSelectorsException");
+  EXPECT_EQ(code(R"("AdvancedEventSelectors":[{"FieldSelectors":[)" + data + R"(,{"Field":"resources.type","Equals":["AWS::DynamoDB::Stream"]}]}])"),
+            "");  // any AWS resource type: the list grows
+  EXPECT_EQ(code(R"("AdvancedEventSelectors":[{"FieldSelectors":[)" + data +
+                 R"(,{"Field":"resources.type","Equals":["AWS::S3::Object"]},{"Field":"errorCode","Equals":["AccessDenied"]}]}])"),
+            "InvalidEventSelectorsException");  // network activity events only
   EXPECT_EQ(code(R"("AdvancedEventSelectors":[{"FieldSelectors":[{"Field":"eventCategory","Equals":["Insight"]}]}])"), "InvalidEventSelectorsException");
   EXPECT_EQ(code(R"("AdvancedEventSelectors":[{"FieldSelectors":[{"Field":"eventCategory","Equals":["NetworkActivity"]}]}])"),
             "UnsupportedOperationException");

@@ -109,8 +109,17 @@ void validate_selectors(const Value& selectors, Owner owner) {
       }
       if (field == "resources.type" && (operators != 1 || equals.empty()))
         throw invalid("The resources.type field selector must use Equals.");
-      if (trail && field == "resources.type" && equals.size() != 1)
-        throw invalid("The resources.type field selector of a trail must use Equals with exactly one value.");
+      if (trail && field == "resources.type") {
+        if (equals.size() != 1) throw invalid("The resources.type field selector of a trail must use Equals with exactly one value.");
+        // AWS's resource types (AWS::S3::Object, AWS::DynamoDB::Stream, ...): trails take any of
+        // that form, as the list grows; matching is by the record's resources.
+        std::string_view type = equals[0].is_string() ? equals[0].as_string() : std::string_view();
+        const size_t second = type.rfind("::");
+        if (type.rfind("AWS::", 0) != 0 || second == std::string_view::npos || second <= 5 || second + 2 >= type.size())
+          throw invalid("Value " + std::string(type) + " for resources.type is not valid.");
+      }
+      if (trail && field == "errorCode")  // AWS: network activity events only (VpceAccessDenied)
+        throw invalid("The errorCode field is only valid for network activity events.");
     }
     if (category.empty()) throw invalid("Each advanced event selector must have an eventCategory field selector.");
     if (trail) {

@@ -7,7 +7,7 @@
 //   FROM <id or ARN>            -> FROM eds_<n>        (the resolver says which store; n is the
 //                                                        store's position in `targets`)
 //   userIdentity.arn            -> json_extract(userIdentity, '$."arn"')   (nested fields of the
-//   e.requestParameters.bucket  -> json_extract(e.requestParameters, ...)   struct/map columns)
+//   e.requestParameters.bucketName -> json_extract(e.requestParameters, ...)  struct/map columns)
 //   TIMESTAMP '2024-01-02 ...'  -> '2024-01-02 03:04:05.000'   (Lake's timestamp text form)
 //   '2024-01-02T03:04:05Z'      -> '2024-01-02 03:04:05.000'   (a literal that is a full
 //                                                               timestamp, as Trino coerces it)
