@@ -103,6 +103,24 @@ class TrailsTest : public ::testing::Test {
     Value output = Value::map();
     history_->record({&ctx, logs_service_.get(), op, &input, &output, nullptr});
   }
+  // Records an S3 PutObject call (a data event), its object named in the context's resources
+  // as S3Service names it, or not.
+  void record_put_object(const char* b, const char* key, bool with_resource) {
+    s3::MultipartUploads uploads(*store_, *objects_);
+    s3::S3Service s3_service(*objects_, uploads);
+    server::CallContext ctx;
+    ctx.principal = &root_;
+    ctx.account_id = kAccount;
+    ctx.region = kRegion;
+    ctx.request_id = "r";
+    ctx.time = clock_.now_seconds();
+    if (with_resource) ctx.resources.emplace_back("AWS::S3::Object", std::string("arn:aws:s3:::") + b + "/" + key);
+    Value input = Value::map();
+    input.set("Bucket", b);
+    input.set("Key", key);
+    Value output = Value::map();
+    history_->record({&ctx, &s3_service, "PutObject", &input, &output, nullptr});
+  }
   std::vector<s3::ObjectRecord> objects(const std::string& b) {
     s3::ListQuery q;
     std::vector<s3::ObjectRecord> out;
@@ -300,21 +318,8 @@ TEST_F(TrailsTest, S3ObjectDataEventsBySelectorPrefix) {
   trails_->set_logging(kAccount, kRegion, "data", true);
   EXPECT_TRUE(trails_->wants_data_events(kAccount));
   EXPECT_FALSE(trails_->wants_data_events("111111111111"));
-  s3::MultipartUploads uploads(*store_, *objects_);
-  s3::S3Service s3_service(*objects_, uploads);
-  auto put = [&](const char* b, const char* key) {
-    server::CallContext ctx;
-    ctx.principal = &root_;
-    ctx.account_id = kAccount;
-    ctx.region = kRegion;
-    ctx.request_id = "r";
-    ctx.time = clock_.now_seconds();
-    Value input = Value::map();
-    input.set("Bucket", b);
-    input.set("Key", key);
-    Value output = Value::map();
-    history_->record({&ctx, &s3_service, "PutObject", &input, &output, nullptr});
-  };
+  // No resources in the context: the basic selector finds the object from the parameters.
+  auto put = [&](const char* b, const char* key) { record_put_object(b, key, /*with_resource=*/false); };
   put("watched", "logs/a.txt");
   put("watched", "other/b.txt");
   put("unwatched", "logs/c.txt");
@@ -351,22 +356,7 @@ TEST_F(TrailsTest, AdvancedEventSelectorsReplaceBasicOnesAndChooseTheRecords) {
   trails_->set_logging(kAccount, kRegion, "adv", true);
   EXPECT_TRUE(trails_->wants_data_events(kAccount));
 
-  s3::MultipartUploads uploads(*store_, *objects_);
-  s3::S3Service s3_service(*objects_, uploads);
-  auto put_object = [&](const char* b, const char* key) {
-    server::CallContext ctx;
-    ctx.principal = &root_;
-    ctx.account_id = kAccount;
-    ctx.region = kRegion;
-    ctx.request_id = "r";
-    ctx.time = clock_.now_seconds();
-    ctx.resources.emplace_back("AWS::S3::Object", std::string("arn:aws:s3:::") + b + "/" + key);
-    Value input = Value::map();
-    input.set("Bucket", b);
-    input.set("Key", key);
-    Value output = Value::map();
-    history_->record({&ctx, &s3_service, "PutObject", &input, &output, nullptr});
-  };
+  auto put_object = [&](const char* b, const char* key) { record_put_object(b, key, /*with_resource=*/true); };
   call("CreateLogGroup");
   call("DescribeLogGroups");  // a read: no selector takes it
   put_object("watched", "logs/a.txt");
