@@ -90,13 +90,18 @@ class TrailsTest : public ::testing::Test {
     if (multi) in.set("IsMultiRegionTrail", true);
     return trails_->create(kAccount, region, in);
   }
-  void call(const char* op, const std::string& account = kAccount, const std::string& region = kRegion) {
+  // A call's context: the root user of `account` in `region`, now.
+  server::CallContext context(const std::string& account = kAccount, const std::string& region = kRegion) {
     server::CallContext ctx;
     ctx.principal = &root_;
     ctx.account_id = account;
     ctx.region = region;
     ctx.request_id = "r";
     ctx.time = clock_.now_seconds();
+    return ctx;
+  }
+  void call(const char* op, const std::string& account = kAccount, const std::string& region = kRegion) {
+    server::CallContext ctx = context(account, region);
     ctx.resources.emplace_back("AWS::Logs::LogGroup", "/g");
     Value input = Value::map();
     input.set("logGroupName", "/g");
@@ -108,12 +113,7 @@ class TrailsTest : public ::testing::Test {
   void record_put_object(const char* b, const char* key, bool with_resource) {
     s3::MultipartUploads uploads(*store_, *objects_);
     s3::S3Service s3_service(*objects_, uploads);
-    server::CallContext ctx;
-    ctx.principal = &root_;
-    ctx.account_id = kAccount;
-    ctx.region = kRegion;
-    ctx.request_id = "r";
-    ctx.time = clock_.now_seconds();
+    server::CallContext ctx = context();
     if (with_resource) ctx.resources.emplace_back("AWS::S3::Object", std::string("arn:aws:s3:::") + b + "/" + key);
     Value input = Value::map();
     input.set("Bucket", b);
