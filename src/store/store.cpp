@@ -264,23 +264,58 @@ class AppendPuts : public rocksdb::WriteBatch::Handler {
 // sequential-insert splice makes it a few comparisons. Audit records of one group share most
 // index ranges (same user, operation, source...), so sorted they mostly land next to each
 // other. Equal keys keep their queue order (stable sort): the last one still wins.
-// Cost for k puts: one pass over the buffers, O(k log k) in-cache comparisons, k copies.
+// The keys of a keyspace share a long prefix (an audit record's: account, region and the high
+// bytes of its time), so each entry carries the 8 bytes after its keyspace's common prefix as
+// a number: most comparisons are one integer compare instead of walking that prefix (sorting
+// was the writer's largest cost: bytes_less and memcmp, ~14% of the recorder's CPU in process).
+// Cost for k puts: one pass over the buffers, one over the keys for the common prefixes,
+// O(k log k) in-cache comparisons, k copies.
 template <typename Buffers>
 bool put_sorted(const Buffers& buffers, rocksdb::WriteBatch& group, const std::vector<rocksdb::ColumnFamilyHandle*>& handles) {
   struct Entry {
     uint32_t family;
+    uint32_t common;  // the length of its keyspace's common prefix
+    uint64_t head;    // the key's 8 bytes after it, big-endian, zero-padded
     std::string_view key, value;
   };
   std::vector<Entry> entries;
   for (const std::string& buffer : buffers) {
     const bool ok = for_each_queued_put(buffer, [&](uint32_t family, std::string_view key, std::string_view value) {
-      entries.push_back({family, key, value});
+      entries.push_back({family, 0, 0, key, value});
       return true;
     });
     if (!ok) return false;
   }
+  // Each keyspace's common prefix: the shortest agreement of its keys with its first key.
+  struct Common {
+    std::string_view first;
+    size_t length = 0;
+    bool seen = false;
+  };
+  std::vector<Common> common(handles.size() + 1);
+  for (const Entry& e : entries) {
+    Common& c = common[std::min<size_t>(e.family, handles.size())];
+    if (!c.seen) {
+      c = {e.key, e.key.size(), true};
+      continue;
+    }
+    size_t n = 0;
+    const size_t limit = std::min(c.length, e.key.size());
+    while (n < limit && c.first[n] == e.key[n]) ++n;
+    c.length = n;
+  }
+  for (Entry& e : entries) {
+    e.common = static_cast<uint32_t>(common[std::min<size_t>(e.family, handles.size())].length);
+    uint64_t head = 0;  // little-endian host (static_assert at bytes_less)
+    std::memcpy(&head, e.key.data() + e.common, std::min<size_t>(8, e.key.size() - e.common));
+    e.head = __builtin_bswap64(head);
+  }
+  // Heads that differ order their keys as the bytes do (a zero pad only sorts a prefix first);
+  // equal heads compare the bytes after the common prefix.
   std::stable_sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
-    return a.family != b.family ? a.family < b.family : bytes_less(a.key, b.key);
+    if (a.family != b.family) return a.family < b.family;
+    if (a.head != b.head) return a.head < b.head;
+    return bytes_less(a.key.substr(a.common), b.key.substr(b.common));
   });
   for (const Entry& e : entries)
     if (e.family >= handles.size() || !handles[e.family] || !group.Put(handles[e.family], slice(e.key), slice(e.value)).ok()) return false;

@@ -75,6 +75,32 @@ TEST(StoreDeferred, TheLastQueuedValueOfAKeyWinsWithinAGroup) {
   }
 }
 
+TEST(StoreDeferred, KeysWithALongCommonPrefixKeepLastWinsAcrossEqualHeadsAndShortKeys) {
+  // The group sort compares the 8 bytes after a keyspace's common prefix as a number: keys that
+  // differ only beyond those bytes, keys that are prefixes of others and keys ending in zero
+  // bytes must still sort as bytes do, and equal keys keep their queue order.
+  TempDir dir;
+  auto store = Store::open(dir.path);
+  const std::string scope = std::string("000000000000") + '\0' + "us-east-1" + '\0';
+  const std::vector<std::string> keys = {scope + "12345678" + "tail-b", scope + "12345678" + "tail-a", scope + "12345678",
+                                         scope + "1234",                scope + "1234" + std::string(1, '\0'), scope,
+                                         scope + "12345679"};
+  std::mt19937 random(7);
+  std::vector<std::string> last(keys.size());
+  for (int round = 0; round < 20; ++round) {
+    for (int i = 0; i < 200; ++i) {
+      const size_t k = random() % keys.size();
+      last[k] = std::to_string(round) + "/" + std::to_string(i);
+      WriteBatch batch(*store);
+      batch.put(Keyspace::Audit, keys[k], last[k]);
+      store->write(batch, Durability::Deferred);
+    }
+    store->wait_for_deferred();
+    for (size_t k = 0; k < keys.size(); ++k) EXPECT_EQ(store->get(Keyspace::Audit, keys[k]).value_or("<none>"), last[k]) << k;
+  }
+  EXPECT_EQ(count(*store, Keyspace::Audit), keys.size());
+}
+
 TEST(StoreDeferred, ABatchBuiltForDeferredKeepsItsOrderWhateverItsDurability) {
   // A deferred batch keeps its puts in the queue's format; an erase after them, or a write that
   // is not Deferred, must still apply them first and in order.
