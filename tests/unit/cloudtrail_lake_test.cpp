@@ -177,10 +177,19 @@ TEST(LakeSelectors, Validation) {
                           R"([{"FieldSelectors":[{"Field":"eventCategory","Equals":["Management"]},{"Field":"bogus","Equals":["x"]}]}])",
                           R"([{"FieldSelectors":[{"Field":"eventCategory","Equals":["Management"]},{"Field":"readOnly","Equals":["maybe"]}]}])",
                           R"([{"FieldSelectors":[{"Field":"eventCategory","Equals":["Management"]},{"Field":"resources.type","Equals":["x"]}]}])",
-                          R"([{"FieldSelectors":[{"Field":"eventCategory","Equals":["Data"]},{"Field":"resources.type","StartsWith":["AWS::S3"]}]}])"}) {
+                          R"([{"FieldSelectors":[{"Field":"eventCategory","Equals":["Data"]},{"Field":"resources.type","StartsWith":["AWS::S3"]}]}])",
+                          R"([{"FieldSelectors":[{"Field":"eventCategory","Equals":["Data"]}]}])",  // data events name their resources.type
+                          R"([{"FieldSelectors":[{"Field":"eventCategory","Equals":["Data"]},{"Field":"resources.type","Equals":["bogus"]}]}])"}) {
     EXPECT_EQ(error_code([&] { validate_lake_selectors(json(bad)); }), "InvalidEventSelectorsException") << bad;
   }
   EXPECT_EQ(error_code([&] { validate_lake_selectors(json(R"([{"FieldSelectors":[{"Field":"eventCategory","Equals":["Insight"]}]}])")); }),
+            "UnsupportedOperationException");
+  EXPECT_NO_THROW(validate_lake_selectors(json(
+      R"([{"FieldSelectors":[{"Field":"eventCategory","Equals":["Data"]},{"Field":"resources.type","Equals":["AWS::S3::Object","AWS::Lambda::Function"]}]}])")));
+  EXPECT_EQ(error_code([&] {
+              validate_lake_selectors(json(
+                  R"([{"FieldSelectors":[{"Field":"eventCategory","Equals":["Management"]},{"Field":"sessionCredentialFromConsole","Equals":["true"]}]}])"));
+            }),
             "UnsupportedOperationException");
 }
 

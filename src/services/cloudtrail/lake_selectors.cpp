@@ -84,7 +84,7 @@ void validate_selectors(const Value& selectors, Owner owner) {
       std::string field(fs.str("Field"));
       bool known = false;
       for (const char* f : kFields) known = known || field == f;
-      if (!known && trail && (field == "sessionCredentialFromConsole" || field == "vpcEndpointId"))
+      if (!known && (field == "sessionCredentialFromConsole" || field == "vpcEndpointId"))
         throw AwsError("UnsupportedOperationException", "Vigil does not support the " + field + " field in advanced event selectors yet (see docs/coverage.md).", 400);
       if (!known) throw invalid("Field " + field + " is not valid for an advanced event selector of " + owner_name + ".");
       for (const std::string& s : seen)
@@ -109,14 +109,16 @@ void validate_selectors(const Value& selectors, Owner owner) {
       }
       if (field == "resources.type" && (operators != 1 || equals.empty()))
         throw invalid("The resources.type field selector must use Equals.");
-      if (trail && field == "resources.type") {
-        if (equals.size() != 1) throw invalid("The resources.type field selector of a trail must use Equals with exactly one value.");
-        // AWS's resource types (AWS::S3::Object, AWS::DynamoDB::Stream, ...): trails take any of
-        // that form, as the list grows; matching is by the record's resources.
-        std::string_view type = equals[0].is_string() ? equals[0].as_string() : std::string_view();
-        const size_t second = type.rfind("::");
-        if (type.rfind("AWS::", 0) != 0 || second == std::string_view::npos || second <= 5 || second + 2 >= type.size())
-          throw invalid("Value " + std::string(type) + " for resources.type is not valid.");
+      if (field == "resources.type") {
+        if (trail && equals.size() != 1) throw invalid("The resources.type field selector of a trail must use Equals with exactly one value.");
+        // AWS's resource types (AWS::S3::Object, AWS::DynamoDB::Stream, ...): any of that form
+        // is taken, as the list grows; matching is by the record's resources.
+        for (const Value& v : equals) {
+          std::string_view type = v.is_string() ? v.as_string() : std::string_view();
+          const size_t second = type.rfind("::");
+          if (type.rfind("AWS::", 0) != 0 || second == std::string_view::npos || second <= 5 || second + 2 >= type.size())
+            throw invalid("Value " + std::string(type) + " for resources.type is not valid.");
+        }
       }
       if (trail && field == "errorCode")  // AWS: network activity events only (VpceAccessDenied)
         throw invalid("The errorCode field is only valid for network activity events.");
@@ -151,7 +153,7 @@ void validate_selectors(const Value& selectors, Owner owner) {
         }
       }
     }
-    if (trail && category == "Data") {
+    if (category == "Data") {  // AWS: resources.type is required for data events
       bool typed = false;
       for (const std::string& f : seen) typed = typed || f == "resources.type";
       if (!typed) throw invalid("An advanced event selector for data events must have a resources.type field selector.");
