@@ -191,12 +191,11 @@ struct RenderedParts {
 thread_local RenderedParts t_rendered_parts;
 }  // namespace
 
-// The shape whose member names the record's requestParameters (input) or responseElements
-// take in AWS's form (record_parameters.h); nullptr when the service names them itself.
-const protocol::Shape* audit_shape(const server::ApiCall& call, bool input) {
-  if (!call.service->audit_names_from_model()) return nullptr;
-  const protocol::Operation* op = call.service->model().operation(call.operation);
-  return op ? (input ? op->input : op->output) : nullptr;
+// The operation whose input and output shapes name the record's requestParameters and
+// responseElements in AWS's form (record_parameters.h); nullptr when the service names them
+// itself. Looked up once per record (the model's map is keyed by std::string).
+const protocol::Operation* audit_operation(const server::ApiCall& call) {
+  return call.service->audit_names_from_model() ? call.service->model().operation(call.operation) : nullptr;
 }
 
 std::string record_json(const server::ApiCall& call, const std::string& event_id, double event_time, RecordHoles* holes) {
@@ -258,12 +257,13 @@ std::string record_json(const server::ApiCall& call, const std::string& event_id
     variable_string("errorCode", call.error->code());
     variable_string("errorMessage", call.error->message());
   }
+  const protocol::Operation* op = (call.input || call.output) ? audit_operation(call) : nullptr;
   member(out, "requestParameters");
   variable([&] {
     if (call.input && !(call.input->is_map() && call.input->size() == 0)) {
       const size_t at = out.size();
       thread_local Value scratch;  // what a service keeps of the input, when it leaves some out
-      append_record_parameters(call.service->audit_parameters(call.operation, *call.input, scratch), audit_shape(call, true), out);
+      append_record_parameters(call.service->audit_parameters(call.operation, *call.input, scratch), op ? op->input : nullptr, out);
       if (out.size() - at > kMaxParametersBytes) {  // omitted, as AWS does
         out.resize(at);
         out += "null";
@@ -277,7 +277,7 @@ std::string record_json(const server::ApiCall& call, const std::string& event_id
     if (call.output && !read_only && call.output->is_map() && call.output->size() > 0 && call.service->audit_response(call.operation)) {
       thread_local Value scratch;
       const Value& elements = call.service->audit_elements(call.operation, *call.output, scratch);
-      if (elements.is_map() && elements.size() > 0) append_record_parameters(elements, audit_shape(call, false), out);
+      if (elements.is_map() && elements.size() > 0) append_record_parameters(elements, op ? op->output : nullptr, out);
       else out += "null";
     } else {
       out += "null";

@@ -26,13 +26,11 @@ std::string java_medium_date(double epoch_seconds) {
 namespace {
 
 void append_member_name(std::string_view name, std::string& out) {
-  // JSON-escaped like any string, with the first letter lowercased (names are ASCII).
-  if (name.empty()) return append_json_string(out, name);
-  char first = static_cast<char>(std::tolower(static_cast<unsigned char>(name[0])));
-  if (first == name[0]) return append_json_string(out, name);
-  std::string lowered(name);
-  lowered[0] = first;
-  append_json_string(out, lowered);
+  // JSON-escaped like any string, then its first letter lowercased in place (names are ASCII
+  // letters first, so the escape leaves it right after the quote): no copy of the name.
+  const size_t at = out.size();
+  append_json_string(out, name);
+  if (!name.empty()) out[at + 1] = static_cast<char>(std::tolower(static_cast<unsigned char>(out[at + 1])));
 }
 
 void append_value(const Value& v, const protocol::Shape* shape, std::string& out) {
